@@ -1,0 +1,203 @@
+// Typed, validated, immutable configuration.
+//
+// load_config() turns a YAML file into a Config or a list of errors, each
+// naming file:line:col and the key. A Config is built once on the main thread
+// and then shared read-only (std::shared_ptr<const Config>) with every worker:
+// nothing in it changes after load_config() returns. A reload builds a new one.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace moe::config {
+
+using Duration = std::chrono::milliseconds;
+
+// Where a value came from, for error messages that point at YAML.
+struct Mark {
+  std::string file;
+  int line = 0;  // 1-based; 0 = unknown
+  int col = 0;   // 1-based
+};
+
+struct ConfigError {
+  Mark mark;
+  std::string key;      // dotted path, e.g. "listeners[0].routes[2].cluster"
+  std::string message;  // what is wrong and, where possible, what is allowed
+  // "file:line:col: key: message"
+  std::string to_string() const;
+};
+
+// A resolved socket address plus the text it came from.
+struct Address {
+  std::string text;  // as written: "127.0.0.1:8080", "app.local:9000"
+  std::string host;
+  uint16_t port = 0;
+  sockaddr_storage addr{};  // resolved at load time (hostnames via getaddrinfo)
+  socklen_t addr_len = 0;
+};
+
+struct AdminConfig {
+  std::optional<Address> address;  // absent = no admin listener
+};
+
+enum class LogFormat { text, json };
+
+struct LogConfig {
+  std::string level = "info";       // trace debug info warn error
+  std::string access_log = "stdout";  // stdout | off | file path
+  LogFormat access_log_format = LogFormat::text;
+};
+
+struct GoConfig {
+  std::vector<std::string> plugins;  // paths, resolved relative to the config file
+  int async_procs = 2;
+  int gc_percent = 100;
+  uint64_t memory_limit = 0;  // bytes; 0 = none
+};
+
+struct Limits {
+  uint64_t max_request_headers = 60 * 1024;  // bytes of request line + headers
+  uint32_t max_headers = 100;
+  uint32_t max_connections = 100000;
+  uint64_t max_request_body = 0;  // bytes; 0 = unlimited (a route may override)
+};
+
+struct Timeouts {
+  Duration request_headers{10000};  // slowloris guard: first byte to end of headers
+  Duration idle{60000};             // keep-alive connection with no stream
+};
+
+enum class StringMatchKind { exact, prefix, regex, present };
+
+struct HeaderMatch {
+  std::string name;  // lower-case
+  StringMatchKind kind = StringMatchKind::present;
+  std::string value;
+  std::shared_ptr<const std::regex> regex;  // set when kind == regex
+};
+
+struct RouteMatch {
+  // Exactly one of prefix / path / regex may be set; none = match every path.
+  std::optional<std::string> prefix;
+  std::optional<std::string> path;
+  std::optional<std::string> regex_text;
+  std::shared_ptr<const std::regex> regex;
+  // Host: "" = any; "api.example.com" exact (case-insensitive, port ignored);
+  // "*.example.com" suffix (matches "a.example.com", not "example.com").
+  std::string host;
+  std::string method;  // "" = any; else exact, upper-case
+  std::vector<HeaderMatch> headers;
+};
+
+struct HeaderValue {
+  std::string name;
+  std::string value;
+};
+
+struct DirectResponse {
+  int status = 200;
+  std::string body;
+  std::vector<HeaderValue> headers;
+};
+
+struct Route {
+  std::string name;  // from `name:` or "<listener>/<index>"
+  Mark mark;
+  RouteMatch match;
+  // Action: exactly one of cluster / direct_response.
+  std::string cluster;
+  int cluster_index = -1;  // index into Config::clusters, set by cross-ref pass
+  std::optional<std::string> prefix_rewrite;
+  std::optional<DirectResponse> direct_response;
+  Duration timeout{15000};  // whole request; 0 = none
+  std::optional<uint64_t> max_request_body;  // overrides listener limit; 0 = unlimited
+};
+
+enum class FilterErrorMode { fail_closed, fail_open };
+
+struct FilterConfig {
+  std::string name;
+  Mark mark;
+  std::string config_json;  // the `config:` subtree as JSON ("null" when absent)
+  Duration timeout{5000};   // async timeout
+  FilterErrorMode on_error = FilterErrorMode::fail_closed;
+};
+
+struct Listener {
+  std::string name;
+  Mark mark;
+  Address address;
+  bool http2 = false;
+  Limits limits;
+  Timeouts timeouts;
+  std::vector<FilterConfig> filters;
+  std::vector<Route> routes;
+};
+
+enum class UpstreamProtocol { http1, h2c };
+enum class LbPolicy { round_robin, least_request, random };
+
+struct Cluster {
+  std::string name;
+  Mark mark;
+  std::vector<Address> endpoints;
+  UpstreamProtocol protocol = UpstreamProtocol::http1;
+  LbPolicy lb = LbPolicy::round_robin;
+  Duration connect_timeout{1000};
+  Duration idle_timeout{60000};  // pooled upstream connection with no stream
+  uint32_t max_connections = 1024;  // per worker
+  uint32_t max_pending = 1024;      // per worker: streams waiting for a connection
+};
+
+struct Config {
+  std::string source;   // path of the file it was loaded from
+  int workers = 0;      // 0 = auto (CPU cores)
+  Duration drain_timeout{15000};
+  AdminConfig admin;
+  LogConfig log;
+  GoConfig go;
+  std::vector<Listener> listeners;
+  std::vector<Cluster> clusters;
+
+  // The effective config as JSON, for GET /config_dump.
+  std::string to_json() const;
+};
+
+struct LoadResult {
+  std::shared_ptr<const Config> config;  // null when errors is not empty
+  std::vector<ConfigError> errors;
+};
+
+// Parses and validates; resolves hostnames. Never throws.
+LoadResult load_config(const std::string& path);
+// Same, from text already in memory (`path` is used only in messages).
+LoadResult load_config_text(const std::string& text, const std::string& path);
+
+// Unit parsing shared with the command line: "250ms", "1s", "2m", "1h";
+// "64KiB", "1MiB", "512", "1GiB". Return nullopt on bad input.
+std::optional<Duration> parse_duration(std::string_view text);
+std::optional<uint64_t> parse_size(std::string_view text);
+
+// "host:port" or "[v6]:port"; port 0 allowed (ephemeral, for tests).
+// Returns nullopt on success (host without brackets), else what is wrong.
+std::optional<std::string> split_host_port(std::string_view text, std::string& host, uint16_t& port);
+
+// split_host_port() plus resolution: numeric hosts first, else getaddrinfo
+// (blocking; main thread only), preferring an IPv4 result. Fills every field
+// of `out`. Returns nullopt on success, else what is wrong.
+std::optional<std::string> resolve_address(std::string_view text, Address& out);
+
+// The inverse of parse_duration, in the largest exact unit: "15s", "250ms",
+// "2m", "1h", "0s".
+std::string format_duration(Duration d);
+
+}  // namespace moe::config

@@ -1,0 +1,56 @@
+// Accepting connections on one worker's SO_REUSEPORT socket.
+//
+// We poll the listening fd ourselves (uv_poll_t + accept4) instead of using
+// uv_listen so that we choose the policy: at most kAcceptsPerWakeup accepts
+// per readiness event (a burst of connects cannot starve established
+// connections), and on EMFILE/ENFILE we stop polling for a short pause
+// instead of spinning on a socket that stays readable.
+// Thread: the owning worker.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace moe {
+
+class Worker;
+
+// Shared by the workers of one listener: the connection count behind
+// max_connections. One atomic add per accept and per close, never per request.
+struct ListenerShared {
+  std::atomic<uint32_t> connections{0};
+};
+
+class Listener {
+ public:
+  static constexpr int kAcceptsPerWakeup = 64;
+
+  Listener(Worker& worker, int listener_index, int fd, ListenerShared* shared);
+  ~Listener();
+  int start();
+  // Stops accepting and closes the socket (drain).
+  void close();
+  int index() const { return index_; }
+
+ private:
+  static void on_poll(uv_poll_t* p, int status, int events);
+  static void on_pause_done(uv_timer_t* t);
+  void accept_some();
+
+  Worker& worker_;
+  int index_;
+  int fd_;
+  ListenerShared* shared_;
+  uv_poll_t* poll_;    // heap: closed asynchronously
+  uv_timer_t* pause_;  // EMFILE back-off
+  bool closed_ = false;
+};
+
+// Creates a bound, listening, non-blocking TCP socket with SO_REUSEPORT.
+// Returns the fd, or -errno with `err` describing the failure.
+int make_listen_socket(const struct sockaddr* addr, socklen_t len, int backlog, std::string& err);
+
+}  // namespace moe

@@ -1,0 +1,176 @@
+#include "core/server.h"
+
+#include <signal.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "admin/admin_server.h"
+#include "config/config.h"
+#include "core/access_log.h"
+#include "core/listener.h"
+#include "core/log.h"
+#include "core/worker.h"
+
+namespace moe {
+namespace {
+
+std::string format_addr(const sockaddr* sa) {
+  char ip[64] = {0};
+  int port = 0;
+  if (sa->sa_family == AF_INET6) {
+    uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(sa), ip, sizeof ip);
+    port = ntohs(reinterpret_cast<const sockaddr_in6*>(sa)->sin6_port);
+    return "[" + std::string(ip) + "]:" + std::to_string(port);
+  }
+  uv_ip4_name(reinterpret_cast<const sockaddr_in*>(sa), ip, sizeof ip);
+  port = ntohs(reinterpret_cast<const sockaddr_in*>(sa)->sin_port);
+  return std::string(ip) + ":" + std::to_string(port);
+}
+
+struct MainState {
+  std::shared_ptr<const config::Config> cfg;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::unique_ptr<AccessLog> access_log;
+  std::unique_ptr<AdminServer> admin;
+  std::vector<std::unique_ptr<ListenerShared>> shared;
+  uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
+  uv_timer_t drain_poll;
+  bool draining = false;
+};
+
+void on_stop_signal(uv_signal_t* h, int signum) {
+  auto* st = static_cast<MainState*>(h->data);
+  if (st->draining) {
+    log_warn("signal {} again while draining: still waiting for in-flight requests", signum);
+    return;
+  }
+  st->draining = true;
+  log_info("signal {}: draining (timeout {}ms)", signum, st->cfg->drain_timeout.count());
+  if (st->admin) st->admin->set_draining();
+  for (auto& w : st->workers) w->drain(st->cfg->drain_timeout);
+  uv_timer_start(&st->drain_poll, [](uv_timer_t* t) {
+    auto* st = static_cast<MainState*>(t->data);
+    for (auto& w : st->workers)
+      if (!w->done()) return;
+    uv_timer_stop(t);
+    uv_stop(t->loop);
+  }, 20, 20);
+}
+
+}  // namespace
+
+int run_server(const ServerOptions& opts) {
+  config::LoadResult lr = config::load_config(opts.config_path);
+  if (!lr.errors.empty()) {
+    for (const auto& e : lr.errors) fprintf(stderr, "%s\n", e.to_string().c_str());
+    return 1;
+  }
+  auto cfg = std::const_pointer_cast<config::Config>(lr.config);
+  if (opts.workers > 0) cfg->workers = opts.workers;
+  if (!opts.log_level.empty()) cfg->log.level = opts.log_level;
+  if (cfg->workers <= 0) cfg->workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+  init_logging(cfg->log.level);
+  // A write to a socket the peer closed must be an EPIPE, not a dead process.
+  signal(SIGPIPE, SIG_IGN);
+
+  MainState st;
+  st.cfg = cfg;
+  if (cfg->log.access_log != "off") {
+    std::string err;
+    st.access_log = AccessLog::open(cfg->log.access_log, cfg->log.access_log_format, cfg->workers, err);
+    if (!st.access_log) {
+      log_error("access log: {}", err);
+      return 1;
+    }
+  }
+
+  // Listening sockets: one per listener per worker, all bound to the same
+  // address with SO_REUSEPORT. Port 0 (tests) becomes the port the first
+  // socket got, so every worker listens on the same one.
+  std::vector<std::vector<ListenerSocket>> per_worker(static_cast<size_t>(cfg->workers));
+  for (size_t li = 0; li < cfg->listeners.size(); li++) {
+    const config::Listener& l = cfg->listeners[li];
+    st.shared.push_back(std::make_unique<ListenerShared>());
+    sockaddr_storage addr = l.address.addr;
+    for (int w = 0; w < cfg->workers; w++) {
+      std::string err;
+      int fd = make_listen_socket(reinterpret_cast<sockaddr*>(&addr), l.address.addr_len, 1024, err);
+      if (fd < 0) {
+        log_error("listener {}: cannot listen on {}: {}", l.name, l.address.text, err);
+        return 1;
+      }
+      if (w == 0) {
+        socklen_t len = sizeof addr;
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+        log_info("listener {} on {}", l.name, format_addr(reinterpret_cast<sockaddr*>(&addr)));
+      }
+      per_worker[static_cast<size_t>(w)].push_back({static_cast<int>(li), fd, st.shared.back().get()});
+    }
+  }
+
+  for (int w = 0; w < cfg->workers; w++)
+    st.workers.push_back(std::make_unique<Worker>(w, cfg, std::move(per_worker[static_cast<size_t>(w)]), st.access_log.get()));
+
+  uv_loop_t* loop = uv_default_loop();
+  st.admin = std::make_unique<AdminServer>(loop, cfg, st.workers, opts.go_info);
+  std::string admin_addr;
+  if (int rc = st.admin->start(admin_addr); rc != 0) {
+    log_error("admin: cannot listen on {}: {}", cfg->admin.address->text, uv_strerror(rc));
+    return 1;
+  }
+  if (!admin_addr.empty()) log_info("admin on {}", admin_addr);
+
+  for (auto& w : st.workers) w->start();
+  log_info("moe started: {} workers, config {}", cfg->workers, cfg->source);
+
+  uv_timer_init(loop, &st.drain_poll);
+  st.drain_poll.data = &st;
+  struct {
+    uv_signal_t* h;
+    int sig;
+  } sigs[] = {{&st.sig_term, SIGTERM}, {&st.sig_int, SIGINT}, {&st.sig_hup, SIGHUP}, {&st.sig_usr1, SIGUSR1}};
+  for (auto& s : sigs) {
+    uv_signal_init(loop, s.h);
+    s.h->data = &st;
+  }
+  uv_signal_start(&st.sig_term, on_stop_signal, SIGTERM);
+  uv_signal_start(&st.sig_int, on_stop_signal, SIGINT);
+  uv_signal_start(&st.sig_usr1, [](uv_signal_t* h, int) {
+    auto* st = static_cast<MainState*>(h->data);
+    log_info("SIGUSR1: reopening the access log");
+    if (st->access_log) st->access_log->reopen();
+  }, SIGUSR1);
+  uv_signal_start(&st.sig_hup, [](uv_signal_t* h, int) {
+    auto* st = static_cast<MainState*>(h->data);
+    // The new file is validated; applying it needs listener hand-over that
+    // is not built yet, so a valid change is reported and needs a restart.
+    config::LoadResult r = config::load_config(st->cfg->source);
+    if (!r.errors.empty()) {
+      for (const auto& e : r.errors) log_error("SIGHUP: {}", e.to_string());
+      log_error("SIGHUP: config invalid; keeping the running config");
+    } else {
+      log_warn("SIGHUP: config {} is valid; live reload is not supported yet, restart to apply it", st->cfg->source);
+    }
+  }, SIGHUP);
+
+  uv_run(loop, UV_RUN_DEFAULT);
+
+  for (auto& w : st.workers) w->join();
+  st.admin->close();
+  for (auto& s : sigs) uv_close(reinterpret_cast<uv_handle_t*>(s.h), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&st.drain_poll), nullptr);
+  uv_run(loop, UV_RUN_DEFAULT);
+  if (st.access_log) st.access_log->stop();
+  st.workers.clear();
+  log_info("moe stopped");
+  spdlog::shutdown();
+  return 0;
+}
+
+}  // namespace moe

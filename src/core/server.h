@@ -1,0 +1,20 @@
+// The process: config, logs, listening sockets, workers, admin and signals.
+// Everything here runs on the main thread; the data path is in the workers.
+#pragma once
+
+#include <functional>
+#include <string>
+
+namespace moe {
+
+struct ServerOptions {
+  std::string config_path;
+  int workers = -1;        // --workers; -1 = from the file
+  std::string log_level;   // --log-level; empty = from the file
+  std::function<std::string()> go_info;  // GET /go
+};
+
+// Runs until SIGTERM/SIGINT has drained every worker. Returns the exit code.
+int run_server(const ServerOptions& opts);
+
+}  // namespace moe

@@ -1,0 +1,171 @@
+#include "core/worker.h"
+
+#include <unistd.h>
+
+#include "core/listener.h"
+#include "core/log.h"
+#include "core/tcp_connection.h"
+#include "proxy/cluster_pool.h"
+
+namespace moe {
+
+Worker::Worker(int id, std::shared_ptr<const config::Config> cfg, std::vector<ListenerSocket> sockets,
+               AccessLog* access_log)
+    : id_(id),
+      config_(std::move(cfg)),
+      sockets_(std::move(sockets)),
+      access_log_(access_log),
+      read_buf_(new char[kReadBufferSize]),
+      timers_(&Worker::schedule_timer, this) {
+  uv_loop_init(&loop_);
+  uv_check_init(&loop_, &check_);
+  check_.data = this;
+  uv_check_start(&check_, [](uv_check_t* h) { static_cast<Worker*>(h->data)->on_check(); });
+  uv_unref(reinterpret_cast<uv_handle_t*>(&check_));
+  uv_timer_init(&loop_, &timer_);
+  timer_.data = this;
+  uv_timer_init(&loop_, &drain_timer_);
+  drain_timer_.data = this;
+  uv_async_init(&loop_, &async_, [](uv_async_t* a) {
+    auto* w = static_cast<Worker*>(a->data);
+    std::vector<std::function<void(Worker&)>> q;
+    {
+      std::lock_guard lk(w->queue_mu_);
+      q.swap(w->queue_);
+    }
+    for (auto& fn : q) fn(*w);
+    w->on_check();
+  });
+  async_.data = this;
+
+  // Stats shaped like the config.
+  for (const auto& l : config_->listeners) {
+    route_base_.push_back(static_cast<int>(stats_.routes.size()));
+    stats_.listeners.push_back(std::make_unique<ListenerStats>());
+    for (size_t i = 0; i < l.routes.size(); i++) stats_.routes.push_back(std::make_unique<RouteStats>());
+  }
+  for (const auto& c : config_->clusters) {
+    stats_.clusters.push_back(std::make_unique<ClusterStats>());
+    stats_.endpoints.emplace_back();
+    for (size_t i = 0; i < c.endpoints.size(); i++) stats_.endpoints.back().push_back(std::make_unique<EndpointStats>());
+  }
+  for (size_t i = 0; i < config_->clusters.size(); i++)
+    clusters_.push_back(std::make_unique<ClusterPool>(*this, static_cast<int>(i), config_->clusters[i]));
+}
+
+Worker::~Worker() {
+  listeners_.clear();
+  clusters_.clear();
+  uv_loop_close(&loop_);
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::post(std::function<void(Worker&)> fn) {
+  {
+    std::lock_guard lk(queue_mu_);
+    queue_.push_back(std::move(fn));
+  }
+  uv_async_send(&async_);
+}
+
+void Worker::schedule_timer(void* ctx, uint64_t delay_ms) {
+  auto* w = static_cast<Worker*>(ctx);
+  uv_timer_start(&w->timer_, [](uv_timer_t* t) {
+    auto* w = static_cast<Worker*>(t->data);
+    uv_update_time(&w->loop_);
+    w->timers_.run(w->now_ms());
+    w->on_check();
+  }, delay_ms, 0);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&w->timer_));
+}
+
+void Worker::run() {
+  for (const ListenerSocket& s : sockets_) {
+    auto l = std::make_unique<Listener>(*this, s.listener_index, s.fd, s.shared);
+    if (int rc = l->start(); rc != 0)
+      log_error("worker {}: listener {}: {}", id_, config_->listeners[static_cast<size_t>(s.listener_index)].name, uv_strerror(rc));
+    listeners_.push_back(std::move(l));
+  }
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  // Close every remaining handle so the loop can be closed cleanly.
+  uv_walk(&loop_, [](uv_handle_t* h, void*) {
+    if (!uv_is_closing(h)) uv_close(h, nullptr);
+  }, nullptr);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  done_.store(true, std::memory_order_release);
+}
+
+std::string Worker::take_buffer() {
+  if (free_buffers_.empty()) {
+    std::string s;
+    s.reserve(4096);
+    return s;
+  }
+  std::string s = std::move(free_buffers_.back());
+  free_buffers_.pop_back();
+  return s;
+}
+
+void Worker::give_buffer(std::string&& s) {
+  // Keep a bounded number of modest buffers; big ones (a burst of body
+  // bytes) go back to the allocator.
+  if (s.capacity() == 0) return;
+  if (free_buffers_.size() < 256 && s.capacity() <= 256 * 1024) {
+    s.clear();
+    free_buffers_.push_back(std::move(s));
+  }
+  s = std::string();
+}
+
+void Worker::on_check() {
+  // Deferred work first: it may queue writes.
+  while (!deferred_.empty()) {
+    std::vector<std::function<void()>> d;
+    d.swap(deferred_);
+    for (auto& fn : d) fn();
+  }
+  // One flush per dirty connection per loop iteration.
+  for (size_t i = 0; i < dirty_.size(); i++) dirty_[i]->flush();
+  dirty_.clear();
+  // A flush can complete work that defers more (rare): run it now rather
+  // than after the loop sleeps.
+  if (!deferred_.empty()) on_check();
+  if (draining_) maybe_finish_drain();
+}
+
+void Worker::add_downstream(DownstreamConnection* c) { downstreams_.push_back(c); }
+void Worker::remove_downstream(DownstreamConnection* c) { downstreams_.erase(c); }
+
+void Worker::drain(config::Duration deadline) {
+  post([deadline](Worker& w) {
+    if (w.draining_) return;
+    w.draining_ = true;
+    for (auto& l : w.listeners_) l->close();
+    w.downstreams_.for_each([](DownstreamConnection* c) { c->start_drain(); });
+    for (auto& c : w.clusters_) c->close_idle();
+    uv_timer_start(&w.drain_timer_, [](uv_timer_t* t) {
+      auto* w = static_cast<Worker*>(t->data);
+      log_warn("worker {}: drain timeout: closing {} connections", w->id_, w->downstreams_.size());
+      w->downstreams_.for_each([](DownstreamConnection* c) { c->force_close(); });
+      w->on_check();
+    }, static_cast<uint64_t>(deadline.count()), 0);
+    w.maybe_finish_drain();
+  });
+}
+
+void Worker::maybe_finish_drain() {
+  if (stopped_ || !downstreams_.empty()) return;
+  stopped_ = true;
+  for (auto& c : clusters_) c->close_idle();
+  uv_timer_stop(&drain_timer_);
+  uv_stop(&loop_);
+}
+
+}  // namespace moe

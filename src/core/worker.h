@@ -1,0 +1,129 @@
+// A worker: one thread, one uv_loop, its own listening sockets (SO_REUSEPORT)
+// and everything its connections need (read buffer, buffer pool, timers,
+// upstream pools, stats). Nothing here is shared with other workers; other
+// threads talk to a worker only through post().
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.h"
+#include "core/intrusive_list.h"
+#include "core/stats.h"
+#include "core/timer_list.h"
+
+namespace moe {
+
+class TcpConnection;
+class Listener;
+class ClusterPool;
+class AccessLog;
+
+// What drain needs from a downstream connection, whatever its codec.
+class DownstreamConnection {
+ public:
+  ListLink worker_link;
+  // Close now if idle; otherwise close after the streams in flight finish.
+  virtual void start_drain() = 0;
+  // The drain deadline passed.
+  virtual void force_close() = 0;
+
+ protected:
+  ~DownstreamConnection() = default;
+};
+
+struct ListenerShared;
+
+struct ListenerSocket {
+  int listener_index;      // into Config::listeners
+  int fd;                  // bound + listening, owned by the worker after start
+  ListenerShared* shared;  // outlives the worker
+};
+
+class Worker {
+ public:
+  Worker(int id, std::shared_ptr<const config::Config> cfg, std::vector<ListenerSocket> sockets,
+         AccessLog* access_log);
+  ~Worker();
+
+  // Starts the thread (which runs the loop until drained).
+  void start();
+  void join();
+  // Runs `fn` on this worker's loop. Any thread.
+  void post(std::function<void(Worker&)> fn);
+  // Stop accepting, let in-flight streams finish, close idle connections;
+  // connections still open after `deadline` are closed. Any thread.
+  void drain(config::Duration deadline);
+
+  int id() const { return id_; }
+  uv_loop_t* loop() { return &loop_; }
+  uint64_t now_ms() const { return uv_now(&loop_); }
+  const config::Config& config() const { return *config_; }
+  Stats& stats() { return stats_; }
+  const Stats& stats() const { return stats_; }
+  TimerWheel& timers() { return timers_; }
+  AccessLog* access_log() { return access_log_; }
+  ClusterPool& cluster(int index) { return *clusters_[static_cast<size_t>(index)]; }
+  // Index of the first route of listener `li` in the flattened route stats.
+  int route_base(int li) const { return route_base_[static_cast<size_t>(li)]; }
+  bool draining() const { return draining_; }
+  // True once the thread has left its loop (any thread may ask).
+  bool done() const { return done_.load(std::memory_order_acquire); }
+
+  // The shared read buffer (see TcpConnection).
+  uv_buf_t read_buffer() { return uv_buf_init(read_buf_.get(), kReadBufferSize); }
+  // Output buffers, recycled so steady traffic does not allocate.
+  std::string take_buffer();
+  void give_buffer(std::string&& s);
+  void add_dirty(TcpConnection* c) { dirty_.push_back(c); }
+  // Runs `fn` after the current callback, before the loop sleeps. Used to
+  // leave a parser callback before starting work that re-enters a codec.
+  void defer(std::function<void()> fn) { deferred_.push_back(std::move(fn)); }
+
+  // Server connections register so drain can reach the idle ones.
+  void add_downstream(DownstreamConnection* c);
+  void remove_downstream(DownstreamConnection* c);
+  size_t downstream_count() const { return downstreams_.size(); }
+
+ private:
+  static constexpr unsigned kReadBufferSize = 64 * 1024;
+  void run();
+  void on_check();
+  void maybe_finish_drain();
+  static void schedule_timer(void* ctx, uint64_t delay_ms);
+
+  int id_;
+  std::shared_ptr<const config::Config> config_;
+  std::vector<ListenerSocket> sockets_;
+  AccessLog* access_log_;
+  uv_loop_t loop_;
+  uv_check_t check_;
+  uv_timer_t timer_;
+  uv_timer_t drain_timer_;
+  uv_async_t async_;
+  std::mutex queue_mu_;  // control messages only; never on the request path
+  std::vector<std::function<void(Worker&)>> queue_;
+  std::thread thread_;
+  std::unique_ptr<char[]> read_buf_;
+  std::vector<std::string> free_buffers_;
+  std::vector<TcpConnection*> dirty_;
+  std::vector<std::function<void()>> deferred_;
+  TimerWheel timers_;
+  Stats stats_;
+  std::vector<int> route_base_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<std::unique_ptr<ClusterPool>> clusters_;
+  IntrusiveList<DownstreamConnection, &DownstreamConnection::worker_link> downstreams_;
+  bool draining_ = false;
+  bool stopped_ = false;
+  std::atomic<bool> done_{false};
+};
+
+}  // namespace moe

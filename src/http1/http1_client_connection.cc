@@ -1,0 +1,357 @@
+#include "http1/http1_client_connection.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include "core/log.h"
+#include "core/worker.h"
+#include "http1/http1_encode.h"
+#include "proxy/cluster_pool.h"
+#include "proxy/stream.h"
+
+namespace moe {
+namespace {
+
+Http1ClientConnection* self(llhttp_t* p) { return static_cast<Http1ClientConnection*>(p->data); }
+
+// Free trampolines, nghttpx style: llhttp calls these, they call the object.
+constexpr llhttp_settings_t kSettings = [] {
+  llhttp_settings_t s{};
+  s.on_message_begin = [](llhttp_t* p) { return self(p)->on_message_begin(); };
+  s.on_status = [](llhttp_t* p, const char* at, size_t n) { return self(p)->on_status(at, n); };
+  s.on_header_field = [](llhttp_t* p, const char* at, size_t n) { return self(p)->on_header_field(at, n); };
+  s.on_header_value = [](llhttp_t* p, const char* at, size_t n) { return self(p)->on_header_value(at, n); };
+  s.on_header_value_complete = [](llhttp_t* p) { return self(p)->on_header_value_complete(); };
+  s.on_headers_complete = [](llhttp_t* p) { return self(p)->on_headers_complete(); };
+  s.on_body = [](llhttp_t* p, const char* at, size_t n) { return self(p)->on_body(at, n); };
+  s.on_chunk_header = [](llhttp_t* p) { return self(p)->on_chunk_header(); };
+  s.on_message_complete = [](llhttp_t* p) { return self(p)->on_message_complete(); };
+  return s;
+}();
+
+// Response headers a stream can hold, as a guard against an upstream that
+// sends without end. (Requests are bounded by the listener's limits.)
+constexpr size_t kMaxResponseHeaderBytes = 256 * 1024;
+
+}  // namespace
+
+Http1ClientConnection::Http1ClientConnection(ClusterPool& pool, int endpoint)
+    : TcpConnection(pool.worker()), pool_(pool), endpoint_(endpoint) {
+  llhttp_init(&parser_, HTTP_RESPONSE, &kSettings);
+  parser_.data = this;
+}
+
+std::string_view Http1ClientConnection::endpoint() const {
+  return pool_.config().endpoints[static_cast<size_t>(endpoint_)].text;
+}
+
+int Http1ClientConnection::connect(const sockaddr* addr) {
+  connect_req_ = new uv_connect_t;
+  connect_req_->data = this;
+  int rc = uv_tcp_connect(connect_req_, &tcp_, addr, on_connect_done);
+  if (rc != 0) {
+    delete connect_req_;
+    connect_req_ = nullptr;
+    return rc;
+  }
+  worker_.timers().arm(this, static_cast<uint64_t>(pool_.config().connect_timeout.count()), worker_.now_ms());
+  return 0;
+}
+
+void Http1ClientConnection::on_connect_done(uv_connect_t* req, int status) {
+  auto* c = static_cast<Http1ClientConnection*>(req->data);
+  delete req;
+  if (status == UV_ECANCELED) return;  // closed while connecting; on_closed handles the rest
+  c->connect_req_ = nullptr;
+  c->disarm();
+  if (status != 0) {
+    c->fail(status, false);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp_, 1);
+  c->state_ = State::active;
+  c->start_reading();
+  c->pool_.on_connected(c);
+  if (c->stream_) c->stream_->on_upstream_ready(*c);
+}
+
+void Http1ClientConnection::attach(Stream* s) {
+  stream_ = s;
+  requests_++;
+  response_begun_ = false;
+  in_trailers_ = false;
+  chunked_out_ = false;
+  disarm();  // idle timeout
+  if (state_ == State::idle) state_ = State::active;
+  add(pool_.endpoint_stats(endpoint_).requests_active);
+}
+
+// ---- UpstreamCodec ----------------------------------------------------------
+
+void Http1ClientConnection::encode_headers(const RequestHead& head, bool end_stream) {
+  expect_no_body_ = head.is_head;
+  std::string& o = out();
+  if (o.capacity() == 0) o = worker_.take_buffer();
+  chunked_out_ = http1::write_request_head(o, head);
+  // Written while connecting, the head waits in out_ and leaves on connect.
+  if (state_ != State::connecting) mark_dirty();
+}
+
+void Http1ClientConnection::encode_data(const char* p, size_t n, bool end_stream) {
+  std::string& o = out();
+  if (o.capacity() == 0) o = worker_.take_buffer();
+  if (chunked_out_ && !upgraded_) {
+    http1::write_chunk(o, p, n);
+    if (end_stream) http1::write_last_chunk(o, nullptr);
+  } else {
+    o.append(p, n);
+  }
+  if (state_ != State::connecting) mark_dirty();
+}
+
+void Http1ClientConnection::encode_trailers(const HeaderMap& trailers) {
+  if (!chunked_out_) return;  // a sized body cannot carry trailers in HTTP/1.1
+  std::string& o = out();
+  if (o.capacity() == 0) o = worker_.take_buffer();
+  http1::write_last_chunk(o, &trailers);
+  if (state_ != State::connecting) mark_dirty();
+}
+
+void Http1ClientConnection::reset_stream() {
+  // HTTP/1 cannot abandon a request in the middle: the connection goes.
+  if (stream_) sub(pool_.endpoint_stats(endpoint_).requests_active);
+  stream_ = nullptr;
+  close();
+}
+
+void Http1ClientConnection::read_disable(bool disable) {
+  read_disabled_ = disable;
+  if (disable) stop_reading();
+  else if (state_ == State::active) start_reading();
+}
+
+void Http1ClientConnection::on_drained() {
+  if (stream_) stream_->on_upstream_drained();
+}
+
+// ---- reading ------------------------------------------------------------------
+
+void Http1ClientConnection::on_data(const char* p, size_t n) {
+  if (!stream_) {
+    // Bytes on an idle connection: the upstream broke the protocol (or sent a
+    // late response); the connection cannot be trusted again.
+    close();
+    return;
+  }
+  response_begun_ = true;
+  if (upgraded_) {
+    stream_->on_response_data(p, n);
+    return;
+  }
+  message_done_ = false;
+  llhttp_errno_t err = llhttp_execute(&parser_, p, n);
+  if (err == HPE_PAUSED_UPGRADE) {
+    // 101 or CONNECT 2xx: what follows the head is tunnel payload.
+    const char* pos = llhttp_get_error_pos(&parser_);
+    upgraded_ = true;
+    if (stream_ && pos && pos < p + n) stream_->on_response_data(pos, static_cast<size_t>(p + n - pos));
+    return;
+  }
+  if (err == HPE_PAUSED && message_done_) {
+    const char* pos = llhttp_get_error_pos(&parser_);
+    if (pos && pos < p + n) {
+      // Bytes after the response we asked for: not reusable.
+      finish_response();
+      close();
+      return;
+    }
+    llhttp_resume(&parser_);
+    finish_response();
+    return;
+  }
+  if (err != HPE_OK) {
+    log_debug("upstream {}: bad response: {} ({})", endpoint(), llhttp_errno_name(err), llhttp_get_error_reason(&parser_));
+    fail(UV_EPROTO, true);
+  }
+}
+
+void Http1ClientConnection::on_read_error(int err) {
+  if (state_ == State::idle || !stream_) {
+    close();
+    return;
+  }
+  if (err == UV_EOF && !upgraded_ && response_begun_) {
+    // A response delimited by the end of the connection ends here
+    // (on_message_complete tells the stream).
+    message_done_ = false;
+    if (llhttp_finish(&parser_) == HPE_OK && message_done_) {
+      close();
+      return;
+    }
+  }
+  if (upgraded_ && err == UV_EOF) {
+    Stream* s = stream_;
+    stream_ = nullptr;
+    close();
+    s->on_response_end();
+    return;
+  }
+  fail(err, false);
+}
+
+void Http1ClientConnection::on_write_error(int err) { fail(err, false); }
+
+void Http1ClientConnection::fail(int err, bool protocol_error) {
+  Stream* s = stream_;
+  const bool connecting = state_ == State::connecting;
+  if (connecting) pool_.on_connect_failed(this, err);
+  if (s) sub(pool_.endpoint_stats(endpoint_).requests_active);
+  stream_ = nullptr;
+  const bool begun = response_begun_;
+  close();
+  if (!s) return;
+  UpstreamFailure why = connecting        ? UpstreamFailure::connect_failed
+                        : protocol_error  ? UpstreamFailure::protocol_error
+                        : begun           ? UpstreamFailure::reset_during_response
+                                          : UpstreamFailure::reset_before_response;
+  if (why != UpstreamFailure::connect_failed) add(pool_.stats().resets);
+  s->on_upstream_failure(why, std::string(endpoint()) + ": " + uv_strerror(err));
+}
+
+void Http1ClientConnection::on_timeout() {
+  if (state_ == State::connecting) {
+    fail(UV_ETIMEDOUT, false);
+    return;
+  }
+  if (state_ == State::idle) close();
+}
+
+void Http1ClientConnection::finish_response() {
+  // on_message_complete already told the stream; hand the connection back.
+  if (closing()) return;
+  state_ = State::idle;
+  worker_.timers().arm(this, static_cast<uint64_t>(pool_.config().idle_timeout.count()), worker_.now_ms());
+  read_disabled_ = false;
+  start_reading();  // an idle connection still reads, to notice the upstream closing it
+  pool_.release(this);
+}
+
+void Http1ClientConnection::on_closed() {
+  state_ = State::closed;
+  pool_.on_closed(this);
+  TcpConnection::on_closed();
+}
+
+// ---- llhttp callbacks ------------------------------------------------------------
+
+int Http1ClientConnection::on_message_begin() {
+  ResponseHead& r = stream_->response();
+  r.headers.clear();
+  r.status = 0;
+  r.content_length = -1;
+  r.has_body = false;
+  in_field_ = false;
+  in_trailers_ = false;
+  return 0;
+}
+
+int Http1ClientConnection::on_status(const char*, size_t) { return 0; }
+
+int Http1ClientConnection::on_header_field(const char* p, size_t n) {
+  HeaderMap& h = in_trailers_ ? stream_->response_trailers() : stream_->response().headers;
+  if (!in_field_) {
+    h.begin_name();
+    in_field_ = true;
+  }
+  h.append_name(p, n);
+  if (h.bytes() > kMaxResponseHeaderBytes) {
+    llhttp_set_error_reason(&parser_, "response headers too large");
+    return HPE_USER;
+  }
+  return 0;
+}
+
+int Http1ClientConnection::on_header_value(const char* p, size_t n) {
+  HeaderMap& h = in_trailers_ ? stream_->response_trailers() : stream_->response().headers;
+  if (in_field_) {
+    h.begin_value();
+    in_field_ = false;
+  }
+  h.append_value(p, n);
+  if (h.bytes() > kMaxResponseHeaderBytes) {
+    llhttp_set_error_reason(&parser_, "response headers too large");
+    return HPE_USER;
+  }
+  return 0;
+}
+
+int Http1ClientConnection::on_header_value_complete() {
+  HeaderMap& h = in_trailers_ ? stream_->response_trailers() : stream_->response().headers;
+  if (in_field_) {  // empty value: no on_header_value call came
+    h.begin_value();
+    in_field_ = false;
+  }
+  h.commit();
+  return 0;
+}
+
+int Http1ClientConnection::on_headers_complete() {
+  ResponseHead& r = stream_->response();
+  r.status = parser_.status_code;
+  r.version_major = parser_.http_major;
+  r.version_minor = parser_.http_minor;
+  const bool interim = r.status >= 100 && r.status < 200 && r.status != 101;
+  const bool bodiless = interim || r.status == 204 || r.status == 304 || expect_no_body_;
+  if (!bodiless) {
+    if (parser_.flags & F_CHUNKED) {
+      r.has_body = true;
+    } else if (parser_.flags & F_CONTENT_LENGTH) {
+      r.content_length = static_cast<int64_t>(parser_.content_length);
+      r.has_body = parser_.content_length > 0;
+    } else {
+      r.has_body = true;  // delimited by the end of the connection
+    }
+  } else if (expect_no_body_ && (parser_.flags & F_CONTENT_LENGTH)) {
+    r.content_length = static_cast<int64_t>(parser_.content_length);  // HEAD: keep the length
+  }
+  if (interim) {
+    stream_->on_response_headers(false);
+    r.headers.clear();
+    return 0;
+  }
+  const bool tunnel = (r.status == 101) || (stream_->request().is_connect && r.status >= 200 && r.status < 300);
+  // Tell the stream before the body; end_stream when nothing can follow.
+  stream_->on_response_headers(!r.has_body && !tunnel);
+  if (!stream_) return HPE_USER;  // the stream ended inside the callback
+  if (tunnel) return 2;           // no body; llhttp returns HPE_PAUSED_UPGRADE
+  return expect_no_body_ ? 1 : 0;
+}
+
+int Http1ClientConnection::on_body(const char* p, size_t n) {
+  if (stream_) stream_->on_response_data(p, n);
+  return 0;
+}
+
+int Http1ClientConnection::on_chunk_header() {
+  if (parser_.content_length == 0) in_trailers_ = true;  // the last chunk: trailers may follow
+  return 0;
+}
+
+int Http1ClientConnection::on_message_complete() {
+  if (!stream_) return HPE_PAUSED;
+  const ResponseHead& r = stream_->response();
+  if (r.status >= 100 && r.status < 200 && r.status != 101) return 0;  // the final response follows
+  message_done_ = true;
+  Stream* s = stream_;
+  stream_ = nullptr;
+  sub(pool_.endpoint_stats(endpoint_).requests_active);
+  if (!s->response_complete()) {
+    if (!s->response_trailers().empty()) s->on_response_trailers();
+    else if (r.has_body) s->on_response_end();
+  }
+  // Pause so that the connection is handed back to the pool after
+  // llhttp_execute returns, not from inside it.
+  return HPE_PAUSED;
+}
+
+}  // namespace moe

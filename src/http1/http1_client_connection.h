@@ -1,0 +1,88 @@
+// An HTTP/1.1 connection to an upstream endpoint (llhttp in response mode),
+// owned by a ClusterPool. It carries one stream at a time; between streams it
+// sits idle in the pool, still reading so that a close by the upstream is
+// noticed at once.
+// Thread: the owning worker.
+#pragma once
+
+#include <llhttp.h>
+
+#include <string>
+
+#include "core/intrusive_list.h"
+#include "core/tcp_connection.h"
+#include "core/timer_list.h"
+#include "proxy/codec.h"
+
+namespace moe {
+
+class ClusterPool;
+class Stream;
+
+class Http1ClientConnection final : public TcpConnection, public UpstreamCodec, public TimerNode {
+ public:
+  enum class State { connecting, idle, active, closed };
+
+  Http1ClientConnection(ClusterPool& pool, int endpoint);
+  // Starts the non-blocking connect; the pool hears back.
+  int connect(const struct sockaddr* addr);
+  void attach(Stream* s);
+  State state() const { return state_; }
+  int endpoint_index() const { return endpoint_; }
+  ListLink idle_link;  // in the pool's idle list of its endpoint
+
+  // UpstreamCodec
+  void encode_headers(const RequestHead& head, bool end_stream) override;
+  void encode_data(const char* p, size_t n, bool end_stream) override;
+  void encode_trailers(const HeaderMap& trailers) override;
+  void reset_stream() override;
+  void read_disable(bool disable) override;
+  bool above_high_watermark() const override { return TcpConnection::above_high_watermark(); }
+  bool reused() const override { return requests_ > 1; }
+  std::string_view endpoint() const override;
+
+  // TimerNode: connect timeout or idle timeout, depending on state.
+  void on_timeout() override;
+
+  // llhttp trampolines' targets.
+  int on_message_begin();
+  int on_status(const char* p, size_t n);
+  int on_header_field(const char* p, size_t n);
+  int on_header_value(const char* p, size_t n);
+  int on_header_value_complete();
+  int on_headers_complete();
+  int on_body(const char* p, size_t n);
+  int on_chunk_header();
+  int on_message_complete();
+
+ protected:
+  // TcpConnection
+  void on_data(const char* p, size_t n) override;
+  void on_read_error(int err) override;
+  void on_write_error(int err) override;
+  void on_drained() override;
+  void on_closed() override;
+
+ private:
+  static void on_connect_done(uv_connect_t* req, int status);
+  void fail(int err, bool protocol_error);
+  void finish_response();
+
+  ClusterPool& pool_;
+  int endpoint_;
+  State state_ = State::connecting;
+  Stream* stream_ = nullptr;
+  llhttp_t parser_;
+  uv_connect_t* connect_req_ = nullptr;
+  uint32_t requests_ = 0;
+  bool chunked_out_ = false;      // request body framed as chunks
+  bool in_field_ = false;         // parser is inside a header name
+  bool in_trailers_ = false;
+  bool response_begun_ = false;   // any response byte arrived for this stream
+  bool message_done_ = false;     // on_message_complete seen in this execute
+  bool upgraded_ = false;         // raw tunnel
+  bool expect_no_body_ = false;   // HEAD
+  bool read_disabled_ = false;
+};
+
+}  // namespace moe

@@ -1,0 +1,25 @@
+// Writing HTTP/1.1 message heads and chunked framing straight into a
+// connection's output buffer (one append per piece, no temporary strings).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "proxy/codec.h"
+
+namespace moe::http1 {
+
+std::string_view reason_phrase(int status);
+
+// "METHOD target HTTP/1.1\r\n" + headers. Adds "transfer-encoding: chunked"
+// when the body has no length. Returns true when the body is chunked.
+bool write_request_head(std::string& out, const RequestHead& h);
+// "HTTP/1.x status reason\r\n" + headers, framing chosen for a client that
+// speaks HTTP/1.<client_minor>. Sets `chunked`, and `close` when the body
+// must be delimited by closing the connection (HTTP/1.0 client, no length).
+void write_response_head(std::string& out, const ResponseHead& h, int client_minor, bool add_close,
+                         bool& chunked, bool& close);
+void write_chunk(std::string& out, const char* p, size_t n);
+void write_last_chunk(std::string& out, const HeaderMap* trailers);
+
+}  // namespace moe::http1

@@ -1,0 +1,453 @@
+#include "http1/http1_server_connection.h"
+
+#include <charconv>
+
+#include "core/log.h"
+#include "http1/http1_encode.h"
+#include "proxy/stream.h"
+
+namespace moe {
+namespace {
+
+Http1ServerConnection* self(llhttp_t* p) { return static_cast<Http1ServerConnection*>(p->data); }
+
+constexpr llhttp_settings_t kSettings = [] {
+  llhttp_settings_t s{};
+  s.on_message_begin = [](llhttp_t* p) { return self(p)->on_message_begin(); };
+  s.on_method = [](llhttp_t* p, const char* at, size_t n) { return self(p)->on_method(at, n); };
+  s.on_url = [](llhttp_t* p, const char* at, size_t n) { return self(p)->on_url(at, n); };
+  s.on_header_field = [](llhttp_t* p, const char* at, size_t n) { return self(p)->on_header_field(at, n); };
+  s.on_header_value = [](llhttp_t* p, const char* at, size_t n) { return self(p)->on_header_value(at, n); };
+  s.on_header_value_complete = [](llhttp_t* p) { return self(p)->on_header_value_complete(); };
+  s.on_headers_complete = [](llhttp_t* p) { return self(p)->on_headers_complete(); };
+  s.on_body = [](llhttp_t* p, const char* at, size_t n) { return self(p)->on_body(at, n); };
+  s.on_chunk_header = [](llhttp_t* p) { return self(p)->on_chunk_header(); };
+  s.on_message_complete = [](llhttp_t* p) { return self(p)->on_message_complete(); };
+  return s;
+}();
+
+int status_for(llhttp_errno_t err, int user_status) {
+  switch (err) {
+    case HPE_USER: return user_status;
+    case HPE_INVALID_VERSION: return 505;
+    default: return 400;
+  }
+}
+
+// origin-form "/x", absolute-form "http://h/x", authority-form (CONNECT),
+// asterisk-form "*" (OPTIONS). llhttp has already rejected bytes that cannot
+// appear in a target.
+bool valid_target(std::string_view t, llhttp_method_t m) {
+  if (t.empty()) return false;
+  if (m == HTTP_CONNECT) return t.find('/') == std::string_view::npos && t.find(':') != std::string_view::npos;
+  if (t[0] == '/') return true;
+  if (t == "*") return m == HTTP_OPTIONS;
+  if (t.substr(0, 7) == "http://" || t.substr(0, 8) == "https://") {
+    size_t start = t.find("//") + 2;
+    return start < t.size() && t[start] != '/';
+  }
+  return false;
+}
+
+}  // namespace
+
+Http1ServerConnection::Http1ServerConnection(Worker& worker, int listener_index, ListenerShared* shared)
+    : TcpConnection(worker),
+      cfg_(worker.config().listeners[static_cast<size_t>(listener_index)]),
+      listener_index_(listener_index),
+      shared_(shared) {
+  llhttp_init(&parser_, HTTP_REQUEST, &kSettings);
+  parser_.data = this;
+}
+
+void Http1ServerConnection::start() {
+  sockaddr_storage ss;
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    char buf[64] = {0};
+    if (ss.ss_family == AF_INET6) uv_ip6_name(reinterpret_cast<sockaddr_in6*>(&ss), buf, sizeof buf);
+    else uv_ip4_name(reinterpret_cast<sockaddr_in*>(&ss), buf, sizeof buf);
+    peer_ip_ = buf;
+  }
+  worker_.add_downstream(this);
+  // A client that connects and says nothing is held to the header timeout.
+  worker_.timers().arm(this, static_cast<uint64_t>(cfg_.timeouts.request_headers.count()), worker_.now_ms());
+  start_reading();
+}
+
+std::string_view Http1ServerConnection::protocol() const {
+  return version_minor_ == 0 ? "HTTP/1.0" : "HTTP/1.1";
+}
+
+// ---- reading and parsing ----------------------------------------------------------
+
+void Http1ServerConnection::on_data(const char* p, size_t n) {
+  if (raw_request_) {
+    if (stream_ && !stream_->finished()) stream_->on_request_data(p, n);
+    return;
+  }
+  if (paused_) {
+    // The next pipelined request arrived while the previous response is in
+    // flight: keep it unparsed and stop reading until that response is done.
+    leftover_.append(p, n);
+    stop_reading();
+    return;
+  }
+  parse(p, n);
+}
+
+void Http1ServerConnection::parse(const char* p, size_t n) {
+  while (n > 0 && !closing()) {
+    llhttp_errno_t err = llhttp_execute(&parser_, p, n);
+    if (err == HPE_OK) return;
+    const char* pos = llhttp_get_error_pos(&parser_);
+    if (err == HPE_PAUSED) {
+      // At a message boundary (on_message_complete paused the parser).
+      n -= static_cast<size_t>(pos - p);
+      p = pos;
+      if (stream_ && !stream_->finished()) {
+        paused_ = true;
+        if (n) {
+          leftover_.assign(p, n);
+          stop_reading();
+        }
+        return;
+      }
+      if (!complete_stream()) return;
+      llhttp_resume(&parser_);
+      continue;
+    }
+    if (err == HPE_PAUSED_UPGRADE) {
+      // Upgrade/CONNECT head parsed: every later byte belongs to the tunnel,
+      // forwarded as-is once (and if) the upstream agrees.
+      raw_request_ = true;
+      close_after_response_ = true;
+      n -= static_cast<size_t>(pos - p);
+      if (n && stream_ && !stream_->finished()) stream_->on_request_data(pos, n);
+      return;
+    }
+    protocol_error(status_for(err, error_status_), llhttp_get_error_reason(&parser_));
+    return;
+  }
+}
+
+void Http1ServerConnection::protocol_error(int status, std::string_view reason) {
+  add(worker_.stats().listeners[static_cast<size_t>(listener_index_)]->protocol_errors);
+  log_debug("listener {}: {} from {}: {}", cfg_.name, status, peer_ip_, reason);
+  std::string body(http1::reason_phrase(status));
+  body.append(": ").append(reason).push_back('\n');
+  if (stream_ && !stream_->finished()) {
+    if (stream_->response_started()) {
+      stream_->on_downstream_reset();
+      close();
+      return;
+    }
+    stream_->send_local_reply(status, body, true);
+  } else {
+    // No stream to speak for (error between requests): answer directly.
+    ResponseHead h;
+    h.status = status;
+    h.content_length = static_cast<int64_t>(body.size());
+    h.has_body = true;
+    h.headers.add("content-type", "text/plain");
+    bool chunked, close;
+    if (out().capacity() == 0) out() = worker_.take_buffer();
+    http1::write_response_head(out(), h, 1, true, chunked, close);
+    out().append(body);
+  }
+  close_after_response_ = true;
+  close_after_flush();
+}
+
+void Http1ServerConnection::on_read_error(int err) {
+  if (stream_ && !stream_->finished()) {
+    if (err == UV_EOF && stream_->request_complete() && !raw_request_) {
+      // Half-close after a complete request: answer, then close.
+      close_after_response_ = true;
+      return;
+    }
+    stream_->on_downstream_reset();
+  }
+  close();
+}
+
+void Http1ServerConnection::read_disable(bool disable) {
+  read_disabled_ = disable;
+  if (disable) stop_reading();
+  else if (!paused_ || leftover_.empty()) start_reading();
+}
+
+void Http1ServerConnection::on_drained() {
+  if (stream_ && !stream_->finished()) stream_->on_downstream_drained();
+}
+
+// ---- the end of a stream -------------------------------------------------------------
+
+void Http1ServerConnection::on_stream_complete() {
+  // Called from inside Stream::finish(), possibly deep in a parser callback
+  // of this or an upstream connection: the stream is recycled afterwards.
+  if (after_stream_scheduled_) return;
+  after_stream_scheduled_ = true;
+  worker_.defer([this] {
+    after_stream_scheduled_ = false;
+    if (closed_) {
+      delete this;
+      return;
+    }
+    after_stream();
+  });
+}
+
+bool Http1ServerConnection::complete_stream() {
+  const bool request_unfinished = !stream_->request_complete();
+  const bool must_close = stream_->close_connection() || close_after_response_ || draining_ || request_unfinished;
+  stream_.reset();
+  if (must_close || closing()) {
+    close_after_flush();
+    return false;
+  }
+  return true;
+}
+
+void Http1ServerConnection::after_stream() {
+  if (!stream_ || !stream_->finished() || closing()) return;
+  if (!complete_stream()) return;
+  if (paused_) {
+    paused_ = false;
+    llhttp_resume(&parser_);
+    if (!leftover_.empty()) {
+      std::string pending;
+      pending.swap(leftover_);
+      parse(pending.data(), pending.size());
+      if (closing()) return;
+      if (paused_) return;  // another request is in flight; reading stays stopped
+    }
+  }
+  if (!stream_) go_idle();
+  if (!read_disabled_) start_reading();
+}
+
+void Http1ServerConnection::go_idle() {
+  std::string().swap(leftover_);
+  worker_.timers().arm(this, static_cast<uint64_t>(cfg_.timeouts.idle.count()), worker_.now_ms());
+}
+
+void Http1ServerConnection::on_timeout() {
+  if (stream_ && !stream_->finished()) {
+    // Headers did not arrive in time (slowloris).
+    stream_->send_local_reply(408, "request headers timeout\n", true);
+    close_after_response_ = true;
+    return;
+  }
+  close();  // idle keep-alive, or connected and never said anything
+}
+
+void Http1ServerConnection::start_drain() {
+  draining_ = true;
+  if (!stream_) close();
+  else close_after_response_ = true;
+}
+
+void Http1ServerConnection::force_close() {
+  if (stream_ && !stream_->finished()) stream_->on_downstream_reset();
+  close();
+}
+
+void Http1ServerConnection::on_closed() {
+  disarm();
+  if (stream_ && !stream_->finished()) stream_->on_downstream_reset();
+  stream_.reset();
+  worker_.remove_downstream(this);
+  shared_->connections.fetch_sub(1, std::memory_order_relaxed);
+  sub(worker_.stats().listeners[static_cast<size_t>(listener_index_)]->connections_active);
+  closed_ = true;
+  if (!after_stream_scheduled_) delete this;  // else the deferred task deletes it
+}
+
+// ---- encoding --------------------------------------------------------------------------
+
+void Http1ServerConnection::encode_headers(const ResponseHead& head, bool end_stream) {
+  std::string& o = out();
+  if (o.capacity() == 0) o = worker_.take_buffer();
+  if (head.status >= 100 && head.status < 200 && head.status != 101) {
+    if (version_minor_ == 0) return;  // HTTP/1.0 clients get no interim responses
+    bool c1, c2;
+    http1::write_response_head(o, head, 1, false, c1, c2);
+    mark_dirty();
+    return;
+  }
+  const bool add_close = close_after_response_ || draining_;
+  bool close_delimited = false;
+  http1::write_response_head(o, head, version_minor_, add_close, chunked_out_, close_delimited);
+  if (close_delimited) close_after_response_ = true;
+  if (head.status == 101 || (stream_ && stream_->request().is_connect && head.status < 300)) {
+    tunnel_ = true;
+    chunked_out_ = false;
+  }
+  mark_dirty();
+}
+
+void Http1ServerConnection::encode_data(const char* p, size_t n, bool end_stream) {
+  std::string& o = out();
+  if (o.capacity() == 0) o = worker_.take_buffer();
+  if (chunked_out_) {
+    http1::write_chunk(o, p, n);
+    if (end_stream) http1::write_last_chunk(o, nullptr);
+  } else if (n) {
+    o.append(p, n);
+  }
+  mark_dirty();
+  if (end_stream && tunnel_) close_after_flush();
+}
+
+void Http1ServerConnection::encode_trailers(const HeaderMap& trailers) {
+  if (!chunked_out_) return;  // sized or close-delimited: no place for trailers
+  std::string& o = out();
+  if (o.capacity() == 0) o = worker_.take_buffer();
+  http1::write_last_chunk(o, &trailers);
+  mark_dirty();
+}
+
+void Http1ServerConnection::reset_stream() {
+  // What was sent stays sent; the missing rest shows as a closed connection.
+  close_after_response_ = true;
+  close_after_flush();
+}
+
+// ---- llhttp callbacks ---------------------------------------------------------------
+
+int Http1ServerConnection::limit_error(int status, const char* reason) {
+  error_status_ = status;
+  llhttp_set_error_reason(&parser_, reason);
+  return HPE_USER;
+}
+
+int Http1ServerConnection::on_message_begin() {
+  if (draining_) return limit_error(503, "shutting down");
+  stream_ = std::make_unique<Stream>(worker_, *this, listener_index_);
+  header_bytes_ = 0;
+  in_field_ = false;
+  in_trailers_ = false;
+  chunked_out_ = false;
+  tunnel_ = false;
+  error_status_ = 400;
+  worker_.timers().arm(this, static_cast<uint64_t>(cfg_.timeouts.request_headers.count()), worker_.now_ms());
+  return 0;
+}
+
+int Http1ServerConnection::on_method(const char* p, size_t n) {
+  RequestHead& r = stream_->request();
+  uint32_t off = r.headers.append_raw({p, n});
+  if (r.method_len == 0) r.method_off = off;
+  r.method_len += static_cast<uint32_t>(n);
+  header_bytes_ += static_cast<uint32_t>(n);
+  return 0;
+}
+
+int Http1ServerConnection::on_url(const char* p, size_t n) {
+  RequestHead& r = stream_->request();
+  header_bytes_ += static_cast<uint32_t>(n);
+  if (header_bytes_ > cfg_.limits.max_request_headers) return limit_error(431, "request headers too large");
+  uint32_t off = r.headers.append_raw({p, n});
+  if (r.path_len == 0) r.path_off = off;
+  r.path_len += static_cast<uint32_t>(n);
+  return 0;
+}
+
+int Http1ServerConnection::on_header_field(const char* p, size_t n) {
+  HeaderMap& h = in_trailers_ ? stream_->request_trailers() : stream_->request().headers;
+  header_bytes_ += static_cast<uint32_t>(n);
+  if (header_bytes_ > cfg_.limits.max_request_headers) return limit_error(431, "request headers too large");
+  if (!in_field_) {
+    if (h.size() >= cfg_.limits.max_headers) return limit_error(431, "too many headers");
+    h.begin_name();
+    in_field_ = true;
+  }
+  h.append_name(p, n);
+  return 0;
+}
+
+int Http1ServerConnection::on_header_value(const char* p, size_t n) {
+  HeaderMap& h = in_trailers_ ? stream_->request_trailers() : stream_->request().headers;
+  header_bytes_ += static_cast<uint32_t>(n);
+  if (header_bytes_ > cfg_.limits.max_request_headers) return limit_error(431, "request headers too large");
+  if (in_field_) {
+    h.begin_value();
+    in_field_ = false;
+  }
+  h.append_value(p, n);
+  return 0;
+}
+
+int Http1ServerConnection::on_header_value_complete() {
+  HeaderMap& h = in_trailers_ ? stream_->request_trailers() : stream_->request().headers;
+  if (in_field_) {
+    h.begin_value();
+    in_field_ = false;
+  }
+  h.commit();
+  return 0;
+}
+
+int Http1ServerConnection::on_headers_complete() {
+  disarm();  // request-headers timeout
+  RequestHead& r = stream_->request();
+  if (parser_.http_major != 1 || parser_.http_minor > 1) return limit_error(505, "unsupported HTTP version");
+  r.version_major = parser_.http_major;
+  r.version_minor = parser_.http_minor;
+  version_minor_ = parser_.http_minor;
+  const auto method = static_cast<llhttp_method_t>(parser_.method);
+  r.is_head = method == HTTP_HEAD;
+  r.is_connect = method == HTTP_CONNECT;
+  const int hosts = r.headers.count("host");
+  if (hosts > 1) return limit_error(400, "multiple Host headers");
+  if (hosts == 0 && r.version_minor == 1) return limit_error(400, "missing Host header");
+  if (!valid_target(r.path(), method)) return limit_error(400, "invalid request target");
+  if (r.path()[0] == 'h') {
+    // absolute-form: the authority in the target wins over Host (RFC 9112 3.2.2).
+    std::string_view t = r.path();
+    size_t start = t.find("//") + 2;
+    size_t slash = t.find('/', start);
+    std::string_view authority = t.substr(start, slash == std::string_view::npos ? t.npos : slash - start);
+    std::string path = slash == std::string_view::npos ? std::string("/") : std::string(t.substr(slash));
+    r.headers.set("host", authority);
+    r.set_path(path);
+  }
+  if (parser_.flags & F_CHUNKED) {
+    r.has_body = true;
+    r.content_length = -1;
+  } else if (parser_.flags & F_CONTENT_LENGTH) {
+    r.content_length = static_cast<int64_t>(parser_.content_length);
+    r.has_body = parser_.content_length > 0;
+  } else {
+    r.has_body = false;
+    r.content_length = -1;
+  }
+  r.upgrade = parser_.upgrade && !r.is_connect;
+  r.keep_alive = llhttp_should_keep_alive(&parser_);
+  if (!r.keep_alive) close_after_response_ = true;
+  const bool raw = r.upgrade || r.is_connect;
+  stream_->on_request_headers(!r.has_body && !raw);
+  return 0;
+}
+
+int Http1ServerConnection::on_body(const char* p, size_t n) {
+  if (stream_ && !stream_->finished()) stream_->on_request_data(p, n);
+  return 0;
+}
+
+int Http1ServerConnection::on_chunk_header() {
+  if (parser_.content_length == 0) in_trailers_ = true;
+  return 0;
+}
+
+int Http1ServerConnection::on_message_complete() {
+  if (stream_ && !stream_->finished() && !stream_->request_complete()) {
+    if (!stream_->request_trailers().empty()) stream_->on_request_trailers();
+    else stream_->on_request_end();
+  }
+  if (parser_.upgrade) return 0;  // llhttp returns HPE_PAUSED_UPGRADE next
+  return HPE_PAUSED;
+}
+
+}  // namespace moe

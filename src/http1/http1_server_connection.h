@@ -1,0 +1,108 @@
+// An HTTP/1.1 client connection (llhttp in request mode): keep-alive,
+// pipelining with in-order responses, chunked, Upgrade/CONNECT tunnels.
+//
+// One Stream at a time. Pipelined requests wait in the socket: when a request
+// completes while its response is still in flight, parsing pauses
+// (HPE_PAUSED), the unparsed rest of the read is kept in `leftover_` (the only
+// bytes a connection ever keeps between reads) and reading stops until the
+// response is done.
+//
+// Limits are enforced in the parser callbacks and reported through HPE_USER
+// with a reason; every protocol error is answered with a 4xx/5xx and
+// Connection: close, before anything reaches an upstream.
+// Thread: the owning worker.
+#pragma once
+
+#include <llhttp.h>
+
+#include <memory>
+#include <string>
+
+#include "core/listener.h"
+#include "core/tcp_connection.h"
+#include "core/timer_list.h"
+#include "core/worker.h"
+#include "proxy/codec.h"
+
+namespace moe {
+
+class Stream;
+
+class Http1ServerConnection final : public TcpConnection,
+                                    public DownstreamCodec,
+                                    public DownstreamConnection,
+                                    public TimerNode {
+ public:
+  Http1ServerConnection(Worker& worker, int listener_index, ListenerShared* shared);
+  void start();
+
+  // DownstreamCodec
+  void encode_headers(const ResponseHead& head, bool end_stream) override;
+  void encode_data(const char* p, size_t n, bool end_stream) override;
+  void encode_trailers(const HeaderMap& trailers) override;
+  void reset_stream() override;
+  void read_disable(bool disable) override;
+  bool above_high_watermark() const override { return TcpConnection::above_high_watermark(); }
+  void on_stream_complete() override;
+  std::string_view protocol() const override;
+  std::string_view peer_ip() const override { return peer_ip_; }
+
+  // DownstreamConnection
+  void start_drain() override;
+  void force_close() override;
+
+  // TimerNode: request-headers timeout or idle timeout.
+  void on_timeout() override;
+
+  // llhttp trampolines' targets.
+  int on_message_begin();
+  int on_method(const char* p, size_t n);
+  int on_url(const char* p, size_t n);
+  int on_header_field(const char* p, size_t n);
+  int on_header_value(const char* p, size_t n);
+  int on_header_value_complete();
+  int on_headers_complete();
+  int on_body(const char* p, size_t n);
+  int on_chunk_header();
+  int on_message_complete();
+
+ protected:
+  // TcpConnection
+  void on_data(const char* p, size_t n) override;
+  void on_read_error(int err) override;
+  void on_drained() override;
+  void on_closed() override;
+
+ private:
+  void parse(const char* p, size_t n);
+  // The stream finished: recycle it; false when the connection closes instead.
+  bool complete_stream();
+  void after_stream();
+  void protocol_error(int status, std::string_view reason);
+  int limit_error(int status, const char* reason);
+  void go_idle();
+
+  const config::Listener& cfg_;
+  int listener_index_;
+  ListenerShared* shared_;
+  llhttp_t parser_;
+  std::unique_ptr<Stream> stream_;
+  std::string leftover_;           // unparsed pipelined bytes (see above)
+  std::string peer_ip_;
+  uint32_t header_bytes_ = 0;
+  int error_status_ = 400;         // status to send for HPE_USER
+  uint8_t version_minor_ = 1;      // of the current request, for the response
+  bool in_field_ = false;
+  bool in_trailers_ = false;
+  bool chunked_out_ = false;       // response body framed as chunks
+  bool close_after_response_ = false;
+  bool tunnel_ = false;
+  bool read_disabled_ = false;
+  bool paused_ = false;            // parser paused at a message boundary
+  bool draining_ = false;
+  bool raw_request_ = false;       // after an Upgrade/CONNECT head: bytes go to the stream as-is
+  bool after_stream_scheduled_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace moe

@@ -1,0 +1,78 @@
+// moe: command line and wiring. See docs/operations.md.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "config/config.h"
+#include "core/server.h"
+#include "goext/go_bridge.h"
+
+namespace {
+
+void usage(FILE* f) {
+  fprintf(f,
+          "usage: moe -c FILE [--validate] [--workers N] [--log-level L]\n"
+          "  -c, --config FILE   the YAML config (see docs/configuration.md)\n"
+          "  --validate          check the config and exit 0 (valid) or 1 (errors on stderr)\n"
+          "  --workers N         override `workers`\n"
+          "  --log-level L       override `log.level`: trace debug info warn error\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  moe::ServerOptions opts;
+  bool validate = false;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "moe: %s needs a value\n", name);
+        exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "-c" || a == "--config") opts.config_path = value("-c");
+    else if (a == "--validate") validate = true;
+    else if (a == "--workers") {
+      char* end;
+      long n = strtol(value("--workers"), &end, 10);
+      if (*end || n < 1 || n > 1024) {
+        fprintf(stderr, "moe: --workers: want a number from 1 to 1024\n");
+        return 2;
+      }
+      opts.workers = static_cast<int>(n);
+    } else if (a == "--log-level") opts.log_level = value("--log-level");
+    else if (a == "-h" || a == "--help") {
+      usage(stdout);
+      return 0;
+    } else {
+      fprintf(stderr, "moe: unknown argument '%s'\n", a.c_str());
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (opts.config_path.empty()) {
+    usage(stderr);
+    return 2;
+  }
+  if (!opts.log_level.empty()) {
+    static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
+    bool ok = false;
+    for (const char* l : levels) ok = ok || opts.log_level == l;
+    if (!ok) {
+      fprintf(stderr, "moe: --log-level: want one of trace debug info warn error\n");
+      return 2;
+    }
+  }
+  if (validate) {
+    moe::config::LoadResult r = moe::config::load_config(opts.config_path);
+    for (const auto& e : r.errors) fprintf(stderr, "%s\n", e.to_string().c_str());
+    if (!r.errors.empty()) return 1;
+    printf("%s: ok\n", opts.config_path.c_str());
+    return 0;
+  }
+  opts.go_info = moe::go_runtime_json;
+  return moe::run_server(opts);
+}

@@ -1,0 +1,138 @@
+// One request/response exchange, whatever the codecs on either side.
+//
+// The life of a request, in the order the methods below are called:
+//   downstream codec: on_request_headers -> route (direct response or
+//   cluster) -> ClusterPool::acquire -> on_upstream_ready -> request head and
+//   body forwarded -> upstream codec: on_response_headers / data / trailers /
+//   end -> encoded to the client -> finish(): stats, access log, the
+//   downstream codec recycles the stream.
+// Faults end the stream from either side: on_downstream_reset (client gone),
+// on_upstream_failure (connect refused, overflow, reset before or during the
+// response), on_timeout (route timeout).
+//
+// Backpressure: when the side a stream writes to is above its high
+// watermark, the stream stops reading the other side, and resumes on
+// *_drained. Request bytes that arrive before an upstream connection exists
+// wait in pending_body_, bounded by the same watermark.
+//
+// Ownership: the downstream codec owns the Stream. The upstream codec and the
+// pool hold plain pointers that the stream clears (detach_upstream, cancel)
+// before it completes. Thread: the owning worker.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "config/config.h"
+#include "core/intrusive_list.h"
+#include "core/timer_list.h"
+#include "proxy/codec.h"
+
+namespace moe {
+
+class Worker;
+class ClusterPool;
+
+// Why a stream ended early; the access log prints the short code.
+enum class UpstreamFailure {
+  connect_failed,  // UF: refused, unreachable, connect timeout -> 502
+  overflow,        // UO: max_connections and max_pending full -> 503
+  reset_before_response,  // UR -> 502
+  reset_during_response,  // UR: the client connection is closed
+  protocol_error,  // UP: unparsable response -> 502
+};
+
+class Stream final : public TimerNode {
+ public:
+  Stream(Worker& worker, DownstreamCodec& downstream, int listener_index);
+  ~Stream();
+
+  RequestHead& request() { return request_; }
+  ResponseHead& response() { return response_; }
+  HeaderMap& request_trailers() { return request_trailers_; }
+  HeaderMap& response_trailers() { return response_trailers_; }
+
+  // Downstream events.
+  void on_request_headers(bool end_stream);
+  void on_request_data(const char* p, size_t n);
+  void on_request_trailers();
+  void on_request_end();
+  void on_downstream_reset();
+  void on_downstream_drained();
+
+  // From the pool.
+  void on_upstream_ready(UpstreamCodec& upstream);
+  void on_upstream_failure(UpstreamFailure why, std::string_view detail);
+
+  // Upstream events.
+  void on_response_headers(bool end_stream);
+  void on_response_data(const char* p, size_t n);
+  void on_response_trailers();
+  void on_response_end();
+  void on_upstream_drained();
+
+  // A reply made by moe (errors, direct_response): status, content-type
+  // text/plain, the body. Closes the connection after it when `close`.
+  void send_local_reply(int status, std::string_view body, bool close = false);
+
+  bool request_complete() const { return request_done_; }
+  bool response_complete() const { return response_done_; }
+  bool response_started() const { return response_started_; }
+  bool tunnel() const { return tunnel_; }
+  // The response said the connection must close (local reply with close,
+  // upstream Connection: close is hop-by-hop and ignored).
+  bool close_connection() const { return close_connection_; }
+  bool retried() const { return retried_; }
+  bool finished() const { return finished_; }
+
+  // TimerNode: the route timeout.
+  void on_timeout() override;
+
+  ListLink pending_link;  // in ClusterPool's pending queue
+
+ private:
+  void route_and_forward();
+  void forward_request_head();
+  void strip_hop_by_hop(MessageHead& head, bool keep_upgrade);
+  void add_forwarding_headers();
+  void detach_upstream();
+  void finish();
+  void flag(const char* code) { flags_ = code; }
+
+  Worker& worker_;
+  DownstreamCodec& downstream_;
+  UpstreamCodec* upstream_ = nullptr;
+  ClusterPool* pool_ = nullptr;  // set while waiting in a pending queue or attached
+  int listener_index_;
+  int route_index_ = -1;  // within the listener
+  const config::Route* route_ = nullptr;
+
+  RequestHead request_;
+  ResponseHead response_;
+  HeaderMap request_trailers_;
+  HeaderMap response_trailers_;
+  std::string pending_body_;  // request bytes waiting for the upstream
+
+  uint64_t start_us_;
+  uint64_t upstream_start_us_ = 0;
+  uint64_t bytes_received_ = 0;
+  uint64_t bytes_sent_ = 0;
+  uint64_t request_body_bytes_ = 0;
+  uint64_t max_body_ = 0;
+  std::string upstream_host_;
+  const char* flags_ = "-";
+
+  bool request_headers_done_ = false;
+  bool request_done_ = false;
+  bool request_has_trailers_ = false;
+  bool response_started_ = false;
+  bool response_done_ = false;
+  bool tunnel_ = false;
+  bool close_connection_ = false;
+  bool retried_ = false;
+  bool finished_ = false;
+  bool downstream_read_disabled_ = false;
+  bool upstream_read_disabled_ = false;
+};
+
+}  // namespace moe
