@@ -337,9 +337,9 @@ int Http1ServerConnection::on_message_begin() {
 
 int Http1ServerConnection::on_method(const char* p, size_t n) {
   RequestHead& r = stream_->request();
-  uint32_t off = r.headers.append_raw({p, n});
-  if (r.method_len == 0) r.method_off = off;
-  r.method_len += static_cast<uint32_t>(n);
+  if (r.method_view.empty()) r.headers.begin_raw();
+  r.headers.append_raw(p, n);
+  r.method_view = r.headers.raw();
   header_bytes_ += static_cast<uint32_t>(n);
   return 0;
 }
@@ -348,9 +348,9 @@ int Http1ServerConnection::on_url(const char* p, size_t n) {
   RequestHead& r = stream_->request();
   header_bytes_ += static_cast<uint32_t>(n);
   if (header_bytes_ > cfg_.limits.max_request_headers) return limit_error(431, "request headers too large");
-  uint32_t off = r.headers.append_raw({p, n});
-  if (r.path_len == 0) r.path_off = off;
-  r.path_len += static_cast<uint32_t>(n);
+  if (r.path_view.empty()) r.headers.begin_raw();
+  r.headers.append_raw(p, n);
+  r.path_view = r.headers.raw();
   return 0;
 }
 

@@ -28,15 +28,12 @@ struct MessageHead {
 };
 
 struct RequestHead : MessageHead {
-  // Spans into headers' arena (offsets survive arena growth).
-  uint32_t method_off = 0, method_len = 0;
-  uint32_t path_off = 0, path_len = 0;  // request-target as sent, query included
-  std::string_view method() const { return headers.view(method_off, method_len); }
-  std::string_view path() const { return headers.view(path_off, path_len); }
-  void set_path(std::string_view p) {
-    path_off = headers.append_raw(p);
-    path_len = static_cast<uint32_t>(p.size());
-  }
+  // Views into headers' arena (stable, see headers.h).
+  std::string_view method_view;
+  std::string_view path_view;  // request-target, query included
+  std::string_view method() const { return method_view; }
+  std::string_view path() const { return path_view; }
+  void set_path(std::string_view p) { path_view = headers.store(p); }
   std::string_view authority() const { return headers.get("host"); }
   bool is_head = false;
   bool is_connect = false;

@@ -1,11 +1,15 @@
 #include "proxy/headers.h"
 
+#include <cstring>
+
 namespace moe {
 namespace {
 
 inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
 inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
+
+// Most requests fit in the first block: one allocation per header block.
+constexpr size_t kFirstBlock = 1024;
 
 }  // namespace
 
@@ -30,11 +34,90 @@ bool header_list_has(std::string_view list, std::string_view token) {
   return false;
 }
 
+char* HeaderMap::reserve(size_t n) {
+  if (!blocks_.empty()) {
+    Block& b = blocks_.back();
+    // The current token occupies [tok_, tok_ + tok_len_) at the end of b.
+    if (b.used + n <= b.cap) return b.mem.get() + b.used;
+  }
+  // Start a new block and carry the unfinished token over (nobody holds a
+  // view of it yet). Committed bytes stay where they are.
+  size_t cap = blocks_.empty() ? kFirstBlock : blocks_.back().cap * 2;
+  while (cap < tok_len_ + n) cap *= 2;
+  Block nb;
+  nb.mem.reset(new char[cap]);
+  nb.cap = cap;
+  if (tok_len_) memcpy(nb.mem.get(), tok_, tok_len_);
+  nb.used = tok_len_;
+  // (When a value is carried, its name stays in the old block: both are
+  // stable from here on.)
+  if (!blocks_.empty()) blocks_.back().used -= tok_len_;
+  tok_ = nb.mem.get();
+  blocks_.push_back(std::move(nb));
+  return blocks_.back().mem.get() + blocks_.back().used;
+}
+
+void HeaderMap::begin_raw() {
+  tok_ = blocks_.empty() ? nullptr : blocks_.back().mem.get() + blocks_.back().used;
+  tok_len_ = 0;
+}
+
+void HeaderMap::append_raw(const char* p, size_t n) {
+  char* dst = reserve(n);
+  if (!tok_) tok_ = dst;
+  memcpy(dst, p, n);
+  blocks_.back().used += n;
+  tok_len_ += static_cast<uint32_t>(n);
+  bytes_ += n;
+}
+
+std::string_view HeaderMap::store(std::string_view s) {
+  begin_raw();
+  append_raw(s.data(), s.size());
+  std::string_view v = raw();
+  tok_ = nullptr;
+  tok_len_ = 0;
+  return v;
+}
+
+void HeaderMap::begin_name() {
+  begin_raw();
+  cur_name_ = nullptr;
+}
+
+void HeaderMap::append_name(const char* p, size_t n) {
+  const uint32_t before = tok_len_;
+  append_raw(p, n);
+  for (uint32_t i = before; i < tok_len_; i++) tok_[i] = lower(tok_[i]);
+}
+
+void HeaderMap::begin_value() {
+  // The name is complete: freeze it where it is and start the value.
+  cur_name_ = tok_;
+  cur_name_len_ = tok_len_;
+  if (!cur_name_) cur_name_ = "";
+  begin_raw();
+}
+
+void HeaderMap::append_value(const char* p, size_t n) { append_raw(p, n); }
+
+void HeaderMap::commit() {
+  const char* v = tok_ ? tok_ : "";
+  uint32_t len = tok_len_;
+  while (len && is_ows(*v)) { v++; len--; }
+  while (len && is_ows(v[len - 1])) len--;
+  spans_.push_back(HeaderSpan{cur_name_ ? cur_name_ : "", v, cur_name_len_, len});
+  tok_ = nullptr;
+  tok_len_ = 0;
+  cur_name_ = nullptr;
+  cur_name_len_ = 0;
+}
+
 std::string_view HeaderMap::get(std::string_view lower_name, bool* found) const {
   for (const HeaderSpan& s : spans_) {
-    if (view(s.name_off, s.name_len) == lower_name) {
+    if (std::string_view(s.name, s.name_len) == lower_name) {
       if (found) *found = true;
-      return view(s.value_off, s.value_len);
+      return {s.value, s.value_len};
     }
   }
   if (found) *found = false;
@@ -50,21 +133,8 @@ bool HeaderMap::has(std::string_view lower_name) const {
 int HeaderMap::count(std::string_view lower_name) const {
   int n = 0;
   for (const HeaderSpan& s : spans_)
-    if (view(s.name_off, s.name_len) == lower_name) n++;
+    if (std::string_view(s.name, s.name_len) == lower_name) n++;
   return n;
-}
-
-void HeaderMap::append_name(const char* p, size_t n) {
-  const size_t base = arena_.size();
-  arena_.append(p, n);
-  for (size_t i = base; i < arena_.size(); i++) arena_[i] = lower(arena_[i]);
-  cur_.name_len += static_cast<uint32_t>(n);
-}
-
-void HeaderMap::commit() {
-  while (cur_.value_len && is_ows(arena_[cur_.value_off])) { cur_.value_off++; cur_.value_len--; }
-  while (cur_.value_len && is_ows(arena_[cur_.value_off + cur_.value_len - 1])) cur_.value_len--;
-  spans_.push_back(cur_);
 }
 
 void HeaderMap::add(std::string_view name, std::string_view value) {
@@ -72,7 +142,7 @@ void HeaderMap::add(std::string_view name, std::string_view value) {
   append_name(name.data(), name.size());
   begin_value();
   append_value(value.data(), value.size());
-  spans_.push_back(cur_);
+  commit();
 }
 
 void HeaderMap::set(std::string_view lower_name, std::string_view value) {
@@ -92,5 +162,17 @@ int HeaderMap::remove(std::string_view lower_name) {
 }
 
 void HeaderMap::remove_at(size_t i) { spans_.erase(spans_.begin() + static_cast<long>(i)); }
+
+void HeaderMap::clear() {
+  spans_.clear();
+  // Keep the first block for reuse; views into the old contents end here.
+  if (blocks_.size() > 1) blocks_.resize(1);
+  if (!blocks_.empty()) blocks_[0].used = 0;
+  tok_ = nullptr;
+  tok_len_ = 0;
+  cur_name_ = nullptr;
+  cur_name_len_ = 0;
+  bytes_ = 0;
+}
 
 }  // namespace moe

@@ -1,35 +1,50 @@
-// Header blocks: one arena of bytes plus an index of (name, value) spans.
+// Header blocks: bytes in a stable arena plus an index of (name, value)
+// views into it.
 //
 // The codec copies each header exactly once, from the shared per-worker read
 // buffer into the stream's arena (the read buffer is reused by the next read,
 // so a view into it cannot outlive the read callback). After that every user
-// (router, filters in Go, encoders) reads views into the arena. Spans are
-// offsets, not pointers, so the arena may grow while headers arrive; once the
-// block is complete it does not move again until the stream ends, which is
-// the lifetime Go filters are promised for header views.
+// (router, Go filters, encoders) reads views into the arena.
+//
+// Stability: bytes in the arena never move once a header is committed. When
+// a block is full, a new block is started; only the header being parsed
+// (not yet visible to anyone) is carried over. So a std::string_view of a
+// name or value stays valid until the HeaderMap is cleared or destroyed, for
+// the life of the stream. This is the lifetime promised to Go filters (see
+// docs/go-filters.md). The index (spans) may reallocate; keep views, not
+// span pointers.
 //
 // Names are stored lower-case (HTTP/2 requires it; HTTP/1 is case-blind).
 // Thread: the owning worker.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace moe {
 
+// Layout shared with Go (include/moe/goext_abi.h mirrors it).
 struct HeaderSpan {
-  uint32_t name_off, name_len, value_off, value_len;
+  const char* name;
+  const char* value;
+  uint32_t name_len, value_len;
 };
 
 class HeaderMap {
  public:
+  HeaderMap() = default;
+  HeaderMap(const HeaderMap&) = delete;
+  HeaderMap& operator=(const HeaderMap&) = delete;
+
   size_t size() const { return spans_.size(); }
   bool empty() const { return spans_.empty(); }
-  std::string_view name(size_t i) const { return view(spans_[i].name_off, spans_[i].name_len); }
-  std::string_view value(size_t i) const { return view(spans_[i].value_off, spans_[i].value_len); }
-  size_t bytes() const { return arena_.size(); }
+  std::string_view name(size_t i) const { return {spans_[i].name, spans_[i].name_len}; }
+  std::string_view value(size_t i) const { return {spans_[i].value, spans_[i].value_len}; }
+  // Bytes stored (names, values and raw pieces), for limits and stats.
+  size_t bytes() const { return bytes_; }
 
   // First value of `lower_name`, or empty view with found=false.
   std::string_view get(std::string_view lower_name, bool* found = nullptr) const;
@@ -44,33 +59,42 @@ class HeaderMap {
   int remove(std::string_view lower_name);
   void remove_at(size_t i);
 
-  // Incremental building used by the HTTP/1 parser: pieces of the current
-  // name or value arrive in fragments.
-  void begin_name() { cur_.name_off = static_cast<uint32_t>(arena_.size()); cur_.name_len = 0; }
+  // Incremental building used by the HTTP/1 parser: the current name, then
+  // value, arrive in fragments; commit() makes the pair visible.
+  void begin_name();
   void append_name(const char* p, size_t n);  // lower-cases
-  void begin_value() { cur_.value_off = static_cast<uint32_t>(arena_.size()); cur_.value_len = 0; }
-  void append_value(const char* p, size_t n) { arena_.append(p, n); cur_.value_len += static_cast<uint32_t>(n); }
+  void begin_value();
+  void append_value(const char* p, size_t n);
   void commit();  // trims optional whitespace of the value, appends the span
 
-  // Free-standing bytes in the same arena (request target, method, reason).
-  uint32_t append_raw(std::string_view s) {
-    uint32_t off = static_cast<uint32_t>(arena_.size());
-    arena_.append(s);
-    return off;
-  }
-  std::string_view view(uint32_t off, uint32_t len) const { return {arena_.data() + off, len}; }
+  // Free-standing bytes in the same arena (request target, method). Pieces
+  // of one token may arrive in fragments: begin_raw() then append_raw().
+  void begin_raw();
+  void append_raw(const char* p, size_t n);
+  std::string_view raw() const { return {tok_, tok_len_}; }
+  // Stores a whole string and returns a stable view of it.
+  std::string_view store(std::string_view s);
 
-  void clear() { arena_.clear(); spans_.clear(); }
-  // Gives memory back (idle streams hold none).
-  void release() { std::string().swap(arena_); std::vector<HeaderSpan>().swap(spans_); }
+  void clear();
 
   const std::vector<HeaderSpan>& spans() const { return spans_; }
-  const char* arena_data() const { return arena_.data(); }
 
  private:
-  std::string arena_;
+  char* reserve(size_t n);  // room for n more bytes of the current token
+
+  struct Block {
+    std::unique_ptr<char[]> mem;
+    size_t cap = 0;
+    size_t used = 0;
+  };
+  std::vector<Block> blocks_;
   std::vector<HeaderSpan> spans_;
-  HeaderSpan cur_{};
+  // The token being built: it may move to a new block until committed.
+  char* tok_ = nullptr;
+  uint32_t tok_len_ = 0;
+  const char* cur_name_ = nullptr;
+  uint32_t cur_name_len_ = 0;
+  size_t bytes_ = 0;
 };
 
 bool iequals(std::string_view a, std::string_view b);
