@@ -15,6 +15,7 @@
 #include "core/listener.h"
 #include "core/log.h"
 #include "core/worker.h"
+#include "goext/go_bridge.h"
 
 namespace moe {
 namespace {
@@ -79,6 +80,13 @@ int run_server(const ServerOptions& opts) {
   // A write to a socket the peer closed must be an EPIPE, not a dead process.
   signal(SIGPIPE, SIG_IGN);
 
+  // The Go runtime: settings, plugins, one filter chain per listener.
+  std::vector<uint32_t> chain_events;
+  if (auto errors = go::start(*cfg, cfg->workers, chain_events); !errors.empty()) {
+    for (const auto& e : errors) fprintf(stderr, "%s\n", e.to_string().c_str());
+    return 1;
+  }
+
   MainState st;
   st.cfg = cfg;
   if (cfg->log.access_log != "off") {
@@ -114,8 +122,11 @@ int run_server(const ServerOptions& opts) {
     }
   }
 
-  for (int w = 0; w < cfg->workers; w++)
-    st.workers.push_back(std::make_unique<Worker>(w, cfg, std::move(per_worker[static_cast<size_t>(w)]), st.access_log.get()));
+  for (int w = 0; w < cfg->workers; w++) {
+    st.workers.push_back(std::make_unique<Worker>(w, cfg, std::move(per_worker[static_cast<size_t>(w)]),
+                                                  st.access_log.get(), chain_events));
+    go::register_worker(w, st.workers.back().get());
+  }
 
   uv_loop_t* loop = uv_default_loop();
   st.admin = std::make_unique<AdminServer>(loop, cfg, st.workers, opts.go_info);

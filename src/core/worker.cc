@@ -5,18 +5,22 @@
 #include "core/listener.h"
 #include "core/log.h"
 #include "core/tcp_connection.h"
+#include "goext/go_bridge.h"
 #include "proxy/cluster_pool.h"
+#include "proxy/stream.h"
 
 namespace moe {
 
 Worker::Worker(int id, std::shared_ptr<const config::Config> cfg, std::vector<ListenerSocket> sockets,
-               AccessLog* access_log)
+               AccessLog* access_log, std::vector<uint32_t> chain_events)
     : id_(id),
       config_(std::move(cfg)),
       sockets_(std::move(sockets)),
       access_log_(access_log),
       read_buf_(new char[kReadBufferSize]),
-      timers_(&Worker::schedule_timer, this) {
+      timers_(&Worker::schedule_timer, this),
+      chain_events_(std::move(chain_events)) {
+  chain_events_.resize(config_->listeners.size(), 0);
   uv_loop_init(&loop_);
   uv_check_init(&loop_, &check_);
   check_.data = this;
@@ -29,11 +33,19 @@ Worker::Worker(int id, std::shared_ptr<const config::Config> cfg, std::vector<Li
   uv_async_init(&loop_, &async_, [](uv_async_t* a) {
     auto* w = static_cast<Worker*>(a->data);
     std::vector<std::function<void(Worker&)>> q;
+    std::vector<uint64_t> resumes;
     {
       std::lock_guard lk(w->queue_mu_);
       q.swap(w->queue_);
+      resumes.swap(w->resumes_);
     }
     for (auto& fn : q) fn(*w);
+    for (uint64_t h : resumes) {
+      const uint32_t slot = static_cast<uint32_t>(h & 0xffffff);
+      const uint32_t gen = static_cast<uint32_t>((h >> 24) & 0xffffff);
+      if (slot < w->stream_slots_.size() && w->stream_slots_[slot].generation == gen && w->stream_slots_[slot].stream)
+        w->stream_slots_[slot].stream->on_go_resume();
+    }
     w->on_check();
   });
   async_.data = this;
@@ -56,6 +68,7 @@ Worker::Worker(int id, std::shared_ptr<const config::Config> cfg, std::vector<Li
 Worker::~Worker() {
   listeners_.clear();
   clusters_.clear();
+  free(go_ops_.buf);
   uv_loop_close(&loop_);
 }
 
@@ -140,8 +153,41 @@ void Worker::on_check() {
   if (draining_) maybe_finish_drain();
 }
 
+uint64_t Worker::register_stream(Stream* s) {
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(stream_slots_.size());
+    stream_slots_.emplace_back();
+  }
+  StreamSlot& e = stream_slots_[slot];
+  e.stream = s;
+  e.generation = (e.generation + 1) & 0xffffff;
+  return (static_cast<uint64_t>(id_) << 48) | (static_cast<uint64_t>(e.generation) << 24) | slot;
+}
+
+void Worker::unregister_stream(uint64_t handle) {
+  const uint32_t slot = static_cast<uint32_t>(handle & 0xffffff);
+  if (slot >= stream_slots_.size() || !stream_slots_[slot].stream) return;
+  stream_slots_[slot].stream = nullptr;
+  free_slots_.push_back(slot);
+}
+
+void Worker::post_resume(uint64_t handle) {
+  {
+    std::lock_guard lk(queue_mu_);
+    resumes_.push_back(handle);
+  }
+  uv_async_send(&async_);
+}
+
 void Worker::add_downstream(DownstreamConnection* c) { downstreams_.push_back(c); }
-void Worker::remove_downstream(DownstreamConnection* c) { downstreams_.erase(c); }
+void Worker::remove_downstream(DownstreamConnection* c) {
+  downstreams_.erase(c);
+  if (draining_) maybe_finish_drain();  // the last close callback ends the loop
+}
 
 void Worker::drain(config::Duration deadline) {
   post([deadline](Worker& w) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "moe/goext_abi.h"
 #include "core/intrusive_list.h"
 #include "core/stats.h"
 #include "core/timer_list.h"
@@ -23,6 +24,7 @@ namespace moe {
 
 class TcpConnection;
 class Listener;
+class Stream;
 class ClusterPool;
 class AccessLog;
 
@@ -49,8 +51,9 @@ struct ListenerSocket {
 
 class Worker {
  public:
+  // chain_events[i]: the MOE_EV bitmask of listener i's Go filter chain.
   Worker(int id, std::shared_ptr<const config::Config> cfg, std::vector<ListenerSocket> sockets,
-         AccessLog* access_log);
+         AccessLog* access_log, std::vector<uint32_t> chain_events);
   ~Worker();
 
   // Starts the thread (which runs the loop until drained).
@@ -87,6 +90,19 @@ class Worker {
   // leave a parser callback before starting work that re-enters a codec.
   void defer(std::function<void()> fn) { deferred_.push_back(std::move(fn)); }
 
+  // Go filters: which events listener `li`'s chain wants (0 = no chain).
+  uint32_t chain_events(int li) const { return chain_events_[static_cast<size_t>(li)]; }
+  // The op buffer Go writes into during a crossing (one per worker: a
+  // worker makes one crossing at a time).
+  moe_ops& go_ops() { return go_ops_; }
+  // Streams Go may resume. A handle is worker (16 bits) | generation (24) |
+  // slot (24): a stale handle (the stream ended, the slot was reused) does
+  // not match the slot's generation and is ignored.
+  uint64_t register_stream(Stream* s);
+  void unregister_stream(uint64_t handle);
+  // Any thread (a goroutine through moe_post_resume).
+  void post_resume(uint64_t handle);
+
   // Server connections register so drain can reach the idle ones.
   void add_downstream(DownstreamConnection* c);
   void remove_downstream(DownstreamConnection* c);
@@ -110,6 +126,7 @@ class Worker {
   uv_async_t async_;
   std::mutex queue_mu_;  // control messages only; never on the request path
   std::vector<std::function<void(Worker&)>> queue_;
+  std::vector<uint64_t> resumes_;  // guarded by queue_mu_
   std::thread thread_;
   std::unique_ptr<char[]> read_buf_;
   std::vector<std::string> free_buffers_;
@@ -121,6 +138,14 @@ class Worker {
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::unique_ptr<ClusterPool>> clusters_;
   IntrusiveList<DownstreamConnection, &DownstreamConnection::worker_link> downstreams_;
+  std::vector<uint32_t> chain_events_;
+  moe_ops go_ops_{};
+  struct StreamSlot {
+    Stream* stream = nullptr;
+    uint32_t generation = 0;
+  };
+  std::vector<StreamSlot> stream_slots_;
+  std::vector<uint32_t> free_slots_;
   bool draining_ = false;
   bool stopped_ = false;
   std::atomic<bool> done_{false};

@@ -1,13 +1,48 @@
-// The C++ side of the Go bridge, as the rest of moe sees it. With the Go
-// runtime linked in (MOE_WITH_GO) this starts the runtime and runs filter
-// chains; the stub build (sanitizers) answers "no Go".
+// The C++ side of the Go bridge, as the rest of moe sees it.
+//
+// With the Go runtime linked in (MOE_WITH_GO, go_bridge.cc) this configures
+// the runtime, loads plugins, builds one filter chain per listener and makes
+// the crossings. Without it (go_stub.cc, the sanitizer build) there are no
+// Go filters and a config that names any is refused.
+//
+// Threads: start() and the JSON/metrics functions on the main thread;
+// on_event()/on_resume() on worker threads; post_resume() from any goroutine.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "moe/goext_abi.h"
 
 namespace moe {
 
+class Worker;
+
+namespace go {
+
+bool enabled();
+
+// Applies the `go:` settings for `workers` workers, loads the plugins and
+// creates a chain for every listener with filters. chain_events[i] is the
+// MOE_EV bitmask listener i's chain wants (0 = no chain). Returns the errors
+// (each naming file:line:col and the key) or an empty list.
+std::vector<config::ConfigError> start(const config::Config& cfg, int workers,
+                                       std::vector<uint32_t>& chain_events);
+
+int32_t on_event(moe_event* ev);
+int32_t on_resume(moe_event* ev);
+
+// Workers register so moe_post_resume can find them by handle.
+void register_worker(int id, Worker* w);
+
+std::string runtime_json();
+std::string metrics();
+
+}  // namespace go
+
 // JSON for GET /go.
-std::string go_runtime_json();
+inline std::string go_runtime_json() { return go::runtime_json(); }
 
 }  // namespace moe

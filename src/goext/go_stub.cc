@@ -2,8 +2,28 @@
 // the sanitizer build): the data plane runs with no Go filters.
 #include "goext/go_bridge.h"
 
-namespace moe {
+namespace moe::go {
 
-std::string go_runtime_json() { return "{\"enabled\":false}\n"; }
+bool enabled() { return false; }
 
-}  // namespace moe
+std::vector<config::ConfigError> start(const config::Config& cfg, int, std::vector<uint32_t>& chain_events) {
+  std::vector<config::ConfigError> errors;
+  chain_events.assign(cfg.listeners.size(), 0);
+  for (size_t i = 0; i < cfg.listeners.size(); i++) {
+    const auto& l = cfg.listeners[i];
+    if (l.filters.empty()) continue;
+    errors.push_back({l.filters[0].mark, "listeners[" + std::to_string(i) + "].filters",
+                      "this moe was built without Go (MOE_WITH_GO=OFF): Go filters are not available"});
+  }
+  if (!cfg.go.plugins.empty())
+    errors.push_back({{cfg.source, 0, 0}, "go.plugins", "this moe was built without Go (MOE_WITH_GO=OFF)"});
+  return errors;
+}
+
+int32_t on_event(moe_event*) { return MOE_CONTINUE; }
+int32_t on_resume(moe_event*) { return MOE_CONTINUE; }
+void register_worker(int, Worker*) {}
+std::string runtime_json() { return "{\"enabled\":false}\n"; }
+std::string metrics() { return {}; }
+
+}  // namespace moe::go

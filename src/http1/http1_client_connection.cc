@@ -159,7 +159,7 @@ void Http1ClientConnection::on_data(const char* p, size_t n) {
   }
   if (err == HPE_PAUSED && message_done_) {
     const char* pos = llhttp_get_error_pos(&parser_);
-    if (pos && pos < p + n) {
+    if ((pos && pos < p + n) || !keep_alive_) {
       // Bytes after the response we asked for: not reusable.
       finish_response();
       close();
@@ -323,7 +323,10 @@ int Http1ClientConnection::on_headers_complete() {
   // Tell the stream before the body; end_stream when nothing can follow.
   stream_->on_response_headers(!r.has_body && !tunnel);
   if (!stream_) return HPE_USER;  // the stream ended inside the callback
-  if (tunnel) return 2;           // no body; llhttp returns HPE_PAUSED_UPGRADE
+  if (tunnel) {
+    tunnel_response_ = true;
+    return 2;  // no body; llhttp returns HPE_PAUSED_UPGRADE
+  }
   return expect_no_body_ ? 1 : 0;
 }
 
@@ -339,9 +342,13 @@ int Http1ClientConnection::on_chunk_header() {
 
 int Http1ClientConnection::on_message_complete() {
   if (!stream_) return HPE_PAUSED;
+  if (tunnel_response_) return 0;  // the stream lives on as a tunnel
   const ResponseHead& r = stream_->response();
   if (r.status >= 100 && r.status < 200 && r.status != 101) return 0;  // the final response follows
   message_done_ = true;
+  // "Connection: close" (or HTTP/1.0 without keep-alive): this response is
+  // the connection's last; it must not go back to the pool.
+  keep_alive_ = llhttp_should_keep_alive(&parser_);
   Stream* s = stream_;
   stream_ = nullptr;
   sub(pool_.endpoint_stats(endpoint_).requests_active);

@@ -29,6 +29,8 @@ class Http1ClientConnection final : public TcpConnection, public UpstreamCodec, 
   void attach(Stream* s);
   State state() const { return state_; }
   int endpoint_index() const { return endpoint_; }
+  // A connect that failed before it started (bad address...).
+  void connect_failed(int err) { fail(err, false); }
   ListLink idle_link;  // in the pool's idle list of its endpoint
 
   // UpstreamCodec
@@ -81,8 +83,10 @@ class Http1ClientConnection final : public TcpConnection, public UpstreamCodec, 
   bool response_begun_ = false;   // any response byte arrived for this stream
   bool message_done_ = false;     // on_message_complete seen in this execute
   bool upgraded_ = false;         // raw tunnel
+  bool tunnel_response_ = false;  // the response head agreed to a tunnel
   bool expect_no_body_ = false;   // HEAD
   bool read_disabled_ = false;
+  bool keep_alive_ = true;        // the last response allows reuse
 };
 
 }  // namespace moe

@@ -1,6 +1,7 @@
 #include "http1/http1_server_connection.h"
 
 #include <charconv>
+#include <cstring>
 
 #include "core/log.h"
 #include "http1/http1_encode.h"
@@ -97,6 +98,13 @@ void Http1ServerConnection::on_data(const char* p, size_t n) {
 }
 
 void Http1ServerConnection::parse(const char* p, size_t n) {
+  read_begin_ = p;
+  // Remembered for the obs-fold check of the next read's first fragment.
+  struct SaveLast {
+    Http1ServerConnection* c;
+    char last;
+    ~SaveLast() { c->prev_byte_ = last; c->read_begin_ = nullptr; }
+  } save{this, n ? p[n - 1] : prev_byte_};
   while (n > 0 && !closing()) {
     llhttp_errno_t err = llhttp_execute(&parser_, p, n);
     if (err == HPE_OK) return;
@@ -126,7 +134,10 @@ void Http1ServerConnection::parse(const char* p, size_t n) {
       if (n && stream_ && !stream_->finished()) stream_->on_request_data(pos, n);
       return;
     }
-    protocol_error(status_for(err, error_status_), llhttp_get_error_reason(&parser_));
+    // A limit or check of ours (from any callback) carries its own status
+    // and reason; everything else is llhttp's verdict.
+    if (user_reason_) protocol_error(error_status_, user_reason_);
+    else protocol_error(status_for(err, error_status_), llhttp_get_error_reason(&parser_));
     return;
   }
 }
@@ -318,6 +329,7 @@ void Http1ServerConnection::reset_stream() {
 
 int Http1ServerConnection::limit_error(int status, const char* reason) {
   error_status_ = status;
+  user_reason_ = reason;
   llhttp_set_error_reason(&parser_, reason);
   return HPE_USER;
 }
@@ -331,6 +343,7 @@ int Http1ServerConnection::on_message_begin() {
   chunked_out_ = false;
   tunnel_ = false;
   error_status_ = 400;
+  user_reason_ = nullptr;
   worker_.timers().arm(this, static_cast<uint64_t>(cfg_.timeouts.request_headers.count()), worker_.now_ms());
   return 0;
 }
@@ -363,6 +376,7 @@ int Http1ServerConnection::on_header_field(const char* p, size_t n) {
     h.begin_name();
     in_field_ = true;
   }
+  if (n) have_name_ = true;
   h.append_name(p, n);
   return 0;
 }
@@ -371,9 +385,18 @@ int Http1ServerConnection::on_header_value(const char* p, size_t n) {
   HeaderMap& h = in_trailers_ ? stream_->request_trailers() : stream_->request().headers;
   header_bytes_ += static_cast<uint32_t>(n);
   if (header_bytes_ > cfg_.limits.max_request_headers) return limit_error(431, "request headers too large");
+  // llhttp passes obs-fold (a line starting with SP/HT) through as part of
+  // the value, CRLF included; RFC 9112 5.2 lets a proxy reject it, and
+  // forwarding it is a smuggling vector.
+  // llhttp ends the value span at the CRLF and starts a new one after the
+  // fold, so a fold is a value fragment right after a line feed.
+  const char before = p > read_begin_ ? p[-1] : prev_byte_;
+  if (before == '\n') return limit_error(400, "obsolete line folding in a header value");
   if (in_field_) {
     h.begin_value();
     in_field_ = false;
+  } else if (!have_name_) {
+    return limit_error(400, "empty header name");
   }
   h.append_value(p, n);
   return 0;
@@ -385,6 +408,8 @@ int Http1ServerConnection::on_header_value_complete() {
     h.begin_value();
     in_field_ = false;
   }
+  if (!have_name_) return limit_error(400, "empty header name");
+  have_name_ = false;
   h.commit();
   return 0;
 }

@@ -91,8 +91,12 @@ class Http1ServerConnection final : public TcpConnection,
   std::string peer_ip_;
   uint32_t header_bytes_ = 0;
   int error_status_ = 400;         // status to send for HPE_USER
+  const char* user_reason_ = nullptr;  // set by limit_error: our own verdict
   uint8_t version_minor_ = 1;      // of the current request, for the response
   bool in_field_ = false;
+  bool have_name_ = false;         // a header name began since the last value
+  const char* read_begin_ = nullptr;  // start of the bytes being parsed
+  char prev_byte_ = 0;             // last byte of the previous read
   bool in_trailers_ = false;
   bool chunked_out_ = false;       // response body framed as chunks
   bool close_after_response_ = false;

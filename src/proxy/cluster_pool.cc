@@ -98,9 +98,10 @@ void ClusterPool::connect(int e, Stream* s) {
   add(stats_.connections_active);
   add(endpoint_stats(e).connections_active);
   c->attach(s);
+  s->on_upstream_attached(*c);
   const config::Address& a = *endpoints_[static_cast<size_t>(e)]->addr;
   int rc = c->connect(reinterpret_cast<const sockaddr*>(&a.addr));
-  if (rc != 0) on_connect_failed(c, rc);
+  if (rc != 0) c->connect_failed(rc);
 }
 
 void ClusterPool::on_connected(Http1ClientConnection* c) {

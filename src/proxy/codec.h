@@ -39,6 +39,7 @@ struct RequestHead : MessageHead {
   bool is_connect = false;
   bool upgrade = false;      // Upgrade requested (WebSocket...)
   bool keep_alive = true;    // the client wants the connection kept
+  bool te_trailers = false;  // "TE: trailers" was sent (HTTP/2 upstreams forward it)
 };
 
 struct ResponseHead : MessageHead {

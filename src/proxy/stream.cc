@@ -2,9 +2,15 @@
 
 #include <uv.h>
 
+#include <charconv>
+#include <chrono>
+#include <cstring>
+
 #include "core/access_log.h"
+#include "core/log.h"
 #include "core/tcp_connection.h"
 #include "core/worker.h"
+#include "goext/go_bridge.h"
 #include "proxy/cluster_pool.h"
 #include "proxy/router.h"
 
@@ -18,15 +24,36 @@ inline uint64_t now_us() { return uv_hrtime() / 1000; }
 constexpr std::string_view kHopByHop[] = {"connection", "keep-alive", "proxy-connection", "te",
                                           "trailer",    "transfer-encoding", "upgrade"};
 
+// A body a filter asked to see whole (StopAndBuffer) is held up to this
+// when the route sets no max_request_body.
+constexpr size_t kDefaultBufferLimit = 8 * 1024 * 1024;
+
+static_assert(sizeof(HeaderSpan) == sizeof(moe_header) && offsetof(HeaderSpan, name) == offsetof(moe_header, name) &&
+                  offsetof(HeaderSpan, value) == offsetof(moe_header, value) &&
+                  offsetof(HeaderSpan, name_len) == offsetof(moe_header, name_len) &&
+                  offsetof(HeaderSpan, value_len) == offsetof(moe_header, value_len),
+              "HeaderSpan must match moe_header: Go reads the span array in place");
+
+uint64_t parse_u64(std::string_view s) {
+  uint64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
 }  // namespace
 
 Stream::Stream(Worker& worker, DownstreamCodec& downstream, int listener_index)
-    : worker_(worker), downstream_(downstream), listener_index_(listener_index), start_us_(now_us()) {}
+    : worker_(worker),
+      downstream_(downstream),
+      listener_index_(listener_index),
+      start_us_(now_us()),
+      go_events_(worker.chain_events(listener_index)) {}
 
 Stream::~Stream() {
   // A stream destroyed without finishing (connection torn down) must not
-  // leave pointers behind in a pool or an upstream codec.
+  // leave pointers behind in a pool, an upstream codec or the resume table.
   detach_upstream();
+  if (handle_) worker_.unregister_stream(handle_);
 }
 
 // ---- downstream events ----------------------------------------------------
@@ -35,17 +62,36 @@ void Stream::on_request_headers(bool end_stream) {
   request_headers_done_ = true;
   request_done_ = end_stream;
   bytes_received_ += request_.headers.bytes();
+  const config::Listener& lc = worker_.config().listeners[static_cast<size_t>(listener_index_)];
+  route_index_ = match_route(lc, request_);
+  route_ = route_index_ >= 0 ? &lc.routes[static_cast<size_t>(route_index_)] : nullptr;
+  if (wants(MOE_EV_REQUEST_HEADERS)) {
+    req_held_ = true;
+    const int32_t r = call_go(MOE_EV_REQUEST_HEADERS, end_stream, nullptr);
+    if (finished_ || r == MOE_LOCAL_REPLY) return;
+    if (r == MOE_PENDING) {
+      go_pending_ = MOE_EV_REQUEST_HEADERS;
+      return;
+    }
+    if (r == MOE_STOP_AND_BUFFER && !request_done_) {
+      req_buffering_ = true;
+      return;
+    }
+    req_held_ = false;
+  }
   route_and_forward();
 }
 
 void Stream::route_and_forward() {
   const config::Listener& lc = worker_.config().listeners[static_cast<size_t>(listener_index_)];
-  route_index_ = match_route(lc, request_);
-  if (route_index_ < 0) {
+  if (head_modified_) {
+    route_index_ = match_route(lc, request_);
+    route_ = route_index_ >= 0 ? &lc.routes[static_cast<size_t>(route_index_)] : nullptr;
+  }
+  if (!route_) {
     send_local_reply(404, "no route matched\n");
     return;
   }
-  route_ = &lc.routes[static_cast<size_t>(route_index_)];
   max_body_ = route_->max_request_body ? *route_->max_request_body : lc.limits.max_request_body;
   if (max_body_ && request_.content_length > 0 && static_cast<uint64_t>(request_.content_length) > max_body_) {
     send_local_reply(413, "request body too large\n", true);
@@ -53,17 +99,9 @@ void Stream::route_and_forward() {
   }
   if (route_->direct_response) {
     const config::DirectResponse& d = *route_->direct_response;
-    response_.headers.clear();
-    response_.status = d.status;
-    for (const auto& h : d.headers) response_.headers.add(h.name, h.value);
-    if (!response_.headers.has("content-type")) response_.headers.add("content-type", "text/plain");
-    response_.content_length = static_cast<int64_t>(d.body.size());
-    response_.has_body = !d.body.empty() && !request_.is_head;
-    response_started_ = response_done_ = true;
-    downstream_.encode_headers(response_, !response_.has_body);
-    if (response_.has_body) downstream_.encode_data(d.body.data(), d.body.size(), true);
-    bytes_sent_ += d.body.size();
-    finish();
+    std::vector<std::pair<std::string, std::string>> headers;
+    for (const auto& h : d.headers) headers.emplace_back(h.name, h.value);
+    send_reply(d.status, d.body, &headers, false);
     return;
   }
   strip_hop_by_hop(request_, request_.upgrade);
@@ -82,6 +120,9 @@ void Stream::route_and_forward() {
 
 void Stream::strip_hop_by_hop(MessageHead& head, bool keep_upgrade) {
   HeaderMap& h = head.headers;
+  // TE is hop-by-hop; "trailers" in it is remembered for an HTTP/2 upstream
+  // codec, which sends "te: trailers" itself (gRPC needs it).
+  if (&head == &request_) request_.te_trailers = header_list_has(h.get("te"), "trailers");
   // Headers named in Connection are hop-by-hop too. Collect the names first:
   // removing entries while reading Connection values would shift the spans.
   std::string named;
@@ -99,13 +140,6 @@ void Stream::strip_hop_by_hop(MessageHead& head, bool keep_upgrade) {
   }
   for (std::string_view n : kHopByHop) {
     if (keep_upgrade && n == "upgrade") continue;
-    if (n == "te") {
-      // "te: trailers" is end-to-end in practice (gRPC needs it); other TE
-      // values are hop-by-hop.
-      bool trailers = header_list_has(h.get("te"), "trailers");
-      if (h.remove("te") && trailers) h.add("te", "trailers");
-      continue;
-    }
     h.remove(n);
   }
   if (keep_upgrade) h.add("connection", "upgrade");
@@ -131,7 +165,8 @@ void Stream::add_forwarding_headers() {
 void Stream::on_request_data(const char* p, size_t n) {
   bytes_received_ += n;
   request_body_bytes_ += n;
-  if (max_body_ && request_body_bytes_ > max_body_ && !tunnel_) {
+  const bool raw = request_.upgrade || request_.is_connect;
+  if (max_body_ && request_body_bytes_ > max_body_ && !raw) {
     if (!response_started_) {
       detach_upstream();
       send_local_reply(413, "request body too large\n", true);
@@ -139,7 +174,33 @@ void Stream::on_request_data(const char* p, size_t n) {
     return;
   }
   if (response_done_) return;  // e.g. a direct response: the rest of the body is dropped
-  if (upstream_) {
+  if (req_buffering_) {
+    const size_t limit = max_body_ ? max_body_ : kDefaultBufferLimit;
+    if (pending_body_.size() + n > limit) {
+      send_local_reply(413, "request body too large to buffer\n", true);
+      return;
+    }
+    pending_body_.append(p, n);
+    return;
+  }
+  if (!req_held_ && !go_pending_ && wants(MOE_EV_REQUEST_DATA) && !raw) {
+    std::string_view chunk(p, n);
+    const int32_t r = call_go(MOE_EV_REQUEST_DATA, false, &chunk);
+    if (finished_ || r == MOE_LOCAL_REPLY) return;
+    if (r == MOE_STOP_AND_BUFFER) {
+      req_buffering_ = true;
+      pending_body_.append(chunk);
+      return;
+    }
+    if (r == MOE_PENDING) go_pending_ = MOE_EV_REQUEST_DATA;
+    forward_request_data(chunk.data(), chunk.size());
+    return;
+  }
+  forward_request_data(p, n);
+}
+
+void Stream::forward_request_data(const char* p, size_t n) {
+  if (upstream_ready_ && !go_pending_) {
     upstream_->encode_data(p, n, false);
     if (upstream_->above_high_watermark() && !downstream_read_disabled_) {
       downstream_read_disabled_ = true;
@@ -147,7 +208,7 @@ void Stream::on_request_data(const char* p, size_t n) {
     }
     return;
   }
-  // No upstream yet (connecting, pending): hold the bytes, bounded.
+  // No upstream yet (filters, connecting, pending): hold the bytes, bounded.
   pending_body_.append(p, n);
   if (pending_body_.size() > TcpConnection::kHighWatermark && !downstream_read_disabled_) {
     downstream_read_disabled_ = true;
@@ -157,14 +218,48 @@ void Stream::on_request_data(const char* p, size_t n) {
 
 void Stream::on_request_trailers() {
   request_has_trailers_ = true;
-  request_done_ = true;
-  if (upstream_) upstream_->encode_trailers(request_trailers_);
-  if (response_done_) finish();
+  if (wants(MOE_EV_REQUEST_TRAILERS) && !req_held_) {
+    call_go(MOE_EV_REQUEST_TRAILERS, true, nullptr);
+    if (finished_) return;
+  }
+  on_request_end();
 }
 
 void Stream::on_request_end() {
   request_done_ = true;
-  if (upstream_ && request_.has_body) upstream_->encode_data(nullptr, 0, true);
+  if (req_buffering_) {
+    // The whole body, once, to the filter that asked (and those after it).
+    std::string_view body(pending_body_);
+    const int32_t r = call_go(MOE_EV_REQUEST_DATA, true, &body);
+    if (finished_ || r == MOE_LOCAL_REPLY) return;
+    if (body.data() != pending_body_.data() || body.size() != pending_body_.size()) pending_body_.assign(body);
+    req_buffering_ = false;
+    if (request_.content_length >= 0 || !request_has_trailers_) {
+      // The body is complete and known: send it sized.
+      request_.content_length = static_cast<int64_t>(pending_body_.size());
+      request_.has_body = !pending_body_.empty();
+      request_.headers.set("content-length", std::to_string(pending_body_.size()));
+    }
+    if (req_held_) {
+      req_held_ = false;
+      route_and_forward();
+    } else if (upstream_ready_) {
+      upstream_->encode_data(pending_body_.data(), pending_body_.size(), true);
+      std::string().swap(pending_body_);
+    }
+    return;
+  }
+  if (req_held_ || go_pending_) return;  // forwarded when the filter resumes
+  if (wants(MOE_EV_REQUEST_DATA) && request_.has_body && !request_has_trailers_) {
+    std::string_view chunk;
+    const int32_t r = call_go(MOE_EV_REQUEST_DATA, true, &chunk);
+    if (finished_ || r == MOE_LOCAL_REPLY) return;
+    if (!chunk.empty()) forward_request_data(chunk.data(), chunk.size());
+  }
+  if (upstream_ready_ && request_.has_body) {
+    if (request_has_trailers_) upstream_->encode_trailers(request_trailers_);
+    else upstream_->encode_data(nullptr, 0, true);
+  }
   if (response_done_) finish();
 }
 
@@ -185,6 +280,7 @@ void Stream::on_downstream_drained() {
 
 void Stream::on_upstream_ready(UpstreamCodec& up) {
   upstream_ = &up;
+  upstream_ready_ = true;
   if (!upstream_start_us_) upstream_start_us_ = now_us();
   upstream_host_.assign(up.endpoint());
   const bool end = request_done_ && !request_.has_body;
@@ -205,8 +301,9 @@ void Stream::on_upstream_ready(UpstreamCodec& up) {
 
 void Stream::on_upstream_failure(UpstreamFailure why, std::string_view detail) {
   UpstreamCodec* up = upstream_;
-  const bool was_reused = up && up->reused();
+  const bool was_reused = up && upstream_ready_ && up->reused();
   upstream_ = nullptr;  // the codec is going away; do not reset it
+  upstream_ready_ = false;
   pool_ = nullptr;
   // A pooled connection the upstream had already closed: retry once on a
   // fresh one, if nothing of the response came back and the request can be
@@ -224,7 +321,7 @@ void Stream::on_upstream_failure(UpstreamFailure why, std::string_view detail) {
     case UpstreamFailure::protocol_error: flag("UP"); break;
     default: flag("UR"); break;
   }
-  if (response_started_) {
+  if (response_started_ && !resp_held_) {
     // Part of the response is out: it cannot be completed, so the client
     // must see the connection end rather than a truncated success.
     downstream_.reset_stream();
@@ -250,14 +347,71 @@ void Stream::on_response_headers(bool end_stream) {
     worker_.timers().arm(this, 0, 0);  // a tunnel lives as long as its peers do
   }
   strip_hop_by_hop(response_, tunnel_ && !request_.is_connect);
+  if (wants(MOE_EV_RESPONSE_HEADERS) && !tunnel_) {
+    resp_held_ = true;
+    const int32_t r = call_go(MOE_EV_RESPONSE_HEADERS, end_stream, nullptr);
+    if (finished_ || r == MOE_LOCAL_REPLY) return;
+    if (r == MOE_PENDING) {
+      go_pending_ = MOE_EV_RESPONSE_HEADERS;
+      resp_end_held_ = end_stream;
+      return;
+    }
+    if (r == MOE_STOP_AND_BUFFER && !end_stream) {
+      resp_buffering_ = true;
+      return;
+    }
+    resp_held_ = false;
+  }
+  encode_response_headers(end_stream);
+  if (end_stream) on_response_end();
+}
+
+void Stream::encode_response_headers(bool end_stream) {
   bytes_sent_ += response_.headers.bytes();
   downstream_.encode_headers(response_, end_stream);
-  if (end_stream) on_response_end();
 }
 
 void Stream::on_response_data(const char* p, size_t n) {
   bytes_sent_ += n;
-  downstream_.encode_data(p, n, false);
+  if (resp_held_ || resp_buffering_) {
+    const size_t limit = kDefaultBufferLimit;
+    if (resp_buffering_ && resp_body_.size() + n > limit) {
+      flag("RB");
+      if (resp_held_) {
+        resp_held_ = false;
+        detach_upstream();
+        send_local_reply(500, "response too large for a buffering filter\n", !request_done_);
+      } else {
+        downstream_.reset_stream();
+        detach_upstream();
+        finish();
+      }
+      return;
+    }
+    resp_body_.append(p, n);
+    if (!resp_buffering_ && resp_body_.size() > TcpConnection::kHighWatermark && upstream_ && !upstream_read_disabled_) {
+      upstream_read_disabled_ = true;
+      upstream_->read_disable(true);
+    }
+    return;
+  }
+  if (wants(MOE_EV_RESPONSE_DATA) && !tunnel_) {
+    std::string_view chunk(p, n);
+    const int32_t r = call_go(MOE_EV_RESPONSE_DATA, false, &chunk);
+    if (finished_ || r == MOE_LOCAL_REPLY) return;
+    if (r == MOE_STOP_AND_BUFFER) {
+      resp_buffering_ = true;
+      resp_body_.append(chunk);
+      return;
+    }
+    encode_response_data(chunk.data(), chunk.size(), false);
+    return;
+  }
+  encode_response_data(p, n, false);
+}
+
+void Stream::encode_response_data(const char* p, size_t n, bool end_stream) {
+  downstream_.encode_data(p, n, end_stream);
   if (downstream_.above_high_watermark() && upstream_ && !upstream_read_disabled_) {
     upstream_read_disabled_ = true;
     upstream_->read_disable(true);
@@ -265,22 +419,91 @@ void Stream::on_response_data(const char* p, size_t n) {
 }
 
 void Stream::on_response_trailers() {
+  if (resp_held_ || resp_buffering_) {
+    // Held responses end as sized bodies; their trailers are dropped.
+    on_response_end();
+    return;
+  }
+  if (wants(MOE_EV_RESPONSE_TRAILERS)) {
+    call_go(MOE_EV_RESPONSE_TRAILERS, true, nullptr);
+    if (finished_) return;
+  }
   downstream_.encode_trailers(response_trailers_);
   response_done_ = true;
   upstream_ = nullptr;
+  upstream_ready_ = false;
   pool_ = nullptr;
   finish();  // if the request is not complete, the downstream codec closes after this
 }
 
 void Stream::on_response_end() {
-  if (!response_done_) {
-    response_done_ = true;
-    if (response_.has_body || tunnel_) downstream_.encode_data(nullptr, 0, true);
-  }
   // The upstream codec releases itself to the pool after this returns.
   upstream_ = nullptr;
+  upstream_ready_ = false;
   pool_ = nullptr;
+  if (resp_buffering_) {
+    finish_response_buffer();
+    return;
+  }
+  if (resp_held_) {
+    resp_end_held_ = true;  // sent when the filter resumes
+    return;
+  }
+  if (!response_done_) {
+    response_done_ = true;
+    std::string_view chunk;
+    if (wants(MOE_EV_RESPONSE_DATA) && response_.has_body && !tunnel_) {
+      const int32_t r = call_go(MOE_EV_RESPONSE_DATA, true, &chunk);
+      if (finished_ || r == MOE_LOCAL_REPLY) return;
+    }
+    if (response_.has_body || tunnel_ || !chunk.empty()) encode_response_data(chunk.data(), chunk.size(), true);
+  }
   finish();
+}
+
+void Stream::finish_response_buffer() {
+  std::string_view body(resp_body_);
+  const int32_t r = call_go(MOE_EV_RESPONSE_DATA, true, &body);
+  if (finished_ || r == MOE_LOCAL_REPLY) return;
+  if (body.data() != resp_body_.data() || body.size() != resp_body_.size()) resp_body_.assign(body);
+  resp_buffering_ = false;
+  if (resp_held_) {
+    // Content-Length fix-up: the body is whole and may have changed size.
+    resp_held_ = false;
+    response_.content_length = static_cast<int64_t>(resp_body_.size());
+    response_.has_body = !resp_body_.empty();
+    response_.headers.set("content-length", std::to_string(resp_body_.size()));
+    encode_response_headers(resp_body_.empty());
+  } else if (response_.content_length >= 0 &&
+             static_cast<uint64_t>(response_.content_length) != bytes_sent_ - response_.headers.bytes()) {
+    // Headers went out sized before a filter chose to buffer; a body of
+    // another size cannot be sent under them.
+  }
+  response_done_ = true;
+  if (!resp_body_.empty()) encode_response_data(resp_body_.data(), resp_body_.size(), true);
+  std::string().swap(resp_body_);
+  finish();
+}
+
+void Stream::release_held_response() {
+  // A response-headers filter resumed with Continue.
+  resp_held_ = false;
+  const bool end = resp_end_held_ && resp_body_.empty();
+  encode_response_headers(end && !response_.has_body);
+  if (!resp_body_.empty()) {
+    encode_response_data(resp_body_.data(), resp_body_.size(), resp_end_held_);
+    std::string().swap(resp_body_);
+  } else if (resp_end_held_ && response_.has_body) {
+    encode_response_data(nullptr, 0, true);
+  }
+  if (upstream_read_disabled_ && upstream_) {
+    upstream_read_disabled_ = false;
+    upstream_->read_disable(false);
+  }
+  if (resp_end_held_) {
+    response_done_ = true;
+    finish();
+  }
 }
 
 void Stream::on_upstream_drained() {
@@ -292,9 +515,9 @@ void Stream::on_upstream_drained() {
 
 void Stream::on_timeout() {
   flag("UT");
-  add(worker_.cluster(route_->cluster_index).stats().timeouts);
+  if (route_ && route_->cluster_index >= 0) add(worker_.cluster(route_->cluster_index).stats().timeouts);
   detach_upstream();
-  if (response_started_) {
+  if (response_started_ && !resp_held_) {
     downstream_.reset_stream();
     finish();
     return;
@@ -302,12 +525,258 @@ void Stream::on_timeout() {
   send_local_reply(504, "upstream request timeout\n", !request_done_);
 }
 
+// ---- Go --------------------------------------------------------------------
+
+int32_t Stream::call_go(uint32_t kind, bool end_stream, std::string_view* chunk, bool resume) {
+  if (!handle_) {
+    handle_ = worker_.register_stream(this);
+    const config::Listener& lc = worker_.config().listeners[static_cast<size_t>(listener_index_)];
+    info_.listener = lc.name.data();
+    info_.listener_len = static_cast<uint32_t>(lc.name.size());
+    std::string_view ip = downstream_.peer_ip();
+    info_.downstream_addr = ip.data();
+    info_.downstream_addr_len = static_cast<uint32_t>(ip.size());
+    std::string_view proto = downstream_.protocol();
+    info_.protocol = proto.data();
+    info_.protocol_len = static_cast<uint32_t>(proto.size());
+    info_.worker = static_cast<uint32_t>(worker_.id());
+    info_.start_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count() -
+                          static_cast<int64_t>((now_us() - start_us_) * 1000);
+  }
+  // The route can change when filters rewrite the request: refresh.
+  if (route_) {
+    info_.route = route_->name.data();
+    info_.route_len = static_cast<uint32_t>(route_->name.size());
+    info_.cluster = route_->cluster.data();
+    info_.cluster_len = static_cast<uint32_t>(route_->cluster.size());
+  } else {
+    info_.route = info_.cluster = "";
+    info_.route_len = info_.cluster_len = 0;
+  }
+  moe_event ev{};
+  ev.handle = handle_;
+  ev.go_state = go_state_;
+  ev.chain = static_cast<uint32_t>(listener_index_);
+  ev.kind = kind;
+  ev.end_stream = end_stream;
+  const HeaderMap* hm = nullptr;
+  switch (kind) {
+    case MOE_EV_REQUEST_HEADERS: hm = &request_.headers; break;
+    case MOE_EV_REQUEST_TRAILERS: hm = &request_trailers_; break;
+    case MOE_EV_RESPONSE_HEADERS: hm = &response_.headers; break;
+    case MOE_EV_RESPONSE_TRAILERS: hm = &response_trailers_; break;
+    default: break;
+  }
+  if (hm) {
+    ev.headers = reinterpret_cast<const moe_header*>(hm->spans().data());
+    ev.header_count = static_cast<uint32_t>(hm->size());
+  }
+  ev.method = request_.method().data();
+  ev.method_len = static_cast<uint32_t>(request_.method().size());
+  ev.path = request_.path().data();
+  ev.path_len = static_cast<uint32_t>(request_.path().size());
+  ev.scheme = "http";
+  ev.scheme_len = 4;
+  ev.status = response_.status;
+  if (chunk) {
+    ev.body = chunk->data();
+    ev.body_len = static_cast<uint32_t>(chunk->size());
+  }
+  if (kind == MOE_EV_DONE) {
+    ev.final_status = response_started_ ? response_.status : 0;
+    ev.bytes_received = bytes_received_;
+    ev.bytes_sent = bytes_sent_;
+    ev.duration_ns = static_cast<int64_t>((now_us() - start_us_) * 1000);
+    ev.upstream_ns = upstream_start_us_ ? static_cast<int64_t>((now_us() - upstream_start_us_) * 1000) : -1;
+  }
+  ev.info = &info_;
+  moe_ops& ops = worker_.go_ops();
+  ops.len = 0;
+  ev.ops = &ops;
+  const int32_t r = resume ? go::on_resume(&ev) : go::on_event(&ev);
+  go_state_ = ev.go_state;
+  if (kind == MOE_EV_DONE) {
+    ops.len = 0;
+    return r;
+  }
+  if (ops.len) apply_ops(kind, chunk);
+  if (finished_) return MOE_LOCAL_REPLY;
+  return r;
+}
+
+void Stream::apply_ops(uint32_t kind, std::string_view* chunk) {
+  moe_ops& ops = worker_.go_ops();
+  const char* p = ops.buf;
+  const char* end = ops.buf + ops.len;
+  std::vector<std::pair<std::string, std::string>> reply_headers;
+  int reply_status = 0;
+  std::string reply_body;
+  bool reply = false;
+  std::string body;  // the chunk being rewritten
+  bool body_changed = false;
+  while (p + 12 <= end) {
+    const uint8_t code = static_cast<uint8_t>(p[0]);
+    const uint8_t target = static_cast<uint8_t>(p[1]);
+    uint32_t alen, blen;
+    memcpy(&alen, p + 4, 4);
+    memcpy(&blen, p + 8, 4);
+    p += 12;
+    if (p + alen + blen > end) break;
+    std::string_view a(p, alen), b(p + alen, blen);
+    p += alen + blen;
+    HeaderMap* hm = nullptr;
+    switch (target) {
+      case MOE_TARGET_REQUEST_HEADERS: hm = &request_.headers; break;
+      case MOE_TARGET_RESPONSE_HEADERS: hm = &response_.headers; break;
+      case MOE_TARGET_REQUEST_TRAILERS: hm = &request_trailers_; break;
+      case MOE_TARGET_RESPONSE_TRAILERS: hm = &response_trailers_; break;
+      default: break;
+    }
+    if (target == MOE_TARGET_REQUEST_HEADERS) head_modified_ = true;
+    switch (code) {
+      case MOE_OP_SET:
+        if (hm) hm->set(a, b);
+        break;
+      case MOE_OP_ADD:
+        if (target == MOE_TARGET_LOCAL_REPLY) reply_headers.emplace_back(a, b);
+        else if (hm) hm->add(a, b);
+        break;
+      case MOE_OP_DEL:
+        if (hm) hm->remove(a);
+        break;
+      case MOE_OP_SET_METHOD:
+        request_.method_view = request_.headers.store(a);
+        head_modified_ = true;
+        break;
+      case MOE_OP_SET_PATH:
+        request_.set_path(a);
+        head_modified_ = true;
+        break;
+      case MOE_OP_SET_HOST:
+        request_.headers.set("host", a);
+        head_modified_ = true;
+        break;
+      case MOE_OP_SET_STATUS:
+        response_.status = static_cast<int>(parse_u64(a));
+        break;
+      case MOE_OP_BODY_REPLACE:
+        body.assign(a);
+        body_changed = true;
+        break;
+      case MOE_OP_BODY_APPEND:
+        if (!body_changed && chunk) body.assign(*chunk);
+        body.append(a);
+        body_changed = true;
+        break;
+      case MOE_OP_BODY_PREPEND:
+        if (!body_changed && chunk) body.assign(*chunk);
+        body.insert(0, a);
+        body_changed = true;
+        break;
+      case MOE_OP_BODY_DRAIN: {
+        if (!body_changed && chunk) body.assign(*chunk);
+        body.erase(0, std::min<size_t>(body.size(), parse_u64(a)));
+        body_changed = true;
+        break;
+      }
+      case MOE_OP_LOCAL_REPLY:
+        reply = true;
+        reply_status = static_cast<int>(parse_u64(a));
+        reply_body.assign(b);
+        break;
+      case MOE_OP_KV_SET:
+        kv_.emplace_back(a, b);
+        break;
+      case MOE_OP_LOG:
+        moe_log(static_cast<int32_t>(parse_u64(a)), b.data(), static_cast<uint32_t>(b.size()));
+        break;
+      default:
+        break;
+    }
+  }
+  ops.len = 0;
+  if (body_changed && chunk) {
+    scratch_ = std::move(body);
+    *chunk = scratch_;
+  }
+  if (reply) {
+    if (reply_status < 100 || reply_status > 599) reply_status = 500;
+    detach_upstream();
+    if (response_started_ && !resp_held_) {
+      downstream_.reset_stream();
+      finish();
+      return;
+    }
+    (void)kind;
+    send_reply(reply_status, reply_body, &reply_headers, !request_done_);
+  }
+}
+
+void Stream::on_go_resume() {
+  if (finished_ || !go_pending_) return;
+  const uint32_t kind = go_pending_;
+  go_pending_ = 0;
+  std::string_view chunk;
+  const int32_t r = call_go(kind, false, kind == MOE_EV_REQUEST_DATA || kind == MOE_EV_RESPONSE_DATA ? &chunk : nullptr, true);
+  if (finished_ || r == MOE_LOCAL_REPLY) return;
+  if (r == MOE_PENDING) {
+    go_pending_ = kind;
+    return;
+  }
+  switch (kind) {
+    case MOE_EV_REQUEST_HEADERS:
+      if (r == MOE_STOP_AND_BUFFER && !request_done_) {
+        req_buffering_ = true;
+        return;
+      }
+      req_held_ = false;
+      route_and_forward();
+      if (finished_) return;
+      if (request_done_ && upstream_ == nullptr) return;  // sent when the upstream is ready
+      break;
+    case MOE_EV_RESPONSE_HEADERS:
+      if (r == MOE_STOP_AND_BUFFER && !resp_end_held_) {
+        resp_buffering_ = true;
+        return;
+      }
+      release_held_response();
+      return;
+    case MOE_EV_REQUEST_DATA:
+      if (upstream_ready_ && !pending_body_.empty()) {
+        upstream_->encode_data(pending_body_.data(), pending_body_.size(), false);
+        std::string().swap(pending_body_);
+      }
+      if (request_done_) on_request_end();
+      break;
+    default:
+      break;
+  }
+  if (downstream_read_disabled_ && (!upstream_ || !upstream_->above_high_watermark())) {
+    downstream_read_disabled_ = false;
+    downstream_.read_disable(false);
+  }
+}
+
 // ---- ending ---------------------------------------------------------------
 
 void Stream::send_local_reply(int status, std::string_view body, bool close) {
+  send_reply(status, body, nullptr, close);
+}
+
+void Stream::send_reply(int status, std::string_view body,
+                        const std::vector<std::pair<std::string, std::string>>* headers, bool close) {
   response_.headers.clear();
   response_.status = status;
-  response_.headers.add("content-type", "text/plain");
+  bool has_type = false;
+  if (headers) {
+    for (const auto& [n, v] : *headers) {
+      if (iequals(n, "content-length") || iequals(n, "transfer-encoding") || iequals(n, "connection")) continue;
+      has_type = has_type || iequals(n, "content-type");
+      response_.headers.add(n, v);
+    }
+  }
+  if (!has_type && !body.empty()) response_.headers.add("content-type", "text/plain");
   response_.content_length = static_cast<int64_t>(body.size());
   response_.has_body = !body.empty() && !request_.is_head;
   if (close) {
@@ -315,6 +784,7 @@ void Stream::send_local_reply(int status, std::string_view body, bool close) {
     response_.headers.add("connection", "close");
   }
   response_started_ = response_done_ = true;
+  resp_held_ = resp_buffering_ = false;
   downstream_.encode_headers(response_, !response_.has_body);
   if (response_.has_body) downstream_.encode_data(body.data(), body.size(), true);
   bytes_sent_ += body.size();
@@ -325,6 +795,7 @@ void Stream::detach_upstream() {
   if (upstream_) {
     UpstreamCodec* up = upstream_;
     upstream_ = nullptr;
+    upstream_ready_ = false;
     up->reset_stream();
   }
   if (pool_) {
@@ -351,9 +822,15 @@ void Stream::finish() {
   if (route_index_ >= 0) add(st.routes[static_cast<size_t>(worker_.route_base(listener_index_) + route_index_)]->requests[sc]);
   else add(ls.no_route.requests[sc]);
   int64_t upstream_us = -1;
-  if (upstream_start_us_) {
+  if (upstream_start_us_ && route_ && route_->cluster_index >= 0) {
     upstream_us = static_cast<int64_t>(end - upstream_start_us_);
     worker_.cluster(route_->cluster_index).stats().upstream_duration.observe_us(static_cast<uint64_t>(upstream_us));
+  }
+  // The done hook: Go frees the stream's state.
+  if (go_state_) call_go(MOE_EV_DONE, true, nullptr);
+  if (handle_) {
+    worker_.unregister_stream(handle_);
+    handle_ = 0;
   }
   if (AccessLog* log = worker_.access_log()) {
     const config::Listener& lc = worker_.config().listeners[static_cast<size_t>(listener_index_)];

@@ -15,6 +15,14 @@
 // *_drained. Request bytes that arrive before an upstream connection exists
 // wait in pending_body_, bounded by the same watermark.
 //
+// Go filters: when the listener has a chain, each event the chain wants is
+// one crossing (call_go); the ops Go recorded are applied before the event
+// goes on. A filter that returns Pending pauses that direction (its later
+// events wait in pending_body_ / resp_held_) until Go posts a resume, which
+// the worker delivers to on_go_resume(). StopAndBuffer holds a direction's
+// body (and, at headers, its headers) until the end, then hands the whole
+// body to Go once.
+//
 // Ownership: the downstream codec owns the Stream. The upstream codec and the
 // pool hold plain pointers that the stream clears (detach_upstream, cancel)
 // before it completes. Thread: the owning worker.
@@ -22,10 +30,13 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "config/config.h"
 #include "core/intrusive_list.h"
 #include "core/timer_list.h"
+#include "moe/goext_abi.h"
 #include "proxy/codec.h"
 
 namespace moe {
@@ -60,7 +71,9 @@ class Stream final : public TimerNode {
   void on_downstream_reset();
   void on_downstream_drained();
 
-  // From the pool.
+  // From the pool. attached: a new connection is dedicated to this stream
+  // and connecting (the stream can abandon it); ready: send the request.
+  void on_upstream_attached(UpstreamCodec& upstream) { upstream_ = &upstream; }
   void on_upstream_ready(UpstreamCodec& upstream);
   void on_upstream_failure(UpstreamFailure why, std::string_view detail);
 
@@ -88,11 +101,25 @@ class Stream final : public TimerNode {
   // TimerNode: the route timeout.
   void on_timeout() override;
 
+  // The worker found this stream for a resume Go posted.
+  void on_go_resume();
+
   ListLink pending_link;  // in ClusterPool's pending queue
 
  private:
   void route_and_forward();
-  void forward_request_head();
+  void forward_request_data(const char* p, size_t n);
+  void encode_response_headers(bool end_stream);
+  void encode_response_data(const char* p, size_t n, bool end_stream);
+  void finish_response_buffer();
+  void release_held_response();
+  // One crossing. Applies the ops; returns the status (MOE_LOCAL_REPLY when
+  // the ops ended the stream). `chunk` (DATA kinds) may be replaced.
+  int32_t call_go(uint32_t kind, bool end_stream, std::string_view* chunk, bool resume = false);
+  void apply_ops(uint32_t kind, std::string_view* chunk);
+  bool wants(uint32_t kind) const { return go_events_ & (1u << kind); }
+  void send_reply(int status, std::string_view body, const std::vector<std::pair<std::string, std::string>>* headers,
+                  bool close);
   void strip_hop_by_hop(MessageHead& head, bool keep_upgrade);
   void add_forwarding_headers();
   void detach_upstream();
@@ -101,7 +128,8 @@ class Stream final : public TimerNode {
 
   Worker& worker_;
   DownstreamCodec& downstream_;
-  UpstreamCodec* upstream_ = nullptr;
+  UpstreamCodec* upstream_ = nullptr;  // attached (maybe still connecting)
+  bool upstream_ready_ = false;         // the request head went out on upstream_
   ClusterPool* pool_ = nullptr;  // set while waiting in a pending queue or attached
   int listener_index_;
   int route_index_ = -1;  // within the listener
@@ -133,6 +161,22 @@ class Stream final : public TimerNode {
   bool finished_ = false;
   bool downstream_read_disabled_ = false;
   bool upstream_read_disabled_ = false;
+
+  // Go filter state (all idle when the listener has no chain).
+  uint32_t go_events_ = 0;
+  uint64_t go_state_ = 0;
+  uint64_t handle_ = 0;
+  uint32_t go_pending_ = 0;         // the MOE_EV_* a filter is Pending on
+  bool req_buffering_ = false;      // StopAndBuffer on the request
+  bool req_held_ = false;           // request not yet routed/forwarded (filters)
+  bool resp_buffering_ = false;     // StopAndBuffer on the response
+  bool resp_held_ = false;          // response headers not yet sent (filters)
+  bool resp_end_held_ = false;
+  bool head_modified_ = false;      // a filter changed method/path/host/headers: route again
+  std::string resp_body_;           // response bytes held (buffering or pending)
+  std::string scratch_;             // a chunk rewritten by body ops
+  std::vector<std::pair<std::string, std::string>> kv_;
+  moe_stream_info info_{};
 };
 
 }  // namespace moe

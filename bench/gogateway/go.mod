@@ -1,0 +1,3 @@
+module moe.local/bench/gogateway
+
+go 1.21

@@ -1,0 +1,117 @@
+// The real bridge: moe linked with goext/bridge built as a c-archive.
+#include "goext/go_bridge.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string_view>
+
+#include "core/log.h"
+#include "core/worker.h"
+
+// Exported by goext/bridge (cgo //export); see include/moe/goext_abi.h.
+extern "C" {
+int32_t moe_go_configure(int32_t gomaxprocs, int32_t gc_percent, int64_t memory_limit);
+char* moe_go_load_plugin(const char* path, uint32_t path_len);
+char* moe_go_create_chain(uint32_t chain, const char* json, uint32_t json_len, uint32_t* events);
+int32_t moe_go_on_event(moe_event* ev);
+int32_t moe_go_on_resume(moe_event* ev);
+char* moe_go_runtime_json(void);
+char* moe_go_metrics(void);
+}
+
+namespace moe::go {
+namespace {
+
+// Written once at startup, before any worker thread runs; read-only after.
+constexpr int kMaxWorkers = 1024;
+Worker* g_workers[kMaxWorkers];
+
+std::string take(char* s) {
+  if (!s) return {};
+  std::string r(s);
+  free(s);
+  return r;
+}
+
+std::string json_escape(std::string_view s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '"' || c == '\\') o.push_back('\\');
+    o.push_back(c);
+  }
+  return o;
+}
+
+}  // namespace
+
+bool enabled() { return true; }
+
+std::vector<config::ConfigError> start(const config::Config& cfg, int workers, std::vector<uint32_t>& chain_events) {
+  std::vector<config::ConfigError> errors;
+  // A P for every worker plus the async ones (docs/go-runtime.md).
+  moe_go_configure(workers + cfg.go.async_procs, cfg.go.gc_percent, static_cast<int64_t>(cfg.go.memory_limit));
+  for (size_t i = 0; i < cfg.go.plugins.size(); i++) {
+    const std::string& p = cfg.go.plugins[i];
+    std::string err = take(moe_go_load_plugin(p.data(), static_cast<uint32_t>(p.size())));
+    if (!err.empty()) errors.push_back({{cfg.source, 0, 0}, "go.plugins[" + std::to_string(i) + "]", err});
+  }
+  if (!errors.empty()) return errors;
+  chain_events.assign(cfg.listeners.size(), 0);
+  for (size_t li = 0; li < cfg.listeners.size(); li++) {
+    const config::Listener& l = cfg.listeners[li];
+    if (l.filters.empty()) continue;
+    std::string json = "[";
+    for (size_t fi = 0; fi < l.filters.size(); fi++) {
+      const config::FilterConfig& f = l.filters[fi];
+      if (fi) json.push_back(',');
+      json += "{\"name\":\"" + json_escape(f.name) + "\",\"config\":" + f.config_json +
+              ",\"timeout_ms\":" + std::to_string(f.timeout.count()) + ",\"on_error\":\"" +
+              (f.on_error == config::FilterErrorMode::fail_open ? "fail_open" : "fail_closed") + "\"}";
+    }
+    json.push_back(']');
+    uint32_t events = 0;
+    std::string err = take(moe_go_create_chain(static_cast<uint32_t>(li), json.data(), static_cast<uint32_t>(json.size()), &events));
+    if (!err.empty()) {
+      // Point at the filter the message names, else at the first one.
+      size_t at = 0;
+      for (size_t fi = 0; fi < l.filters.size(); fi++)
+        if (err.find("\"" + l.filters[fi].name + "\"") != std::string::npos) { at = fi; break; }
+      errors.push_back({l.filters[at].mark, "listeners[" + std::to_string(li) + "].filters[" + std::to_string(at) + "]", err});
+      continue;
+    }
+    chain_events[li] = events;
+  }
+  return errors;
+}
+
+int32_t on_event(moe_event* ev) { return moe_go_on_event(ev); }
+int32_t on_resume(moe_event* ev) { return moe_go_on_resume(ev); }
+
+void register_worker(int id, Worker* w) {
+  if (id >= 0 && id < kMaxWorkers) g_workers[id] = w;
+}
+
+std::string runtime_json() {
+  std::string s = take(moe_go_runtime_json());
+  return s.empty() ? "{}\n" : s;
+}
+
+std::string metrics() { return take(moe_go_metrics()); }
+
+}  // namespace moe::go
+
+// ---- called from Go ----------------------------------------------------------------
+
+extern "C" void moe_ops_grow(moe_ops* ops, uint32_t need) {
+  uint32_t cap = ops->cap ? ops->cap : 4096;
+  while (cap < need) cap *= 2;
+  if (cap == ops->cap) return;
+  ops->buf = static_cast<char*>(realloc(ops->buf, cap));
+  ops->cap = cap;
+}
+
+extern "C" void moe_post_resume(uint64_t handle) {
+  const unsigned w = static_cast<unsigned>(handle >> 48);
+  if (w < moe::go::kMaxWorkers && moe::go::g_workers[w]) moe::go::g_workers[w]->post_resume(handle);
+}

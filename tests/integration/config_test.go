@@ -1,0 +1,141 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// simpleYAML: one listener "main" on {{listen}} with route "to-up" (prefix /)
+// to cluster "up" holding endpoints; JSON access log in {{tmp}}/access.log.
+func simpleYAML(workers int, endpoints ...string) string {
+	return fmt.Sprintf(`workers: %d
+admin: {address: "{{admin}}"}
+log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
+listeners:
+  - name: main
+    address: "{{listen}}"
+    routes:
+      - name: to-up
+        match: {prefix: /}
+        cluster: up
+clusters:
+  - name: up
+    endpoints: [%s]
+`, workers, quoteList(endpoints))
+}
+
+func quoteList(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = `"` + x + `"`
+	}
+	return strings.Join(q, ", ")
+}
+
+// TestConfigValidate runs `moe --validate -c FILE` on a valid file and on two
+// broken ones, checking the exit code and the FILE:LINE:COL: KEY: message
+// format of the errors.
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	bin := moeBin(t)
+	dir := t.TempDir()
+
+	valid := `workers: 1
+admin: {address: "127.0.0.1:19901"}
+listeners:
+  - name: main
+    address: "127.0.0.1:18080"
+    routes:
+      - match: {prefix: /}
+        cluster: up
+clusters:
+  - name: up
+    endpoints: ["127.0.0.1:19000"]
+`
+	// Line 6 holds the unknown key.
+	unknownKey := `workers: 1
+admin: {address: "127.0.0.1:19901"}
+listeners:
+  - name: main
+    address: "127.0.0.1:18080"
+    bogus_key: 1
+    routes:
+      - match: {prefix: /}
+        cluster: up
+clusters:
+  - name: up
+    endpoints: ["127.0.0.1:19000"]
+`
+	// Line 9 names a cluster that does not exist.
+	missingCluster := `workers: 1
+admin: {address: "127.0.0.1:19901"}
+listeners:
+  - name: main
+    address: "127.0.0.1:18080"
+    routes:
+      - match: {prefix: /}
+        cluster: up
+      - match: {prefix: /x}
+        cluster: nope
+clusters:
+  - name: up
+    endpoints: ["127.0.0.1:19000"]
+`
+	// The route is on line 9, the cluster key on line 10.
+	cases := []struct {
+		name     string
+		text     string
+		wantCode int
+		wantRE   string // regexp over stderr; FILE is replaced by the quoted path
+	}{
+		{"valid", valid, 0, ""},
+		{"unknown_key", unknownKey, 1, `FILE:6:\d+: listeners\[0\]\.bogus_key: .*`},
+		{"missing_cluster", missingCluster, 1, `FILE:10:\d+: listeners\[0\]\.routes\[1\]\.cluster: .*nope`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".yaml")
+			if err := os.WriteFile(path, []byte(tc.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := runCmd(t, 20*time.Second, bin, "--validate", "-c", path)
+			if code != tc.wantCode {
+				t.Fatalf("moe --validate -c %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", path, code, tc.wantCode, stdout, stderr)
+			}
+			if tc.wantRE == "" {
+				return
+			}
+			re := regexp.MustCompile(strings.ReplaceAll(tc.wantRE, "FILE", regexp.QuoteMeta(path)))
+			if !re.MatchString(stderr) {
+				// Accept a relative or base-name spelling of the file, but the
+				// line number and key must be right.
+				re2 := regexp.MustCompile(strings.ReplaceAll(tc.wantRE, "FILE", `\S*`+regexp.QuoteMeta(filepath.Base(path))))
+				if !re2.MatchString(stderr) {
+					t.Fatalf("stderr does not match %s\nstderr:\n%s", re, stderr)
+				}
+			}
+		})
+	}
+}
+
+// TestExampleConfigsValidate: every shipped example config (config/*.yaml
+// under MOE_SRC) passes `moe --validate`.
+func TestExampleConfigsValidate(t *testing.T) {
+	t.Parallel()
+	bin := moeBin(t)
+	files, _ := filepath.Glob(filepath.Join(moeSrc(), "config", "*.yaml"))
+	if len(files) == 0 {
+		t.Skipf("no example configs in %s/config yet", moeSrc())
+	}
+	for _, f := range files {
+		code, stdout, stderr := runCmd(t, 20*time.Second, bin, "--validate", "-c", f)
+		if code != 0 {
+			t.Errorf("moe --validate -c %s: exit %d\nstdout:\n%s\nstderr:\n%s", f, code, stdout, stderr)
+		}
+	}
+}

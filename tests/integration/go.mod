@@ -1,0 +1,3 @@
+module moe/tests/integration
+
+go 1.26

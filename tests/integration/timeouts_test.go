@@ -1,0 +1,110 @@
+package integration
+
+import (
+	"bufio"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestRequestHeadersTimeout408: a client that sends part of a header block
+// and stalls gets 408 and the connection is closed; the upstream sees nothing.
+func TestRequestHeadersTimeout408(t *testing.T) {
+	t.Parallel()
+	up := startEcho(t, "up")
+	m := startMoe(t, `workers: 1
+admin: {address: "{{admin}}"}
+log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
+listeners:
+  - name: main
+    address: "{{listen}}"
+    timeouts: {request_headers: 1s, idle: 30s}
+    routes:
+      - match: {prefix: /}
+        cluster: up
+clusters:
+  - name: up
+    endpoints: ["{{up}}"]
+`, "up", up.Addr)
+	c := dial(t, m.Addr("listen"))
+	fmt.Fprintf(c, "GET /slowloris HTTP/1.1\r\nHost: h\r\nX-Partial: abc")
+	br := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(8 * time.Second))
+	code, line, err := readStatusLine(br)
+	if err != nil {
+		t.Fatalf("stalled header block: no 408 within 8s (request_headers: 1s): %v %q", err, line)
+	}
+	if code != 408 {
+		t.Fatalf("status %d (%q), want 408", code, line)
+	}
+	expectClosed(t, c, br, 5*time.Second)
+	if up.BytesIn() != 0 {
+		t.Fatalf("upstream received %d bytes of an incomplete request", up.BytesIn())
+	}
+	if st, _, _ := httpGet(t, m.URL("/after")); st != 200 {
+		t.Fatalf("after the 408: status %d", st)
+	}
+}
+
+// TestIdleTimeoutClosesKeepAlive: a keep-alive connection that stays idle
+// longer than timeouts.idle is closed by moe (it was usable before).
+func TestIdleTimeoutClosesKeepAlive(t *testing.T) {
+	t.Parallel()
+	up := startEcho(t, "up")
+	m := startMoe(t, `workers: 1
+admin: {address: "{{admin}}"}
+log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
+listeners:
+  - name: main
+    address: "{{listen}}"
+    timeouts: {request_headers: 10s, idle: 1s}
+    routes:
+      - match: {prefix: /}
+        cluster: up
+clusters:
+  - name: up
+    endpoints: ["{{up}}"]
+`, "up", up.Addr)
+	c := dial(t, m.Addr("listen"))
+	br := bufio.NewReader(c)
+	for i := 0; i < 2; i++ {
+		fmt.Fprintf(c, "GET /idle/%d HTTP/1.1\r\nHost: h\r\n\r\n", i)
+		if resp := readResponse(t, br, "GET"); resp.Status != 200 {
+			t.Fatalf("request %d: status %d", i, resp.Status)
+		}
+	}
+	expectClosed(t, c, br, 8*time.Second)
+}
+
+// TestRouteTimeoutSlowUpstream504: the route timeout expires before the slow
+// upstream answers: 504, and moe keeps serving.
+func TestRouteTimeoutSlowUpstream504(t *testing.T) {
+	t.Parallel()
+	slow := startUpstream(t, "slow", slowHandler(3*time.Second))
+	fast := startEcho(t, "fast")
+	m := startMoe(t, `workers: 1
+admin: {address: "{{admin}}"}
+log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
+listeners:
+  - name: main
+    address: "{{listen}}"
+    routes:
+      - match: {prefix: /slow}
+        cluster: slow
+        timeout: 500ms
+      - match: {prefix: /}
+        cluster: fast
+clusters:
+  - name: slow
+    endpoints: ["{{slow}}"]
+  - name: fast
+    endpoints: ["{{fast}}"]
+`, "slow", slow.Addr, "fast", fast.Addr)
+	st, _, body := httpGet(t, m.URL("/slow"))
+	if st != 504 {
+		t.Fatalf("slow upstream with route timeout 500ms: status %d (%q), want 504", st, truncate(body, 200))
+	}
+	if st, _, _ := httpGet(t, m.URL("/fast")); st != 200 {
+		t.Fatalf("after the 504: status %d", st)
+	}
+}

@@ -1,0 +1,218 @@
+package integration
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// faultYAML: /fault/* goes to cluster "bad" (endpoint badAddr, extra cluster
+// settings in clusterExtra, route settings in routeExtra); everything else
+// to the healthy echo cluster "good".
+func faultYAML(badAddr, goodAddr, routeExtra, clusterExtra string) string {
+	return fmt.Sprintf(`workers: 1
+admin: {address: "{{admin}}"}
+log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
+listeners:
+  - name: main
+    address: "{{listen}}"
+    routes:
+      - name: fault
+        match: {prefix: /fault}
+        cluster: bad
+%s
+      - name: good
+        match: {prefix: /}
+        cluster: good
+clusters:
+  - name: bad
+    endpoints: ["%s"]
+%s
+  - name: good
+    endpoints: ["%s"]
+`, indent(routeExtra, 8), badAddr, indent(clusterExtra, 4), goodAddr)
+}
+
+func indent(s string, n int) string {
+	if s == "" {
+		return ""
+	}
+	pad := strings.Repeat(" ", n)
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i := range lines {
+		lines[i] = pad + lines[i]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// assertStillServing: after a fault, a normal request through moe succeeds.
+func assertStillServing(t *testing.T, m *Moe) {
+	t.Helper()
+	st, _, body := httpGet(t, m.URL("/healthy"))
+	if st != 200 {
+		t.Fatalf("after the fault a normal request got %d %q, want 200", st, truncate(body, 200))
+	}
+}
+
+// TestUpstreamConnectRefused502: the only endpoint refuses connections.
+func TestUpstreamConnectRefused502(t *testing.T) {
+	t.Parallel()
+	good := startEcho(t, "good")
+	m := startMoe(t, faultYAML(closedPort(t), good.Addr, "", ""))
+	for i := 0; i < 3; i++ {
+		st, _, body := httpGet(t, m.URL("/fault/refused"))
+		if st != 502 {
+			t.Fatalf("refused endpoint: status %d %q, want 502", st, truncate(body, 200))
+		}
+	}
+	assertStillServing(t, m)
+}
+
+// TestUpstreamResetBeforeResponse502: the upstream reads the request and
+// resets the connection without answering.
+func TestUpstreamResetBeforeResponse502(t *testing.T) {
+	t.Parallel()
+	bad := startUpstream(t, "reset", resetHandler)
+	good := startEcho(t, "good")
+	m := startMoe(t, faultYAML(bad.Addr, good.Addr, "", ""))
+	st, _, body := httpGet(t, m.URL("/fault/reset"))
+	if st != 502 {
+		t.Fatalf("upstream reset before response: status %d %q, want 502", st, truncate(body, 200))
+	}
+	if bad.Count() < 1 {
+		t.Fatal("the resetting upstream never got the request")
+	}
+	assertStillServing(t, m)
+}
+
+// TestUpstreamNoCapacity503: cluster max_connections 1 and max_pending 1 with
+// a slow upstream; of 3 concurrent requests at least one gets 503.
+func TestUpstreamNoCapacity503(t *testing.T) {
+	t.Parallel()
+	bad := startUpstream(t, "slow", slowHandler(1500*time.Millisecond))
+	good := startEcho(t, "good")
+	m := startMoe(t, faultYAML(bad.Addr, good.Addr, "", "max_connections: 1\nmax_pending: 1"))
+	var wg sync.WaitGroup
+	codes := make([]int, 3)
+	errs := make([]error, 3)
+	start := make(chan struct{})
+	for i := range codes {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			resp, err := newClient().Get(m.URL(fmt.Sprintf("/fault/cap/%d", i)))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes[i] = resp.StatusCode
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	n503, n200 := 0, 0
+	for i, c := range codes {
+		if errs[i] != nil {
+			t.Fatalf("request %d: %v", i, errs[i])
+		}
+		switch c {
+		case 503:
+			n503++
+		case 200:
+			n200++
+		default:
+			t.Errorf("request %d: status %d, want 200 or 503", i, c)
+		}
+	}
+	if n503 < 1 || n200 < 1 {
+		t.Fatalf("statuses %v: want at least one 503 (no capacity) and at least one 200", codes)
+	}
+	assertStillServing(t, m)
+	if st, _, _ := httpGet(t, m.URL("/fault/cap/after")); st != 200 {
+		t.Fatalf("the limited cluster after the burst: status %d, want 200", st)
+	}
+}
+
+// TestUpstreamNeverAnswers504: the upstream accepts the request and never
+// answers; the route timeout gives 504.
+func TestUpstreamNeverAnswers504(t *testing.T) {
+	t.Parallel()
+	bad := startUpstream(t, "never", neverHandler)
+	good := startEcho(t, "good")
+	m := startMoe(t, faultYAML(bad.Addr, good.Addr, "timeout: 1s", ""))
+	st, _, body := httpGet(t, m.URL("/fault/never"))
+	if st != 504 {
+		t.Fatalf("upstream never answers (route timeout 1s): status %d %q, want 504", st, truncate(body, 200))
+	}
+	assertStillServing(t, m)
+}
+
+// TestUpstreamResetMidResponse: the upstream sends headers and half of the
+// announced body, then resets (or closes). The client must see the
+// connection end before the full body, never a "complete" short response.
+func TestUpstreamResetMidResponse(t *testing.T) {
+	t.Parallel()
+	for _, rst := range []bool{true, false} {
+		name := "fin"
+		if rst {
+			name = "rst"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			const total = 1 << 20
+			bad := startUpstream(t, "mid", resetMidBodyHandler(total, rst))
+			good := startEcho(t, "good")
+			m := startMoe(t, faultYAML(bad.Addr, good.Addr, "", ""))
+			resp, err := newClient().Get(m.URL("/fault/mid"))
+			if err != nil {
+				t.Fatalf("request: %v (want 200 headers, then a cut body)", err)
+			}
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d, want the upstream's 200 then a cut body", resp.StatusCode)
+			}
+			n, err := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err == nil {
+				t.Fatalf("client read %d bytes and a clean end of body; want an error (unexpected EOF) before %d bytes", n, total)
+			}
+			if !errors.Is(err, io.ErrUnexpectedEOF) && !isClosedErr(err) {
+				t.Logf("body error: %v", err)
+			}
+			if n >= total {
+				t.Fatalf("client read %d bytes, want fewer than %d", n, total)
+			}
+			assertStillServing(t, m)
+		})
+	}
+}
+
+// TestUpstreamHugeResponseHeaders: a 100 KiB response header either passes
+// intact or gives 502; moe stays up either way.
+func TestUpstreamHugeResponseHeaders(t *testing.T) {
+	t.Parallel()
+	const n = 100 << 10
+	bad := startUpstream(t, "huge", hugeHeadersHandler(n))
+	good := startEcho(t, "good")
+	m := startMoe(t, faultYAML(bad.Addr, good.Addr, "", ""))
+	c := newClient()
+	c.Transport.(*http.Transport).MaxResponseHeaderBytes = 1 << 20
+	st, h, body := httpDo(t, c, "GET", m.URL("/fault/huge"), nil)
+	switch st {
+	case 502:
+	case 200:
+		if len(h.Get("X-Huge")) != n || string(body) != "huge-ok" {
+			t.Fatalf("200 with a mangled huge header (%d bytes) or body %q", len(h.Get("X-Huge")), truncate(body, 100))
+		}
+	default:
+		t.Fatalf("status %d, want 502 (or the intact 200)", st)
+	}
+	assertStillServing(t, m)
+}
