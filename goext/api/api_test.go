@@ -1,0 +1,421 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"moe/goext/api"
+	"moe/goext/filtertest"
+	"moe/goext/internal/abi"
+	"moe/goext/internal/host"
+)
+
+// fn-backed test filters, registered once.
+
+type reqFn func(s *api.Stream, h *api.RequestHeaders, end bool) api.Status
+
+type reqFilter struct{ fn reqFn }
+
+func (f reqFilter) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, end bool) api.Status {
+	return f.fn(s, h, end)
+}
+
+var tests = map[string]reqFn{}
+
+func init() {
+	// "t" runs the reqFn named by its config (a JSON string).
+	api.Register("t", func(cfg json.RawMessage) (api.Factory, error) {
+		var name string
+		if err := json.Unmarshal(cfg, &name); err != nil {
+			return nil, err
+		}
+		return api.Shared(reqFilter{tests[name]}), nil
+	})
+	api.Register("bodyonly", func(json.RawMessage) (api.Factory, error) { return api.Shared(bodyFilter{}), nil })
+	api.Register("badsig", func(json.RawMessage) (api.Factory, error) { return api.Shared(badSig{}), nil })
+	api.Register("nohooks", func(json.RawMessage) (api.Factory, error) { return api.Shared(struct{}{}), nil })
+	api.Register("failing", func(json.RawMessage) (api.Factory, error) { return nil, errString("bad config") })
+	api.Register("buffer", func(json.RawMessage) (api.Factory, error) { return api.Shared(&bufferFilter{}), nil })
+	api.Register("seen", func(json.RawMessage) (api.Factory, error) { return api.Shared(&seenFilter{}), nil })
+	api.Register("done", func(json.RawMessage) (api.Factory, error) { return api.Shared(doneFilter{}), nil })
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+type bodyFilter struct{}
+
+func (bodyFilter) OnRequestBody(s *api.Stream, b *api.Body, end bool) api.Status {
+	b.Prepend([]byte("<"))
+	b.Append([]byte(">"))
+	b.Drain(1)
+	return api.Continue
+}
+
+type badSig struct{}
+
+func (badSig) OnRequestHeaders(s *api.Stream, h *api.Header, end bool) api.Status {
+	return api.Continue
+}
+
+// bufferFilter: StopAndBuffer on response headers, then upper-cases the whole body.
+type bufferFilter struct{}
+
+func (*bufferFilter) OnResponseHeaders(s *api.Stream, h *api.ResponseHeaders, end bool) api.Status {
+	return api.StopAndBuffer
+}
+
+func (*bufferFilter) OnResponseBody(s *api.Stream, b *api.Body, end bool) api.Status {
+	if !end {
+		panic("bufferFilter: a chunk before the end")
+	}
+	b.Replace(bytes.ToUpper(b.Bytes()))
+	return api.Continue
+}
+
+// seenFilter records, in the response, what it saw.
+type seenFilter struct{}
+
+func (*seenFilter) OnResponseHeaders(s *api.Stream, h *api.ResponseHeaders, end bool) api.Status {
+	h.Set("x-seen-headers", "1")
+	return api.Continue
+}
+
+func (*seenFilter) OnResponseBody(s *api.Stream, b *api.Body, end bool) api.Status {
+	b.Append([]byte("|" + string(b.Bytes()) + "|"))
+	return api.Continue
+}
+
+var doneCount atomic.Int32
+
+type doneFilter struct{}
+
+func (doneFilter) OnDone(s *api.Stream, d api.DoneInfo) { doneCount.Add(1) }
+
+func chain(t *testing.T, fs ...filtertest.Filter) *filtertest.Chain {
+	t.Helper()
+	return filtertest.MustChain(t, fs...)
+}
+
+func tf(name string, fn reqFn) filtertest.Filter {
+	tests[name] = fn
+	return filtertest.Filter{Name: "t", Config: `"` + name + `"`}
+}
+
+func TestEventsMask(t *testing.T) {
+	c := chain(t, tf("noop", func(*api.Stream, *api.RequestHeaders, bool) api.Status { return api.Continue }))
+	if want := uint32(1<<abi.EvRequestHeaders | 1<<abi.EvDone); c.Events() != want {
+		t.Fatalf("events %b, want %b", c.Events(), want)
+	}
+	c = chain(t, filtertest.Filter{Name: "bodyonly"})
+	if !c.Wants(abi.EvRequestData) || c.Wants(abi.EvRequestHeaders) || c.Wants(abi.EvResponseData) {
+		t.Fatalf("events %b", c.Events())
+	}
+	c = chain(t, filtertest.Filter{Name: "done"})
+	if c.Events() != 1<<abi.EvDone {
+		t.Fatalf("events %b", c.Events())
+	}
+}
+
+func TestChainErrors(t *testing.T) {
+	for _, tc := range []struct {
+		spec, want string
+	}{
+		{`[{"name":"nope"}]`, `filter "nope" is not registered (compiled-in: `},
+		{`[{"name":"failing"}]`, `filter "failing": bad config`},
+		{`[{"name":"badsig"}]`, `has the wrong signature for api.RequestHeadersFilter`},
+		{`[{"name":"nohooks"}]`, `has none of the hook methods`},
+		{`[{"name":"done","on_error":"maybe"}]`, `on_error must be`},
+		{`[{"name":"done","bogus":1}]`, `unknown field "bogus"`},
+		{`{}`, `filter chain JSON`},
+	} {
+		_, err := filtertest.FromJSON(tc.spec)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want %q", tc.spec, err, tc.want)
+		}
+	}
+}
+
+func TestDuplicateFromPlugin(t *testing.T) {
+	host.E.BeginSource("/x/plug.so")
+	api.Register("done", func(json.RawMessage) (api.Factory, error) { return nil, nil })
+	api.Register("plugfilter", func(json.RawMessage) (api.Factory, error) { return api.Shared(doneFilter{}), nil })
+	err := host.E.EndSource()
+	if err == nil || !strings.Contains(err.Error(), `filter "done" from plugin /x/plug.so is already registered by a compiled-in package`) {
+		t.Fatalf("err %v", err)
+	}
+	_, err = filtertest.FromJSON(`[{"name":"zzz"}]`)
+	if err == nil || !strings.Contains(err.Error(), "plugins loaded: plugfilter (/x/plug.so)") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestOverlayAndKV(t *testing.T) {
+	c := chain(t,
+		tf("set", func(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+			h.Set("X-A", "1")
+			h.Add("x-a", "2")
+			h.Del("x-drop")
+			h.SetPath("/rewritten")
+			s.Set("user", "alice")
+			return api.Continue
+		}),
+		tf("see", func(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+			if got := h.Values("x-a"); len(got) != 2 || got[0] != "1" || got[1] != "2" {
+				t.Errorf("x-a = %q", got)
+			}
+			if h.Get("x-drop") != "" || h.Path() != "/rewritten" || h.Get("HOST") != "example.com" {
+				t.Errorf("overlay: drop=%q path=%q host=%q", h.Get("x-drop"), h.Path(), h.Get("host"))
+			}
+			if v, _ := s.Get("user"); v != "alice" {
+				t.Errorf("kv user=%q", v)
+			}
+			if s.Info().Listener != "test" || s.Info().DownstreamAddr != "127.0.0.1" {
+				t.Errorf("info %+v", s.Info())
+			}
+			return api.Continue
+		}))
+	s := c.NewStream(t)
+	st := s.RequestHeaders("GET", "/", filtertest.Headers{{"host", "example.com"}, {"x-drop", "y"}, {"x-a", "0"}}, true)
+	if st != api.Continue {
+		t.Fatal(st)
+	}
+	if got := s.Request.Headers.Values("x-a"); len(got) != 2 || s.Request.Headers.Get("x-drop") != "" || s.Request.Path != "/rewritten" {
+		t.Fatalf("request %+v", s.Request)
+	}
+	if s.KV["user"] != "alice" {
+		t.Fatalf("kv %v", s.KV)
+	}
+}
+
+func TestInvalidHeaderIgnored(t *testing.T) {
+	c := chain(t, tf("inj", func(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+		h.Set("x-a", "1\r\nx-evil: 1")
+		h.Set("bad name", "1")
+		return api.Continue
+	}))
+	s := c.NewStream(t)
+	s.RequestHeaders("GET", "/", nil, true)
+	if len(s.Ops) != 0 {
+		t.Fatalf("ops %v", s.Ops)
+	}
+}
+
+func TestBodyOps(t *testing.T) {
+	c := chain(t, filtertest.Filter{Name: "bodyonly"})
+	s := c.NewStream(t)
+	s.RequestHeaders("POST", "/", nil, false)
+	s.RequestBody([]byte("ab"), false)
+	s.RequestBody([]byte("cd"), true)
+	if string(s.Request.Body) != "ab>cd>" {
+		t.Fatalf("body %q", s.Request.Body)
+	}
+}
+
+func TestStopAndBufferFromHeaders(t *testing.T) {
+	c := chain(t, filtertest.Filter{Name: "buffer"}, filtertest.Filter{Name: "seen"})
+	s := c.NewStream(t)
+	s.RequestHeaders("GET", "/", nil, true)
+	if st := s.ResponseHeaders(200, filtertest.Headers{{"content-type", "text/plain"}}, false); st != api.StopAndBuffer {
+		t.Fatal(st)
+	}
+	if s.Response.Headers.Get("x-seen-headers") != "" {
+		t.Fatal("later filter ran before the body was buffered")
+	}
+	if st := s.ResponseBody([]byte("hello "), false); st != api.StopAndBuffer {
+		t.Fatal(st)
+	}
+	if st := s.ResponseBody([]byte("world"), true); st != api.Continue {
+		t.Fatal(st)
+	}
+	if s.Response.Headers.Get("x-seen-headers") != "1" || string(s.Response.Body) != "HELLO WORLD|HELLO WORLD|" {
+		t.Fatalf("response %q %q", s.Response.Headers, s.Response.Body)
+	}
+}
+
+func TestAsyncResume(t *testing.T) {
+	c := chain(t,
+		tf("async", func(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+			s.Go(func() {
+				time.Sleep(5 * time.Millisecond)
+				s.ResumeWith(func() { h.Set("x-user", "bob") })
+			})
+			return api.Pending
+		}),
+		tf("after", func(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+			if h.Get("x-user") != "bob" {
+				t.Errorf("after: x-user=%q", h.Get("x-user"))
+			}
+			h.Set("x-after", "1")
+			return api.Continue
+		}))
+	s := c.NewStream(t)
+	if st := s.RequestHeaders("GET", "/", nil, true); st != api.Continue {
+		t.Fatal(st)
+	}
+	if s.Request.Headers.Get("x-user") != "bob" || s.Request.Headers.Get("x-after") != "1" {
+		t.Fatalf("headers %v", s.Request.Headers)
+	}
+}
+
+func TestResumeBeforeHookReturns(t *testing.T) {
+	c := chain(t,
+		tf("fast", func(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+			done := make(chan struct{})
+			go func() { s.ResumeWith(func() { h.Set("x-fast", "1") }); close(done) }()
+			<-done
+			return api.Pending
+		}))
+	s := c.NewStream(t)
+	if st := s.RequestHeaders("GET", "/", nil, true); st != api.Continue {
+		t.Fatal(st)
+	}
+	if s.Request.Headers.Get("x-fast") != "1" {
+		t.Fatalf("headers %v", s.Request.Headers)
+	}
+}
+
+func TestAsyncLocalReplyGRPC(t *testing.T) {
+	c := chain(t, tf("deny", func(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+		go s.SendLocalReply(403, [][2]string{{"x-why", "no"}}, []byte("go away"))
+		return api.Pending
+	}))
+	s := c.NewStream(t)
+	if st := s.RequestHeaders("GET", "/", nil, true); st != api.LocalReply {
+		t.Fatal(st)
+	}
+	if s.Reply.Status != 403 || string(s.Reply.Body) != "go away" || s.Reply.Headers.Get("x-why") != "no" {
+		t.Fatalf("reply %+v", s.Reply)
+	}
+	s = c.NewStream(t)
+	s.RequestHeaders("POST", "/pkg.Svc/M", filtertest.Headers{{"content-type", "application/grpc+proto"}}, false)
+	r := s.Reply
+	if r.Status != 200 || len(r.Body) != 0 || r.Headers.Get("grpc-status") != "7" ||
+		r.Headers.Get("grpc-message") != "go away" || r.Headers.Get("content-type") != "application/grpc" {
+		t.Fatalf("grpc reply %+v", r)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	hang := func(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status { return api.Pending }
+	tests["hang"] = hang
+	c := chain(t, filtertest.Filter{Name: "t", Config: `"hang"`, TimeoutMs: 20})
+	s := c.NewStream(t)
+	if st := s.RequestHeaders("GET", "/", nil, true); st != api.LocalReply || s.Reply.Status != 504 {
+		t.Fatalf("%v %+v", st, s.Reply)
+	}
+	var ctxDone atomic.Bool
+	tests["hangctx"] = func(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+		ctx := s.Context()
+		go func() { <-ctx.Done(); ctxDone.Store(true); s.Resume() /* too late: ignored */ }()
+		return api.Pending
+	}
+	c = chain(t, filtertest.Filter{Name: "t", Config: `"hangctx"`, TimeoutMs: 20, OnError: "fail_open"},
+		tf("mark", func(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+			h.Set("x-mark", "1")
+			return api.Continue
+		}))
+	s = c.NewStream(t)
+	if st := s.RequestHeaders("GET", "/", nil, true); st != api.Continue || s.Request.Headers.Get("x-mark") != "1" {
+		t.Fatalf("%v %v", st, s.Request.Headers)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if !ctxDone.Load() {
+		t.Fatal("context not cancelled on timeout")
+	}
+}
+
+func TestPanic(t *testing.T) {
+	boom := func(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status { panic("boom") }
+	tests["boom"] = boom
+	c := chain(t, filtertest.Filter{Name: "t", Config: `"boom"`})
+	s := c.NewStream(t)
+	if st := s.RequestHeaders("GET", "/", nil, true); st != api.LocalReply || s.Reply.Status != 500 {
+		t.Fatalf("%v %+v", st, s.Reply)
+	}
+	c = chain(t, filtertest.Filter{Name: "t", Config: `"boom"`, OnError: "fail_open"},
+		tf("mark2", func(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+			h.Set("x-mark", "1")
+			return api.Continue
+		}))
+	s = c.NewStream(t)
+	if st := s.RequestHeaders("GET", "/", nil, true); st != api.Continue || s.Request.Headers.Get("x-mark") != "1" {
+		t.Fatalf("%v %v", st, s.Request.Headers)
+	}
+	if m := string(host.E.Metrics()); !strings.Contains(m, `moe_go_filter_panics_total{filter="t"} 2`) {
+		t.Fatalf("metrics:\n%s", m)
+	}
+	found := false
+	for _, l := range filtertest.Logs() {
+		found = found || strings.Contains(l, "panicked: boom") && strings.Contains(l, "goroutine")
+	}
+	if !found {
+		t.Fatal("no stack logged")
+	}
+}
+
+func TestDoneAndReuse(t *testing.T) {
+	c := chain(t, filtertest.Filter{Name: "done"}, tf("noop2", func(*api.Stream, *api.RequestHeaders, bool) api.Status { return api.Continue }))
+	before := doneCount.Load()
+	for i := 0; i < 3; i++ {
+		s := c.NewStream(t)
+		s.RequestHeaders("GET", "/", nil, true)
+		s.Done(200)
+	}
+	if doneCount.Load()-before != 3 {
+		t.Fatalf("OnDone calls %d", doneCount.Load()-before)
+	}
+}
+
+func TestOpsGrow(t *testing.T) {
+	big := strings.Repeat("v", 100000)
+	c := chain(t, tf("big", func(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+		for i := 0; i < 5; i++ {
+			h.Add("x-big", big)
+		}
+		return api.Continue
+	}))
+	s := c.NewStream(t)
+	s.RequestHeaders("GET", "/", nil, true)
+	if v := s.Request.Headers.Values("x-big"); len(v) != 5 || v[4] != big {
+		t.Fatalf("got %d values", len(v))
+	}
+}
+
+func TestMetricsRender(t *testing.T) {
+	c := api.NewCounter("mf", "hits_total", "Hits.")
+	c.Add(3)
+	api.NewGauge("mf", "level", "Level.").Set(1.5)
+	h := api.NewHistogram("mf", "lat_seconds", "Latency.", []float64{0.1, 1})
+	h.Observe(0.05)
+	h.Observe(2)
+	if api.NewCounter("mf", "hits_total", "") != c {
+		t.Fatal("NewCounter not idempotent")
+	}
+	m := string(host.E.Metrics())
+	for _, want := range []string{
+		"# TYPE moe_go_filter_hits_total counter\nmoe_go_filter_hits_total{filter=\"mf\"} 3\n",
+		"moe_go_filter_level{filter=\"mf\"} 1.5\n",
+		"moe_go_filter_lat_seconds_bucket{filter=\"mf\",le=\"0.1\"} 1\n",
+		"moe_go_filter_lat_seconds_bucket{filter=\"mf\",le=\"+Inf\"} 2\n",
+		"moe_go_filter_lat_seconds_count{filter=\"mf\"} 2\n",
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("missing %q in\n%s", want, m)
+		}
+	}
+	var rj map[string]any
+	if err := json.Unmarshal(host.E.RuntimeJSON("go-test"), &rj); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"gomaxprocs", "goroutines", "num_gc", "heap_alloc", "crossings", "panics", "go_version"} {
+		if _, ok := rj[k]; !ok {
+			t.Errorf("runtime json lacks %q: %v", k, rj)
+		}
+	}
+}

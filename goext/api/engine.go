@@ -1,0 +1,625 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"moe/goext/internal/abi"
+	"moe/goext/internal/host"
+)
+
+// The engine: chains, per-worker stream tables and the loop that runs a
+// chain for one event. Reached by the bridge and filtertest through
+// internal/host.
+
+func init() {
+	host.E = host.Engine{
+		CreateChain: createChain,
+		OnEvent:     onEvent,
+		OnResume:    onResume,
+		BeginSource: beginSource,
+		EndSource:   endSource,
+		RuntimeJSON: runtimeJSON,
+		Metrics:     renderMetrics,
+	}
+}
+
+const defaultTimeout = 5 * time.Second
+
+type chainFilter struct {
+	name     string
+	factory  Factory
+	hooks    uint32
+	timeout  time.Duration
+	failOpen bool
+}
+
+type chain struct {
+	id      uint32
+	filters []chainFilter
+	events  uint32
+}
+
+var chains struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[uint32]*chain]
+}
+
+func findChain(id uint32) *chain {
+	if m := chains.m.Load(); m != nil {
+		return (*m)[id]
+	}
+	return nil
+}
+
+type filterSpec struct {
+	Name      string          `json:"name"`
+	Config    json.RawMessage `json:"config"`
+	TimeoutMs *int64          `json:"timeout_ms"`
+	OnError   string          `json:"on_error"`
+}
+
+var hookNames = [...]struct {
+	name  string
+	bit   uint32
+	iface string
+}{
+	{"OnRequestHeaders", bitReqHeaders, "RequestHeadersFilter"},
+	{"OnRequestBody", bitReqBody, "RequestBodyFilter"},
+	{"OnRequestTrailers", bitReqTrailers, "RequestTrailersFilter"},
+	{"OnResponseHeaders", bitRespHeaders, "ResponseHeadersFilter"},
+	{"OnResponseBody", bitRespBody, "ResponseBodyFilter"},
+	{"OnResponseTrailers", bitRespTrailers, "ResponseTrailersFilter"},
+	{"OnDone", bitDone, "DoneFilter"},
+}
+
+// createChain builds (or replaces) chain id from its JSON spec.
+func createChain(id uint32, spec []byte) (events uint32, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic while building the filter chain: %v\n%s", r, debug.Stack())
+		}
+	}()
+	if err := pendingInitErrors(); err != nil {
+		return 0, err
+	}
+	var specs []filterSpec
+	dec := json.NewDecoder(bytes.NewReader(spec))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&specs); err != nil {
+		return 0, fmt.Errorf("filter chain JSON: %v", err)
+	}
+	c := &chain{id: id}
+	for _, fs := range specs {
+		cf, err := buildFilter(fs)
+		if err != nil {
+			return 0, err
+		}
+		c.filters = append(c.filters, cf)
+		c.events |= cf.hooks
+	}
+	if c.events != 0 {
+		c.events |= bitDone
+	}
+	chains.mu.Lock()
+	defer chains.mu.Unlock()
+	next := map[uint32]*chain{}
+	if old := chains.m.Load(); old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	next[id] = c
+	chains.m.Store(&next)
+	return c.events, nil
+}
+
+func buildFilter(fs filterSpec) (chainFilter, error) {
+	if fs.Name == "" {
+		return chainFilter{}, errors.New("a filter has no name")
+	}
+	cf := chainFilter{name: fs.Name, timeout: defaultTimeout}
+	switch fs.OnError {
+	case "", "fail_closed":
+	case "fail_open":
+		cf.failOpen = true
+	default:
+		return cf, fmt.Errorf("filter %q: on_error must be fail_closed or fail_open, got %q", fs.Name, fs.OnError)
+	}
+	if fs.TimeoutMs != nil {
+		if *fs.TimeoutMs < 0 {
+			return cf, fmt.Errorf("filter %q: timeout_ms must be >= 0", fs.Name)
+		}
+		if *fs.TimeoutMs > 0 {
+			cf.timeout = time.Duration(*fs.TimeoutMs) * time.Millisecond
+		}
+	}
+	ff, err := lookup(fs.Name)
+	if err != nil {
+		return cf, err
+	}
+	cfg := fs.Config
+	if len(cfg) == 0 {
+		cfg = json.RawMessage("null")
+	}
+	if cf.factory, err = ff(cfg); err != nil {
+		return cf, fmt.Errorf("filter %q: %v", fs.Name, err)
+	}
+	if cf.factory == nil {
+		return cf, fmt.Errorf("filter %q: the factory returned nil", fs.Name)
+	}
+	probe := &streamState{probe: true, cur: -1}
+	f := cf.factory.NewFilter(&Stream{st: probe})
+	if f == nil {
+		return cf, fmt.Errorf("filter %q: NewFilter returned nil", fs.Name)
+	}
+	cf.hooks = hooksOf(f)
+	t := reflect.TypeOf(f)
+	for _, h := range hookNames {
+		if _, ok := t.MethodByName(h.name); ok && cf.hooks&h.bit == 0 {
+			return cf, fmt.Errorf("filter %q: %v.%s has the wrong signature for api.%s", fs.Name, t, h.name, h.iface)
+		}
+	}
+	if cf.hooks == 0 {
+		return cf, fmt.Errorf("filter %q: %v has none of the hook methods (OnRequestHeaders ... OnDone)", fs.Name, t)
+	}
+	panicsTotal(fs.Name)
+	timeoutsTotal(fs.Name)
+	return cf, nil
+}
+
+// ---- per-worker stream tables ----
+
+const maxWorkers = 1 << 12
+
+type workerTable struct {
+	id        uint32
+	streams   []*streamState
+	free      []uint32
+	crossings atomic.Uint64
+	_         [64]byte // keep workers' counters on separate cache lines
+}
+
+var workers [maxWorkers]atomic.Pointer[workerTable]
+
+func workerOf(handle uint64) *workerTable {
+	id := uint32(handle>>48) % maxWorkers
+	w := workers[id].Load()
+	if w == nil { // only worker id itself gets here for id
+		w = &workerTable{id: id}
+		workers[id].Store(w)
+	}
+	return w
+}
+
+func (w *workerTable) get(goState uint64) *streamState {
+	if goState == 0 || uint32(goState>>32)-1 != w.id {
+		return nil
+	}
+	slot := uint32(goState)
+	if int(slot) >= len(w.streams) {
+		return nil
+	}
+	return w.streams[slot]
+}
+
+func (w *workerTable) alloc(c *chain, ev *abi.Event) *streamState {
+	var st *streamState
+	if n := len(w.free); n > 0 {
+		slot := w.free[n-1]
+		w.free = w.free[:n-1]
+		st = w.streams[slot]
+		if st == nil {
+			st = &streamState{w: w, slot: slot}
+			w.streams[slot] = st
+		}
+	} else {
+		st = &streamState{w: w, slot: uint32(len(w.streams))}
+		w.streams = append(w.streams, st)
+	}
+	st.handle, st.chain, st.rawInfo, st.cur = ev.Handle, c, ev.Info, -1
+	n := len(c.filters)
+	if cap(st.handles) < n {
+		st.handles = make([]Stream, n)
+		st.filters = make([]Filter, n)
+	}
+	st.handles, st.filters = st.handles[:n], st.filters[:n]
+	for i := range st.handles {
+		st.handles[i] = Stream{st: st, idx: i}
+	}
+	ev.GoState = uint64(w.id+1)<<32 | uint64(st.slot)
+	return st
+}
+
+// release frees the slot; the state is reused unless a goroutine may hold it.
+func (w *workerTable) release(st *streamState) {
+	slot := st.slot
+	if st.escaped {
+		w.streams[slot] = nil
+	} else {
+		// Views (headers, body, info) are not cleared: haveReq/haveResp,
+		// infoSet and the next startEvent guard them.
+		clear(st.filters)
+		if len(st.kv) > 0 {
+			clear(st.kv)
+		}
+		st.chain, st.rawInfo, st.infoSet, st.haveReq, st.haveResp = nil, nil, false, false, false
+		st.reqBuf, st.respBuf, st.afterResume, st.created = bufState{}, bufState{}, nil, 0
+		st.done, st.resumeReq, st.resumeFn, st.reply = false, false, nil, nil
+		st.signal.Store(0)
+	}
+	w.free = append(w.free, slot)
+}
+
+// ---- crossings ----
+
+func onEvent(ev *abi.Event) int32 {
+	w := workerOf(ev.Handle)
+	w.crossings.Add(1)
+	st := w.get(ev.GoState)
+	if ev.Kind == abi.EvDone {
+		if st != nil {
+			st.ops = ev.Ops
+			st.finish(ev)
+		}
+		return abi.Continue
+	}
+	if st == nil {
+		if ev.GoState != 0 {
+			Log(LevelError, fmt.Sprintf("go bridge: unknown go_state %#x for stream %#x", ev.GoState, ev.Handle))
+			return failStream(ev, 500, "unknown stream")
+		}
+		c := findChain(ev.Chain)
+		if c == nil {
+			Log(LevelError, fmt.Sprintf("go bridge: unknown chain %d", ev.Chain))
+			return failStream(ev, 500, "unknown filter chain")
+		}
+		st = w.alloc(c, ev)
+	}
+	st.ops = ev.Ops
+	defer func() { st.ops = nil }()
+	st.startEvent(ev)
+	return st.drive()
+}
+
+func onResume(ev *abi.Event) int32 {
+	w := workerOf(ev.Handle)
+	w.crossings.Add(1)
+	st := w.get(ev.GoState)
+	if st == nil || st.handle != ev.Handle {
+		return abi.Continue // the stream ended; C++ should not have called
+	}
+	st.mu.Lock()
+	if !st.waiting || !st.resumeReq {
+		st.mu.Unlock()
+		return abi.Pending
+	}
+	fn, r, timedOut := st.resumeFn, st.reply, st.timedOut
+	st.waiting, st.resumeReq, st.resumeFn, st.reply, st.timedOut = false, false, nil, nil, false
+	st.signal.Store(0)
+	if st.timer != nil {
+		st.timer.Stop()
+		st.timer = nil
+	}
+	st.mu.Unlock()
+
+	st.ops = ev.Ops
+	defer func() { st.ops = nil }()
+	// An unmodified body is a view of C++ memory: rebind it to this call's.
+	switch st.c.kind {
+	case abi.EvRequestData:
+		if !st.reqBody.modified {
+			st.reqBody.view = abi.Bytes(ev.Body, ev.BodyLen)
+		}
+	case abi.EvResponseData:
+		if !st.respBody.modified {
+			st.respBody.view = abi.Bytes(ev.Body, ev.BodyLen)
+		}
+	}
+	i := st.c.next
+	cf := &st.chain.filters[i]
+	if timedOut {
+		timeoutsTotal(cf.name).Inc()
+		Log(LevelWarn, fmt.Sprintf("go filter %q timed out after %v (%s)", cf.name, cf.timeout, onErr(cf.failOpen)))
+		if !cf.failOpen {
+			return st.sendReply(&localReply{status: 504, body: []byte("filter " + cf.name + " timed out\n")})
+		}
+	} else if r != nil {
+		return st.sendReply(r)
+	}
+	st.c.next = i + 1
+	st.afterResume = fn
+	st.cur = i
+	return st.drive()
+}
+
+func onErr(failOpen bool) string {
+	if failOpen {
+		return "fail_open: continuing"
+	}
+	return "fail_closed"
+}
+
+// failStream answers a stream Go has no state for.
+func failStream(ev *abi.Event, status int, msg string) int32 {
+	st := &streamState{ops: ev.Ops, cur: -1}
+	return st.sendReply(&localReply{status: status, body: []byte(msg + "\n")})
+}
+
+// startEvent points the stream's views at the event and sets the cursor.
+func (st *streamState) startEvent(ev *abi.Event) {
+	end := ev.EndStream != 0
+	c := cursor{kind: ev.Kind, stage: ev.Kind, end: end}
+	switch ev.Kind {
+	case abi.EvRequestHeaders:
+		st.reqHeaders.reset(st, ev)
+		st.haveReq = true
+	case abi.EvResponseHeaders:
+		st.respHeaders.reset(st, ev)
+		st.haveResp = true
+	case abi.EvRequestTrailers:
+		st.reqTrailers.reset(st, abi.TargetRequestTrailers, abi.Headers(ev.Headers, ev.HeaderCount))
+	case abi.EvResponseTrailers:
+		st.respTrailers.reset(st, abi.TargetResponseTrailers, abi.Headers(ev.Headers, ev.HeaderCount))
+	case abi.EvRequestData:
+		st.reqBody.reset(st, abi.TargetRequestBody, abi.Bytes(ev.Body, ev.BodyLen))
+		c = st.reqBuf.resumeCursor(c)
+	case abi.EvResponseData:
+		st.respBody.reset(st, abi.TargetResponseBody, abi.Bytes(ev.Body, ev.BodyLen))
+		c = st.respBuf.resumeCursor(c)
+	}
+	st.c = c
+}
+
+// resumeCursor: the buffered body after a StopAndBuffer continues where the
+// chain stopped.
+func (b *bufState) resumeCursor(c cursor) cursor {
+	if !b.active {
+		return c
+	}
+	b.active = false
+	if b.stage == c.kind { // stopped in a body hook: deliver from that filter
+		c.next = b.idx
+		return c
+	}
+	c.stage, c.next, c.thenBody = b.stage, b.idx+1, true
+	return c
+}
+
+// drive runs the chain from st.c, recovering panics filter by filter.
+func (st *streamState) drive() int32 {
+	for {
+		status, panicked := st.runProtected()
+		if !panicked {
+			return status
+		}
+		i, creating := st.cur, st.creating
+		st.cur, st.creating, st.afterResume = -1, false, nil
+		if i < 0 || st.chain == nil || !st.chain.filters[i].failOpen {
+			return st.sendReply(&localReply{status: 500})
+		}
+		if !creating { // a failed NewFilter leaves a nil filter, skipped
+			st.c.next = i + 1
+		}
+	}
+}
+
+func (st *streamState) runProtected() (status int32, panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			name := "(bridge)"
+			if st.chain != nil && st.cur >= 0 {
+				name = st.chain.filters[st.cur].name
+			}
+			panicsTotal(name).Inc()
+			Log(LevelError, fmt.Sprintf("go filter %q panicked: %v\n%s", name, r, debug.Stack()))
+			panicked = true
+		}
+	}()
+	return st.run(), false
+}
+
+func (st *streamState) run() int32 {
+	c := &st.c
+	fs := st.chain.filters
+	for st.created < len(fs) { // the stream's first event: make its filters
+		i := st.created
+		st.created++
+		st.cur, st.creating = i, true
+		st.filters[i] = fs[i].factory.NewFilter(&st.handles[i])
+		st.creating = false
+	}
+	if fn := st.afterResume; fn != nil {
+		st.afterResume = nil
+		fn()
+	}
+	for {
+		if c.next >= len(fs) {
+			if c.thenBody {
+				c.stage, c.next, c.thenBody = c.kind, 0, false
+				continue
+			}
+			st.cur = -1
+			return abi.Continue
+		}
+		i := c.next
+		f := st.filters[i]
+		if fs[i].hooks&(1<<c.stage) == 0 || f == nil {
+			c.next++
+			continue
+		}
+		st.cur = i
+		status := st.call(f, i, c)
+		if st.signal.Load() != 0 || status == Pending {
+			r, handled, goOn := st.async(i, status)
+			if handled {
+				return r
+			}
+			if goOn {
+				if fn := st.afterResume; fn != nil { // Resume came before the hook returned
+					st.afterResume = nil
+					fn()
+				}
+				c.next++
+				continue
+			}
+		}
+		switch status {
+		case Continue:
+			c.next++
+		case StopAndBuffer:
+			if c.end || c.stage != c.kind || c.kind == abi.EvRequestTrailers || c.kind == abi.EvResponseTrailers {
+				c.next++ // nothing (more) to buffer
+				continue
+			}
+			b := &st.reqBuf
+			if c.kind >= abi.EvResponseHeaders {
+				b = &st.respBuf
+			}
+			*b = bufState{active: true, stage: c.stage, idx: i}
+			st.cur = -1
+			return abi.StopAndBuffer
+		case LocalReply:
+			return st.sendReply(&localReply{status: 500,
+				body: []byte("filter " + fs[i].name + " returned LocalReply without SendLocalReply\n")})
+		default:
+			panic(fmt.Sprintf("hook returned unknown Status %d", status))
+		}
+	}
+}
+
+// async handles a hook that returned Pending or called Resume, ResumeWith or
+// SendLocalReply (possibly from a goroutine that beat the hook's return).
+// handled: return r to C++. goOn: continue after filter i (st.afterResume
+// first). Neither: handle status normally.
+func (st *streamState) async(i int, status Status) (r int32, handled, goOn bool) {
+	st.mu.Lock()
+	if st.resumeReq {
+		fn, rep := st.resumeFn, st.reply
+		st.resumeReq, st.resumeFn, st.reply = false, nil, nil
+		st.signal.Store(0)
+		st.mu.Unlock()
+		if rep != nil {
+			return st.sendReply(rep), true, false
+		}
+		st.afterResume = fn
+		return 0, false, true
+	}
+	st.signal.Store(0)
+	if status != Pending {
+		st.mu.Unlock()
+		return 0, false, false
+	}
+	cf := &st.chain.filters[i]
+	st.waiting, st.pend, st.escaped = true, i, true
+	st.pendSeq++
+	seq := st.pendSeq
+	st.timer = time.AfterFunc(cf.timeout, func() { st.onTimeout(seq) })
+	st.mu.Unlock()
+	st.c.next = i // onResume continues at i+1
+	st.cur = -1
+	return abi.Pending, true, false
+}
+
+func (st *streamState) call(f Filter, i int, c *cursor) Status {
+	s := &st.handles[i]
+	switch c.stage {
+	case abi.EvRequestHeaders:
+		if h, ok := f.(RequestHeadersFilter); ok {
+			return h.OnRequestHeaders(s, &st.reqHeaders, c.end && c.stage == c.kind)
+		}
+	case abi.EvRequestData:
+		if h, ok := f.(RequestBodyFilter); ok {
+			return h.OnRequestBody(s, &st.reqBody, c.end)
+		}
+	case abi.EvRequestTrailers:
+		if h, ok := f.(RequestTrailersFilter); ok {
+			return h.OnRequestTrailers(s, &st.reqTrailers)
+		}
+	case abi.EvResponseHeaders:
+		if h, ok := f.(ResponseHeadersFilter); ok {
+			return h.OnResponseHeaders(s, &st.respHeaders, c.end && c.stage == c.kind)
+		}
+	case abi.EvResponseData:
+		if h, ok := f.(ResponseBodyFilter); ok {
+			return h.OnResponseBody(s, &st.respBody, c.end)
+		}
+	case abi.EvResponseTrailers:
+		if h, ok := f.(ResponseTrailersFilter); ok {
+			return h.OnResponseTrailers(s, &st.respTrailers)
+		}
+	}
+	return Continue
+}
+
+// finish handles DONE: OnDone hooks, then the state goes.
+func (st *streamState) finish(ev *abi.Event) {
+	d := DoneInfo{
+		Status:        int(ev.FinalStatus),
+		BytesReceived: ev.BytesReceived,
+		BytesSent:     ev.BytesSent,
+		Duration:      time.Duration(ev.DurationNs),
+		UpstreamTime:  time.Duration(ev.UpstreamNs),
+	}
+	if st.escaped { // a goroutine may hold the stream: take the lock
+		st.mu.Lock()
+		st.done, st.waiting = true, false
+		if st.timer != nil {
+			st.timer.Stop()
+			st.timer = nil
+		}
+		cancel := st.cancel
+		st.mu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
+	} else {
+		st.done = true
+	}
+	for i := range st.filters {
+		if f, ok := st.filters[i].(DoneFilter); ok {
+			st.done1(f, i, d)
+		}
+	}
+	st.ops = nil
+	st.cur = -1
+	st.w.release(st)
+}
+
+func (st *streamState) done1(f DoneFilter, i int, d DoneInfo) {
+	defer func() {
+		if r := recover(); r != nil {
+			name := st.chain.filters[i].name
+			panicsTotal(name).Inc()
+			Log(LevelError, fmt.Sprintf("go filter %q panicked in OnDone: %v\n%s", name, r, debug.Stack()))
+		}
+	}()
+	st.cur = i
+	f.OnDone(&st.handles[i], d)
+}
+
+// sendReply records a local reply in the ops (gRPC-shaped for gRPC requests).
+func (st *streamState) sendReply(r *localReply) int32 {
+	st.cur = -1
+	status, headers, body := r.status, r.headers, r.body
+	if st.haveReq && isGRPC(st.reqHeaders.Get("content-type")) {
+		status, headers, body = grpcReply(status, headers, body)
+	}
+	for _, h := range headers {
+		n := lowerName(h[0])
+		if validName(n) && validValue(h[1]) {
+			st.emit(abi.OpAdd, abi.TargetLocalReply, n, h[1])
+		}
+	}
+	var b [8]byte
+	st.emit(abi.OpLocalReply, abi.TargetLocalReply, string(strconv.AppendInt(b[:0], int64(status), 10)), bstr(body))
+	return abi.LocalReply
+}

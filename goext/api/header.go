@@ -1,0 +1,300 @@
+package api
+
+import (
+	"strconv"
+
+	"moe/goext/internal/abi"
+)
+
+// Header is a block of HTTP header fields (request or response headers, or
+// trailers). Names are lower-case; the name arguments of every method may be
+// written in any case. Values read from it are views of moe's memory, valid
+// for the stream (see the package doc); a change is visible to the later
+// filters of the chain at once and is applied by moe when the chain returns.
+type Header struct {
+	st       *streamState
+	target   uint8
+	raw      []abi.Header // moe's array (a view)
+	kv       []field      // copy-on-write overlay, used once modified
+	modified bool
+}
+
+type field struct{ name, value string }
+
+func (h *Header) reset(st *streamState, target uint8, raw []abi.Header) {
+	h.st, h.target, h.raw, h.kv, h.modified = st, target, raw, h.kv[:0], false
+}
+
+// Get returns the first value of name, or "" when absent.
+func (h *Header) Get(name string) string {
+	v, _ := h.Lookup(name)
+	return v
+}
+
+// Lookup returns the first value of name and whether it is present.
+func (h *Header) Lookup(name string) (string, bool) {
+	name = lowerName(name)
+	if h.modified {
+		for i := range h.kv {
+			if h.kv[i].name == name {
+				return h.kv[i].value, true
+			}
+		}
+		return "", false
+	}
+	for i := range h.raw {
+		r := &h.raw[i]
+		if int(r.NameLen) == len(name) && abi.String(r.Name, r.NameLen) == name {
+			return abi.String(r.Value, r.ValueLen), true
+		}
+	}
+	return "", false
+}
+
+// Values returns every value of name, in order (nil when absent).
+func (h *Header) Values(name string) []string {
+	name = lowerName(name)
+	var out []string
+	h.Range(func(n, v string) bool {
+		if n == name {
+			out = append(out, v)
+		}
+		return true
+	})
+	return out
+}
+
+// Range calls fn for each field in order until fn returns false.
+func (h *Header) Range(fn func(name, value string) bool) {
+	if h.modified {
+		for _, f := range h.kv {
+			if !fn(f.name, f.value) {
+				return
+			}
+		}
+		return
+	}
+	for i := range h.raw {
+		r := &h.raw[i]
+		if !fn(abi.String(r.Name, r.NameLen), abi.String(r.Value, r.ValueLen)) {
+			return
+		}
+	}
+}
+
+// Len is the number of fields.
+func (h *Header) Len() int {
+	if h.modified {
+		return len(h.kv)
+	}
+	return len(h.raw)
+}
+
+// Set replaces every value of name with value.
+func (h *Header) Set(name, value string) {
+	if name = h.checked(name, value); name == "" {
+		return
+	}
+	h.materialize()
+	h.del(name)
+	h.kv = append(h.kv, field{name, value})
+	h.st.emit(abi.OpSet, h.target, name, value)
+}
+
+// Add appends a field.
+func (h *Header) Add(name, value string) {
+	if name = h.checked(name, value); name == "" {
+		return
+	}
+	h.materialize()
+	h.kv = append(h.kv, field{name, value})
+	h.st.emit(abi.OpAdd, h.target, name, value)
+}
+
+// Del removes every value of name.
+func (h *Header) Del(name string) {
+	if name = h.checked(name, ""); name == "" {
+		return
+	}
+	if _, ok := h.Lookup(name); !ok {
+		return
+	}
+	h.materialize()
+	h.del(name)
+	h.st.emit(abi.OpDel, h.target, name, "")
+}
+
+func (h *Header) del(name string) {
+	first := -1
+	for i := range h.kv {
+		if h.kv[i].name == name {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return
+	}
+	kv := h.kv[:first]
+	for _, f := range h.kv[first:] {
+		if f.name != name {
+			kv = append(kv, f)
+		}
+	}
+	clear(h.kv[len(kv):])
+	h.kv = kv
+}
+
+func (h *Header) materialize() {
+	if h.modified {
+		return
+	}
+	h.modified = true
+	h.kv = h.kv[:0]
+	for i := range h.raw {
+		r := &h.raw[i]
+		h.kv = append(h.kv, field{abi.String(r.Name, r.NameLen), abi.String(r.Value, r.ValueLen)})
+	}
+}
+
+// checked lower-cases name and validates name and value; "" = rejected (logged).
+func (h *Header) checked(name, value string) string {
+	if h.st == nil || h.st.probe {
+		return ""
+	}
+	name = lowerName(name)
+	if !validName(name) || !validValue(value) {
+		h.st.logf(LevelError, "invalid header field %q: %q (ignored)", name, value)
+		return ""
+	}
+	return name
+}
+
+func lowerName(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; c >= 'A' && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// validName: a non-empty RFC 9110 token (no pseudo-headers).
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
+			continue
+		}
+		switch c {
+		case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+func validValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\r' || c == '\n' || c == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// RequestHeaders are the request's headers plus its request line.
+type RequestHeaders struct {
+	Header
+	method, path, scheme, host string
+	hostSet                    bool
+}
+
+func (h *RequestHeaders) reset(st *streamState, ev *abi.Event) {
+	h.Header.reset(st, abi.TargetRequestHeaders, abi.Headers(ev.Headers, ev.HeaderCount))
+	h.method = abi.String(ev.Method, ev.MethodLen)
+	h.path = abi.String(ev.Path, ev.PathLen)
+	h.scheme = abi.String(ev.Scheme, ev.SchemeLen)
+	h.host, h.hostSet = "", false
+}
+
+// Method is the request method ("GET").
+func (h *RequestHeaders) Method() string { return h.method }
+
+// Path is the request-target ("/a/b?q=1").
+func (h *RequestHeaders) Path() string { return h.path }
+
+// Scheme is "http" or "https".
+func (h *RequestHeaders) Scheme() string { return h.scheme }
+
+// Host is the authority: the Host header (or HTTP/2 :authority).
+func (h *RequestHeaders) Host() string {
+	if h.hostSet {
+		return h.host
+	}
+	if v, ok := h.Lookup("host"); ok {
+		return v
+	}
+	return h.Get(":authority")
+}
+
+// SetMethod changes the method sent upstream.
+func (h *RequestHeaders) SetMethod(m string) {
+	if h.st == nil || h.st.probe || m == "" || !validName(lowerName(m)) {
+		return
+	}
+	h.method = m
+	h.st.emit(abi.OpSetMethod, abi.TargetRequestHeaders, m, "")
+}
+
+// SetPath changes the request-target sent upstream (path and query).
+func (h *RequestHeaders) SetPath(p string) {
+	if h.st == nil || h.st.probe || p == "" || !validValue(p) {
+		return
+	}
+	h.path = p
+	h.st.emit(abi.OpSetPath, abi.TargetRequestHeaders, p, "")
+}
+
+// SetHost changes the authority sent upstream.
+func (h *RequestHeaders) SetHost(host string) {
+	if h.st == nil || h.st.probe || host == "" || !validValue(host) {
+		return
+	}
+	h.host, h.hostSet = host, true
+	h.st.emit(abi.OpSetHost, abi.TargetRequestHeaders, host, "")
+}
+
+// ResponseHeaders are the response's headers plus its status.
+type ResponseHeaders struct {
+	Header
+	status int
+}
+
+func (h *ResponseHeaders) reset(st *streamState, ev *abi.Event) {
+	h.Header.reset(st, abi.TargetResponseHeaders, abi.Headers(ev.Headers, ev.HeaderCount))
+	h.status = int(ev.Status)
+}
+
+// Status is the response status code.
+func (h *ResponseHeaders) Status() int { return h.status }
+
+// SetStatus changes the status sent to the client (100..999).
+func (h *ResponseHeaders) SetStatus(code int) {
+	if h.st == nil || h.st.probe || code < 100 || code > 999 {
+		return
+	}
+	h.status = code
+	var b [8]byte
+	h.st.emit(abi.OpSetStatus, abi.TargetResponseHeaders, string(strconv.AppendInt(b[:0], int64(code), 10)), "")
+}

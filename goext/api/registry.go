@@ -1,0 +1,100 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Register makes a filter available to moe configs under name. Call it from
+// the init() of your package (compiled into moe) or of your plugin's main
+// package. A name registered twice is an error reported when moe loads (the
+// first registration stays).
+func Register(name string, f FactoryFunc) {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	src := registry.source
+	switch {
+	case name == "" || strings.ContainsAny(name, " \t\r\n\"") || f == nil:
+		registry.errs = append(registry.errs,
+			fmt.Errorf("api.Register(%q) from %s: invalid name or nil factory", name, srcName(src)))
+		return
+	case registry.m[name] != nil:
+		registry.errs = append(registry.errs, fmt.Errorf("filter %q from %s is already registered by %s",
+			name, srcName(src), srcName(registry.m[name].source)))
+		return
+	}
+	registry.m[name] = &registration{factory: f, source: src}
+}
+
+type registration struct {
+	factory FactoryFunc
+	source  string // "" = compiled in, else the plugin path
+}
+
+var registry = struct {
+	mu     sync.Mutex
+	m      map[string]*registration
+	source string
+	errs   []error
+}{m: map[string]*registration{}}
+
+func srcName(src string) string {
+	if src == "" {
+		return "a compiled-in package"
+	}
+	return "plugin " + src
+}
+
+func beginSource(src string) {
+	registry.mu.Lock()
+	registry.source = src
+	registry.mu.Unlock()
+}
+
+func endSource() error {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	registry.source = ""
+	err := errors.Join(registry.errs...)
+	registry.errs = nil
+	return err
+}
+
+// lookup returns the factory for name, or an error listing what exists.
+func lookup(name string) (FactoryFunc, error) {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	if r := registry.m[name]; r != nil {
+		return r.factory, nil
+	}
+	var builtin, plugins []string
+	for n, r := range registry.m {
+		if r.source == "" {
+			builtin = append(builtin, n)
+		} else {
+			plugins = append(plugins, n+" ("+r.source+")")
+		}
+	}
+	sort.Strings(builtin)
+	sort.Strings(plugins)
+	pl := strings.Join(plugins, ", ")
+	if pl == "" {
+		pl = "none"
+	}
+	return nil, fmt.Errorf("filter %q is not registered (compiled-in: %s; plugins loaded: %s)",
+		name, strings.Join(builtin, ", "), pl)
+}
+
+// pendingInitErrors returns duplicate registrations made by compiled-in
+// packages (reported by the first chain creation, since init can't fail).
+func pendingInitErrors() error {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	if registry.source != "" {
+		return nil
+	}
+	return errors.Join(registry.errs...)
+}

@@ -1,0 +1,168 @@
+// Command bridge is moe's Go side as a c-archive (libmoego.a): the cgo
+// exports declared in include/moe/goext_abi.h. It holds no filter logic; the
+// engine is in package api, reached through internal/host.
+//
+// Build: go build -trimpath -buildmode=c-archive -o libmoego.a ./bridge
+package main
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../include
+#include <stdlib.h>
+#include "moe/goext_abi.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"math"
+	"plugin"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"unsafe"
+
+	"moe/goext/api"
+	"moe/goext/internal/abi"
+	"moe/goext/internal/host"
+	"moe/goext/internal/plugincheck"
+
+	// Built-in filters: compiled in, registered in their init().
+	_ "moe/goext/filters/bodyrewrite"
+	_ "moe/goext/filters/extauth"
+	_ "moe/goext/filters/headers"
+	_ "moe/goext/filters/ratelimit"
+	_ "moe/goext/filters/traceid"
+)
+
+func main() {}
+
+func init() { host.Current = cEnv{} }
+
+// cEnv calls the three C functions moe provides.
+type cEnv struct{}
+
+func (cEnv) OpsGrow(ops *abi.Ops, need uint32) {
+	C.moe_ops_grow((*C.moe_ops)(unsafe.Pointer(ops)), C.uint32_t(need))
+}
+
+func (cEnv) PostResume(handle uint64) { C.moe_post_resume(C.uint64_t(handle)) }
+
+func (cEnv) Log(level int32, msg string) {
+	// A Go byte buffer without Go pointers may be passed to C for the call.
+	C.moe_log(C.int32_t(level), (*C.char)(unsafe.Pointer(unsafe.StringData(msg))), C.uint32_t(len(msg)))
+}
+
+//export moe_go_configure
+func moe_go_configure(gomaxprocs C.int32_t, gcPercent C.int32_t, memoryLimit C.int64_t) (ret C.int32_t) {
+	defer recoverExport("moe_go_configure", func() { ret = 0 })
+	if gomaxprocs > 0 {
+		runtime.GOMAXPROCS(int(gomaxprocs))
+	}
+	debug.SetGCPercent(int(gcPercent))
+	if memoryLimit > 0 {
+		debug.SetMemoryLimit(int64(memoryLimit))
+	} else {
+		debug.SetMemoryLimit(math.MaxInt64)
+	}
+	return 0
+}
+
+//export moe_go_load_plugin
+func moe_go_load_plugin(path *C.char, pathLen C.uint32_t) (ret *C.char) {
+	defer recoverExport("moe_go_load_plugin", func() { ret = C.CString("panic while loading a Go plugin (see the log)") })
+	p := C.GoStringN(path, C.int(pathLen))
+	hostInfo, _ := debug.ReadBuildInfo()
+	if err := plugincheck.Check(p, hostInfo); err != nil {
+		return C.CString(err.Error())
+	}
+	host.E.BeginSource(p)
+	_, err := plugin.Open(p)
+	regErr := host.E.EndSource()
+	if err != nil {
+		msg := err.Error()
+		if strings.Contains(msg, "different version of package") {
+			msg += "; " + plugincheck.Hint
+		}
+		return C.CString(fmt.Sprintf("Go plugin %s: %s", p, msg))
+	}
+	if regErr != nil {
+		return C.CString(fmt.Sprintf("Go plugin %s: %v", p, regErr))
+	}
+	return nil
+}
+
+//export moe_go_create_chain
+func moe_go_create_chain(chain C.uint32_t, json *C.char, jsonLen C.uint32_t, events *C.uint32_t) (ret *C.char) {
+	defer recoverExport("moe_go_create_chain", func() { ret = C.CString("panic while building a Go filter chain (see the log)") })
+	spec := abi.Bytes((*byte)(unsafe.Pointer(json)), uint32(jsonLen))
+	ev, err := host.E.CreateChain(uint32(chain), spec)
+	if events != nil {
+		*events = C.uint32_t(ev)
+	}
+	if err != nil {
+		return C.CString(err.Error())
+	}
+	return nil
+}
+
+//export moe_go_on_event
+func moe_go_on_event(ev *C.moe_event) (ret C.int32_t) {
+	defer recoverEvent(ev, &ret)
+	return C.int32_t(host.E.OnEvent((*abi.Event)(unsafe.Pointer(ev))))
+}
+
+//export moe_go_on_resume
+func moe_go_on_resume(ev *C.moe_event) (ret C.int32_t) {
+	defer recoverEvent(ev, &ret)
+	return C.int32_t(host.E.OnResume((*abi.Event)(unsafe.Pointer(ev))))
+}
+
+//export moe_go_runtime_json
+func moe_go_runtime_json() (ret *C.char) {
+	defer recoverExport("moe_go_runtime_json", func() { ret = C.CString("{}") })
+	return C.CString(string(host.E.RuntimeJSON(runtime.Version())))
+}
+
+//export moe_go_metrics
+func moe_go_metrics() (ret *C.char) {
+	defer recoverExport("moe_go_metrics", func() { ret = C.CString("") })
+	return C.CString(string(host.E.Metrics()))
+}
+
+// recoverExport is the last line of defence of an export: the engine
+// recovers filter panics itself, so this only catches bugs of the bridge.
+func recoverExport(name string, fail func()) {
+	if r := recover(); r != nil {
+		api.Log(api.LevelError, fmt.Sprintf("go bridge: panic in %s: %v\n%s", name, r, debug.Stack()))
+		fail()
+	}
+}
+
+func recoverEvent(ev *C.moe_event, ret *C.int32_t) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	api.NewCounter("(bridge)", "panics_total", "").Inc()
+	api.Log(api.LevelError, fmt.Sprintf("go bridge: panic: %v\n%s", r, debug.Stack()))
+	*ret = C.MOE_CONTINUE
+	if ev.kind != C.MOE_EV_DONE && ev.ops != nil {
+		writeReply500((*abi.Ops)(unsafe.Pointer(ev.ops)))
+		*ret = C.MOE_LOCAL_REPLY
+	}
+}
+
+func writeReply500(ops *abi.Ops) {
+	const a = "500"
+	need := ops.Len + abi.OpHeadLen + uint32(len(a))
+	if need > ops.Cap {
+		cEnv{}.OpsGrow(ops, need)
+		if need > ops.Cap {
+			return
+		}
+	}
+	buf := abi.Bytes(ops.Buf, ops.Cap)[ops.Len:need]
+	abi.PutHead(buf, abi.OpLocalReply, abi.TargetLocalReply, uint32(len(a)), 0)
+	copy(buf[abi.OpHeadLen:], a)
+	ops.Len = need
+}

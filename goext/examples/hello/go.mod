@@ -1,0 +1,3 @@
+module moe.example/hello
+
+go 1.26

@@ -1,0 +1,79 @@
+// Package traceid is the built-in filter "traceid": it gives every request
+// an id in a header (a random 128-bit hex value when the client sent none)
+// and copies it onto the response.
+//
+//	config: {header: x-request-id}   # the default
+package traceid
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"moe/goext/api"
+)
+
+func init() { api.Register("traceid", New) }
+
+type config struct {
+	Header string `json:"header"`
+}
+
+// New is the filter's factory.
+func New(raw json.RawMessage) (api.Factory, error) {
+	c := config{Header: "x-request-id"}
+	if err := strictJSON(raw, &c); err != nil {
+		return nil, err
+	}
+	if c.Header == "" {
+		return nil, fmt.Errorf("header must not be empty")
+	}
+	return api.Shared(&filter{header: strings.ToLower(c.Header)}), nil
+}
+
+type filter struct{ header string }
+
+func (f *filter) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+	if _, ok := h.Lookup(f.header); !ok {
+		h.Set(f.header, NewID())
+	}
+	return api.Continue
+}
+
+func (f *filter) OnResponseHeaders(s *api.Stream, h *api.ResponseHeaders, _ bool) api.Status {
+	if _, ok := h.Lookup(f.header); ok {
+		return api.Continue
+	}
+	if rq := s.RequestHeaders(); rq != nil {
+		if id, ok := rq.Lookup(f.header); ok {
+			h.Set(f.header, id)
+		}
+	}
+	return api.Continue
+}
+
+// NewID is 32 lower-case hex digits from math/rand/v2's runtime source:
+// per-thread state, no lock, no syscall (crypto/rand is not needed for an id
+// that only has to be unique).
+func NewID() string {
+	const hex = "0123456789abcdef"
+	var b [32]byte
+	hi, lo := rand.Uint64(), rand.Uint64()
+	for i := 15; i >= 0; i-- {
+		b[i] = hex[hi&15]
+		b[16+i] = hex[lo&15]
+		hi >>= 4
+		lo >>= 4
+	}
+	return string(b[:])
+}
+
+func strictJSON(raw json.RawMessage, v any) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	d := json.NewDecoder(strings.NewReader(string(raw)))
+	d.DisallowUnknownFields()
+	return d.Decode(v)
+}

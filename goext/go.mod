@@ -1,0 +1,3 @@
+module moe/goext
+
+go 1.26
