@@ -10,6 +10,11 @@
 
 namespace {
 
+// Priority 101 runs before the Go runtime's constructor in the c-archive
+// (default priority), so every thread Go creates inherits the blocked mask
+// and SIGPIPE is ignored from the first instruction on.
+__attribute__((constructor(101))) void early_signals() { moe::block_signals(); }
+
 void usage(FILE* f) {
   fprintf(f,
           "usage: moe -c FILE [--validate] [--workers N] [--log-level L]\n"

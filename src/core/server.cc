@@ -1,6 +1,7 @@
 #include "core/server.h"
 
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -39,13 +40,13 @@ struct MainState {
   std::unique_ptr<AccessLog> access_log;
   std::unique_ptr<AdminServer> admin;
   std::vector<std::unique_ptr<ListenerShared>> shared;
-  uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
+  int signal_fd = -1;
+  uv_poll_t signal_poll;
   uv_timer_t drain_poll;
   bool draining = false;
 };
 
-void on_stop_signal(uv_signal_t* h, int signum) {
-  auto* st = static_cast<MainState*>(h->data);
+void on_stop_signal(MainState* st, int signum) {
   if (st->draining) {
     log_warn("signal {} again while draining: still waiting for in-flight requests", signum);
     return;
@@ -65,6 +66,20 @@ void on_stop_signal(uv_signal_t* h, int signum) {
 
 }  // namespace
 
+sigset_t moe_signal_set() {
+  sigset_t s;
+  sigemptyset(&s);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&s, sig);
+  return s;
+}
+
+void block_signals() {
+  sigset_t s = moe_signal_set();
+  pthread_sigmask(SIG_BLOCK, &s, nullptr);
+  // A write to a socket the peer closed must be an EPIPE, not a dead process.
+  signal(SIGPIPE, SIG_IGN);
+}
+
 int run_server(const ServerOptions& opts) {
   config::LoadResult lr = config::load_config(opts.config_path);
   if (!lr.errors.empty()) {
@@ -77,8 +92,7 @@ int run_server(const ServerOptions& opts) {
   if (cfg->workers <= 0) cfg->workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
   init_logging(cfg->log.level);
-  // A write to a socket the peer closed must be an EPIPE, not a dead process.
-  signal(SIGPIPE, SIG_IGN);
+  block_signals();  // again: harmless, and covers a host that skipped main.cc
 
   // The Go runtime: settings, plugins, one filter chain per listener.
   std::vector<uint32_t> chain_events;
@@ -142,41 +156,57 @@ int run_server(const ServerOptions& opts) {
 
   uv_timer_init(loop, &st.drain_poll);
   st.drain_poll.data = &st;
-  struct {
-    uv_signal_t* h;
-    int sig;
-  } sigs[] = {{&st.sig_term, SIGTERM}, {&st.sig_int, SIGINT}, {&st.sig_hup, SIGHUP}, {&st.sig_usr1, SIGUSR1}};
-  for (auto& s : sigs) {
-    uv_signal_init(loop, s.h);
-    s.h->data = &st;
+  // Signals arrive through a signalfd: they are blocked in every thread
+  // (see block_signals() in main.cc, which runs before the Go runtime
+  // starts its threads), so neither Go nor a worker ever handles them.
+  sigset_t mask = moe_signal_set();
+  st.signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (st.signal_fd < 0) {
+    log_error("signalfd: {}", strerror(errno));
+    return 1;
   }
-  uv_signal_start(&st.sig_term, on_stop_signal, SIGTERM);
-  uv_signal_start(&st.sig_int, on_stop_signal, SIGINT);
-  uv_signal_start(&st.sig_usr1, [](uv_signal_t* h, int) {
-    auto* st = static_cast<MainState*>(h->data);
-    log_info("SIGUSR1: reopening the access log");
-    if (st->access_log) st->access_log->reopen();
-  }, SIGUSR1);
-  uv_signal_start(&st.sig_hup, [](uv_signal_t* h, int) {
-    auto* st = static_cast<MainState*>(h->data);
-    // The new file is validated; applying it needs listener hand-over that
-    // is not built yet, so a valid change is reported and needs a restart.
-    config::LoadResult r = config::load_config(st->cfg->source);
-    if (!r.errors.empty()) {
-      for (const auto& e : r.errors) log_error("SIGHUP: {}", e.to_string());
-      log_error("SIGHUP: config invalid; keeping the running config");
-    } else {
-      log_warn("SIGHUP: config {} is valid; live reload is not supported yet, restart to apply it", st->cfg->source);
+  uv_poll_init(loop, &st.signal_poll, st.signal_fd);
+  st.signal_poll.data = &st;
+  uv_poll_start(&st.signal_poll, UV_READABLE, [](uv_poll_t* p, int, int) {
+    auto* st = static_cast<MainState*>(p->data);
+    signalfd_siginfo si;
+    while (read(st->signal_fd, &si, sizeof si) == sizeof si) {
+      switch (si.ssi_signo) {
+        case SIGTERM:
+        case SIGINT:
+          on_stop_signal(st, static_cast<int>(si.ssi_signo));
+          break;
+        case SIGUSR1:
+          log_info("SIGUSR1: reopening the access log");
+          if (st->access_log) st->access_log->reopen();
+          break;
+        case SIGHUP: {
+          // The new file is validated; applying it needs listener hand-over
+          // that is not built yet, so a valid change needs a restart.
+          config::LoadResult r = config::load_config(st->cfg->source);
+          if (!r.errors.empty()) {
+            for (const auto& e : r.errors) log_error("SIGHUP: {}", e.to_string());
+            log_error("SIGHUP: config invalid; keeping the running config");
+          } else {
+            log_warn("SIGHUP: config {} is valid; live reload is not supported yet, restart to apply it",
+                     st->cfg->source);
+          }
+          break;
+        }
+        default:
+          break;
+      }
     }
-  }, SIGHUP);
+  });
 
   uv_run(loop, UV_RUN_DEFAULT);
 
   for (auto& w : st.workers) w->join();
   st.admin->close();
-  for (auto& s : sigs) uv_close(reinterpret_cast<uv_handle_t*>(s.h), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&st.signal_poll), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&st.drain_poll), nullptr);
   uv_run(loop, UV_RUN_DEFAULT);
+  close(st.signal_fd);
   if (st.access_log) st.access_log->stop();
   st.workers.clear();
   log_info("moe stopped");

@@ -2,6 +2,8 @@
 // Everything here runs on the main thread; the data path is in the workers.
 #pragma once
 
+#include <signal.h>
+
 #include <functional>
 #include <string>
 
@@ -13,6 +15,13 @@ struct ServerOptions {
   std::string log_level;   // --log-level; empty = from the file
   std::function<std::string()> go_info;  // GET /go
 };
+
+// The signals moe owns (TERM, INT, HUP, USR1, USR2).
+sigset_t moe_signal_set();
+// Blocks them in the calling thread (and every thread it starts later) and
+// ignores SIGPIPE. main.cc calls it from a constructor that runs before the
+// Go runtime's, so Go's threads inherit the mask too.
+void block_signals();
 
 // Runs until SIGTERM/SIGINT has drained every worker. Returns the exit code.
 int run_server(const ServerOptions& opts);
