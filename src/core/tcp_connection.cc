@@ -1,60 +1,188 @@
 #include "core/tcp_connection.h"
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
 #include "core/worker.h"
 
 namespace moe {
+namespace {
 
-// A write the kernel did not take at once: the bytes move here (no copy, the
-// std::string is moved) and stay alive until libuv calls back.
-struct TcpConnection::WriteReq {
-  uv_write_t req;
-  std::string data;
-  TcpConnection* conn;
-};
+// A read that fills the buffer may have more behind it; read again, but not
+// forever: other connections wait for this loop iteration.
+constexpr int kReadsPerWakeup = 4;
 
-TcpConnection::TcpConnection(Worker& worker) : worker_(worker) {
-  uv_tcp_init(worker_.loop(), &tcp_);
-  tcp_.data = this;
-}
+}  // namespace
+
+TcpConnection::TcpConnection(Worker& worker) : worker_(worker) { poll_.data = this; }
 
 TcpConnection::~TcpConnection() {
-  if (out_.capacity()) worker_.give_buffer(std::move(out_));
+  if (has_buffer_) worker_.give_buffer(std::move(out_));
 }
 
-int TcpConnection::open(int fd) { return uv_tcp_open(&tcp_, fd); }
-
-void TcpConnection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
-  auto* c = static_cast<TcpConnection*>(h->data);
-  *buf = c->worker_.read_buffer();
+int TcpConnection::open(int fd) {
+  int rc = uv_poll_init_socket(worker_.loop(), &poll_, fd);
+  if (rc == 0) fd_ = fd;
+  poll_.data = this;
+  return rc;
 }
 
-void TcpConnection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
-  auto* c = static_cast<TcpConnection*>(s->data);
-  if (nread > 0) {
-    c->on_data(c->worker_.read_buffer().base, static_cast<size_t>(nread));
-  } else if (nread < 0) {
-    c->stop_reading();
-    c->on_read_error(static_cast<int>(nread));
+int TcpConnection::connect(const sockaddr* addr, socklen_t len) {
+  int fd = ::socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (::connect(fd, addr, len) != 0 && errno != EINPROGRESS) {
+    int e = -errno;
+    ::close(fd);
+    return e;
+  }
+  if (int rc = open(fd); rc != 0) {
+    ::close(fd);
+    fd_ = -1;
+    return rc;
+  }
+  // Writable = connected (or failed: SO_ERROR tells).
+  connecting_ = true;
+  update_poll();
+  return 0;
+}
+
+std::string& TcpConnection::out() {
+  // An empty std::string has SSO capacity, not 0: track ownership of a
+  // pooled buffer explicitly.
+  if (!has_buffer_) {
+    out_ = worker_.take_buffer();
+    has_buffer_ = true;
+  }
+  return out_;
+}
+
+void TcpConnection::update_poll() {
+  if (closing_ || fd_ < 0) return;
+  uint8_t want = 0;
+  if (reading_) want |= UV_READABLE;
+  if (connecting_ || want_write_) want |= UV_WRITABLE;
+  if (want == polled_) return;
+  polled_ = want;
+  if (want) uv_poll_start(&poll_, want, on_poll);
+  else uv_poll_stop(&poll_);
+}
+
+void TcpConnection::on_poll(uv_poll_t* p, int status, int events) {
+  auto* c = static_cast<TcpConnection*>(p->data);
+  if (c->closing_) return;
+  if (status < 0) {
+    if (c->connecting_) {
+      c->connecting_ = false;
+      c->on_connected(status);
+    } else {
+      c->on_read_error(status);
+    }
+    return;
+  }
+  if (c->connecting_ && (events & UV_WRITABLE)) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(c->fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    c->connecting_ = false;
+    c->update_poll();
+    c->on_connected(err ? -err : 0);
+    return;
+  }
+  if (events & UV_WRITABLE) {
+    c->do_write();
+    if (c->closing_) return;
+  }
+  if ((events & (UV_READABLE | UV_DISCONNECT)) && c->reading_) c->do_read();
+}
+
+void TcpConnection::do_read() {
+  const uv_buf_t buf = worker_.read_buffer();
+  for (int i = 0; i < kReadsPerWakeup && reading_ && !closing_; i++) {
+    ssize_t n = ::read(fd_, buf.base, buf.len);
+    if (n > 0) {
+      on_data(buf.base, static_cast<size_t>(n));
+      if (static_cast<size_t>(n) < buf.len) return;
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    const int err = n == 0 ? UV_EOF : -errno;
+    stop_reading();
+    on_read_error(err);
+    return;
   }
 }
 
 void TcpConnection::start_reading() {
   if (reading_ || closing_) return;
   reading_ = true;
-  uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read);
+  update_poll();
 }
 
 void TcpConnection::stop_reading() {
   if (!reading_) return;
   reading_ = false;
-  if (!closing_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  update_poll();
 }
 
 void TcpConnection::write(const char* p, size_t n) {
   if (closing_) return;
-  if (out_.capacity() == 0) out_ = worker_.take_buffer();
-  out_.append(p, n);
+  out().append(p, n);
   mark_dirty();
+}
+
+void TcpConnection::write_body(const char* p, size_t n) {
+  constexpr size_t kDirectWrite = 16 * 1024;
+  if (closing_) return;
+  if (n < kDirectWrite || connecting_ || want_write_ || fd_ < 0) {
+    write(p, n);
+    return;
+  }
+  const size_t queued = pending_bytes();
+  iovec iov[2];
+  int cnt = 0;
+  if (queued) iov[cnt++] = {out_.data() + out_off_, queued};
+  iov[cnt++] = {const_cast<char*>(p), n};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = static_cast<size_t>(cnt);
+  ssize_t w = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+  if (w < 0) {
+    if (errno != EAGAIN && errno != EINTR) {
+      on_write_error(-errno);
+      return;
+    }
+    w = 0;
+  }
+  size_t done = static_cast<size_t>(w);
+  if (done >= queued) {
+    // The queue went out; keep the unsent tail of the chunk.
+    done -= queued;
+    out_off_ = 0;
+    if (has_buffer_) out_.clear();
+    if (done < n) out().append(p + done, n - done);
+  } else {
+    out_off_ += static_cast<uint32_t>(done);
+    out().append(p, n);
+  }
+  if (pending_bytes() == 0) {
+    if (has_buffer_) {
+      worker_.give_buffer(std::move(out_));
+      out_ = std::string();
+      has_buffer_ = false;
+    }
+    return;
+  }
+  // The kernel is full: wait for writable (the flush pass would find
+  // nothing new to do).
+  if (!want_write_) {
+    want_write_ = true;
+    update_poll();
+  }
 }
 
 void TcpConnection::mark_dirty() {
@@ -65,65 +193,50 @@ void TcpConnection::mark_dirty() {
 
 void TcpConnection::flush() {
   dirty_ = false;
-  if (closing_ || inflight_) return;
-  if (out_.empty()) {
+  if (closing_ || connecting_ || want_write_) return;  // the writable event will write
+  do_write();
+}
+
+void TcpConnection::do_write() {
+  if (pending_bytes() == 0) {
     if (close_after_flush_) close();
     return;
   }
   const size_t before = pending_bytes();
-  uv_buf_t b = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
-  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &b, 1);
-  if (n == static_cast<int>(out_.size())) {
-    out_.clear();
-    // An idle connection keeps no output memory.
+  ssize_t n = ::send(fd_, out_.data() + out_off_, before, MSG_NOSIGNAL);
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EINTR) {
+      on_write_error(-errno);
+      return;
+    }
+    n = 0;
+  }
+  out_off_ += static_cast<uint32_t>(n);
+  if (pending_bytes() == 0) {
+    // All out: an idle connection keeps no output memory.
+    out_off_ = 0;
     worker_.give_buffer(std::move(out_));
     out_ = std::string();
-    if (close_after_flush_) { close(); return; }
-    after_write_progress(before);
-    return;
+    has_buffer_ = false;
+    if (want_write_) {
+      want_write_ = false;
+      update_poll();
+    }
+    if (close_after_flush_) {
+      close();
+      return;
+    }
+  } else {
+    // The kernel is full: drop what went and wait for writable.
+    if (out_off_ > out_.size() / 2) {
+      out_.erase(0, out_off_);
+      out_off_ = 0;
+    }
+    if (!want_write_) {
+      want_write_ = true;
+      update_poll();
+    }
   }
-  if (n < 0 && n != UV_EAGAIN) {
-    on_write_error(n);
-    return;
-  }
-  if (n > 0) out_.erase(0, static_cast<size_t>(n));
-  auto* w = new WriteReq;
-  w->data = std::move(out_);
-  out_ = std::string();
-  w->conn = this;
-  inflight_ = true;
-  inflight_bytes_ = static_cast<uint32_t>(w->data.size());
-  uv_buf_t wb = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &wb, 1, on_write_done);
-  if (rc != 0) {
-    inflight_ = false;
-    inflight_bytes_ = 0;
-    delete w;
-    on_write_error(rc);
-    return;
-  }
-  if (n > 0) after_write_progress(before);
-}
-
-void TcpConnection::on_write_done(uv_write_t* req, int status) {
-  auto* w = reinterpret_cast<WriteReq*>(req);
-  TcpConnection* c = w->conn;
-  const size_t before = c->pending_bytes();
-  c->inflight_ = false;
-  c->inflight_bytes_ = 0;
-  w->data.clear();
-  c->worker_.give_buffer(std::move(w->data));
-  delete w;
-  if (c->closing_) return;  // the close callback runs after this one
-  if (status < 0) {
-    c->on_write_error(status);
-    return;
-  }
-  if (!c->out_.empty() || c->close_after_flush_) c->mark_dirty();
-  c->after_write_progress(before);
-}
-
-void TcpConnection::after_write_progress(size_t before) {
   if (before > kLowWatermark && pending_bytes() <= kLowWatermark) on_drained();
 }
 
@@ -137,11 +250,20 @@ void TcpConnection::close() {
   if (closing_) return;
   closing_ = true;
   reading_ = false;
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close_done);
+  if (fd_ < 0) {
+    // Never opened: nothing for libuv to close.
+    worker_.defer([this] { on_closed(); });
+    return;
+  }
+  uv_poll_stop(&poll_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&poll_), on_close_done);
 }
 
 void TcpConnection::on_close_done(uv_handle_t* h) {
-  static_cast<TcpConnection*>(h->data)->on_closed();
+  auto* c = static_cast<TcpConnection*>(h->data);
+  ::close(c->fd_);
+  c->fd_ = -1;
+  c->on_closed();
 }
 
 }  // namespace moe

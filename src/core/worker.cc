@@ -68,6 +68,7 @@ Worker::Worker(int id, std::shared_ptr<const config::Config> cfg, std::vector<Li
 Worker::~Worker() {
   listeners_.clear();
   clusters_.clear();
+  for (llhttp_t* p : free_parsers_) delete p;
   free(go_ops_.buf);
   uv_loop_close(&loop_);
 }
@@ -115,10 +116,23 @@ void Worker::run() {
   done_.store(true, std::memory_order_release);
 }
 
+llhttp_t* Worker::take_parser() {
+  if (free_parsers_.empty()) return new llhttp_t;
+  llhttp_t* p = free_parsers_.back();
+  free_parsers_.pop_back();
+  return p;
+}
+
+void Worker::give_parser(llhttp_t* p) {
+  if (free_parsers_.size() < 64) free_parsers_.push_back(p);
+  else delete p;
+}
+
 std::string Worker::take_buffer() {
   if (free_buffers_.empty()) {
+    // Most heads are a few hundred bytes; bodies grow it as needed.
     std::string s;
-    s.reserve(4096);
+    s.reserve(512);
     return s;
   }
   std::string s = std::move(free_buffers_.back());
@@ -129,8 +143,7 @@ std::string Worker::take_buffer() {
 void Worker::give_buffer(std::string&& s) {
   // Keep a bounded number of modest buffers; big ones (a burst of body
   // bytes) go back to the allocator.
-  if (s.capacity() == 0) return;
-  if (free_buffers_.size() < 256 && s.capacity() <= 256 * 1024) {
+  if (free_buffers_.size() < 64 && s.capacity() <= 64 * 1024) {
     s.clear();
     free_buffers_.push_back(std::move(s));
   }
@@ -181,6 +194,12 @@ void Worker::post_resume(uint64_t handle) {
     resumes_.push_back(handle);
   }
   uv_async_send(&async_);
+}
+
+ListenerShared* Worker::listener_shared(int li) const {
+  for (const ListenerSocket& s : sockets_)
+    if (s.listener_index == li) return s.shared;
+  return nullptr;
 }
 
 void Worker::add_downstream(DownstreamConnection* c) { downstreams_.push_back(c); }

@@ -4,6 +4,7 @@
 // threads talk to a worker only through post().
 #pragma once
 
+#include <llhttp.h>
 #include <uv.h>
 
 #include <atomic>
@@ -77,6 +78,7 @@ class Worker {
   // Index of the first route of listener `li` in the flattened route stats.
   int route_base(int li) const { return route_base_[static_cast<size_t>(li)]; }
   bool draining() const { return draining_; }
+  ListenerShared* listener_shared(int li) const;
   // True once the thread has left its loop (any thread may ask).
   bool done() const { return done_.load(std::memory_order_acquire); }
 
@@ -86,6 +88,9 @@ class Worker {
   std::string take_buffer();
   void give_buffer(std::string&& s);
   void add_dirty(TcpConnection* c) { dirty_.push_back(c); }
+  // llhttp parsers for server connections that are reading a request.
+  llhttp_t* take_parser();
+  void give_parser(llhttp_t* p);
   // Runs `fn` after the current callback, before the loop sleeps. Used to
   // leave a parser callback before starting work that re-enters a codec.
   void defer(std::function<void()> fn) { deferred_.push_back(std::move(fn)); }
@@ -130,6 +135,7 @@ class Worker {
   std::thread thread_;
   std::unique_ptr<char[]> read_buf_;
   std::vector<std::string> free_buffers_;
+  std::vector<llhttp_t*> free_parsers_;
   std::vector<TcpConnection*> dirty_;
   std::vector<std::function<void()>> deferred_;
   TimerWheel timers_;

@@ -46,33 +46,23 @@ std::string_view Http1ClientConnection::endpoint() const {
 }
 
 int Http1ClientConnection::connect(const sockaddr* addr) {
-  connect_req_ = new uv_connect_t;
-  connect_req_->data = this;
-  int rc = uv_tcp_connect(connect_req_, &tcp_, addr, on_connect_done);
-  if (rc != 0) {
-    delete connect_req_;
-    connect_req_ = nullptr;
-    return rc;
-  }
+  const socklen_t len = addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  int rc = TcpConnection::connect(addr, len);
+  if (rc != 0) return rc;
   worker_.timers().arm(this, static_cast<uint64_t>(pool_.config().connect_timeout.count()), worker_.now_ms());
   return 0;
 }
 
-void Http1ClientConnection::on_connect_done(uv_connect_t* req, int status) {
-  auto* c = static_cast<Http1ClientConnection*>(req->data);
-  delete req;
-  if (status == UV_ECANCELED) return;  // closed while connecting; on_closed handles the rest
-  c->connect_req_ = nullptr;
-  c->disarm();
+void Http1ClientConnection::on_connected(int status) {
+  disarm();
   if (status != 0) {
-    c->fail(status, false);
+    fail(status, false);
     return;
   }
-  uv_tcp_nodelay(&c->tcp_, 1);
-  c->state_ = State::active;
-  c->start_reading();
-  c->pool_.on_connected(c);
-  if (c->stream_) c->stream_->on_upstream_ready(*c);
+  state_ = State::active;
+  start_reading();
+  pool_.on_connected(this);
+  if (stream_) stream_->on_upstream_ready(*this);
 }
 
 void Http1ClientConnection::attach(Stream* s) {
@@ -91,7 +81,6 @@ void Http1ClientConnection::attach(Stream* s) {
 void Http1ClientConnection::encode_headers(const RequestHead& head, bool end_stream) {
   expect_no_body_ = head.is_head;
   std::string& o = out();
-  if (o.capacity() == 0) o = worker_.take_buffer();
   chunked_out_ = http1::write_request_head(o, head);
   // Written while connecting, the head waits in out_ and leaves on connect.
   if (state_ != State::connecting) mark_dirty();
@@ -99,12 +88,15 @@ void Http1ClientConnection::encode_headers(const RequestHead& head, bool end_str
 
 void Http1ClientConnection::encode_data(const char* p, size_t n, bool end_stream) {
   std::string& o = out();
-  if (o.capacity() == 0) o = worker_.take_buffer();
   if (chunked_out_ && !upgraded_) {
-    http1::write_chunk(o, p, n);
-    if (end_stream) http1::write_last_chunk(o, nullptr);
-  } else {
-    o.append(p, n);
+    if (n) {
+      http1::write_chunk_header(o, n);
+      write_body(p, n);
+      out().append("\r\n", 2);
+    }
+    if (end_stream) http1::write_last_chunk(out(), nullptr);
+  } else if (n) {
+    write_body(p, n);
   }
   if (state_ != State::connecting) mark_dirty();
 }
@@ -112,7 +104,6 @@ void Http1ClientConnection::encode_data(const char* p, size_t n, bool end_stream
 void Http1ClientConnection::encode_trailers(const HeaderMap& trailers) {
   if (!chunked_out_) return;  // a sized body cannot carry trailers in HTTP/1.1
   std::string& o = out();
-  if (o.capacity() == 0) o = worker_.take_buffer();
   http1::write_last_chunk(o, &trailers);
   if (state_ != State::connecting) mark_dirty();
 }

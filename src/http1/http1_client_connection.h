@@ -63,10 +63,10 @@ class Http1ClientConnection final : public TcpConnection, public UpstreamCodec, 
   void on_read_error(int err) override;
   void on_write_error(int err) override;
   void on_drained() override;
+  void on_connected(int status) override;
   void on_closed() override;
 
  private:
-  static void on_connect_done(uv_connect_t* req, int status);
   void fail(int err, bool protocol_error);
   void finish_response();
 
@@ -75,7 +75,6 @@ class Http1ClientConnection final : public TcpConnection, public UpstreamCodec, 
   State state_ = State::connecting;
   Stream* stream_ = nullptr;
   llhttp_t parser_;
-  uv_connect_t* connect_req_ = nullptr;
   uint32_t requests_ = 0;
   bool chunked_out_ = false;      // request body framed as chunks
   bool in_field_ = false;         // parser is inside a header name

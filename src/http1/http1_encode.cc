@@ -115,6 +115,13 @@ void write_chunk(std::string& out, const char* p, size_t n) {
   out.append("\r\n", 2);
 }
 
+void write_chunk_header(std::string& out, size_t n) {
+  char buf[20];
+  auto r = std::to_chars(buf, buf + sizeof buf, static_cast<uint64_t>(n), 16);
+  out.append(buf, static_cast<size_t>(r.ptr - buf));
+  out.append("\r\n", 2);
+}
+
 void write_last_chunk(std::string& out, const HeaderMap* trailers) {
   out.append("0\r\n", 3);
   if (trailers) append_headers(out, *trailers);

@@ -20,6 +20,8 @@ bool write_request_head(std::string& out, const RequestHead& h);
 void write_response_head(std::string& out, const ResponseHead& h, int client_minor, bool add_close,
                          bool& chunked, bool& close);
 void write_chunk(std::string& out, const char* p, size_t n);
+// "<hex size>\r\n": the body and its "\r\n" follow separately.
+void write_chunk_header(std::string& out, size_t n);
 void write_last_chunk(std::string& out, const HeaderMap* trailers);
 
 }  // namespace moe::http1

@@ -53,18 +53,14 @@ bool valid_target(std::string_view t, llhttp_method_t m) {
 }  // namespace
 
 Http1ServerConnection::Http1ServerConnection(Worker& worker, int listener_index, ListenerShared* shared)
-    : TcpConnection(worker),
-      cfg_(worker.config().listeners[static_cast<size_t>(listener_index)]),
-      listener_index_(listener_index),
-      shared_(shared) {
-  llhttp_init(&parser_, HTTP_REQUEST, &kSettings);
-  parser_.data = this;
+    : TcpConnection(worker), listener_index_(listener_index) {
+  (void)shared;  // the worker finds it again at close (listener_shared)
 }
 
 void Http1ServerConnection::start() {
   sockaddr_storage ss;
-  int len = sizeof ss;
-  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+  socklen_t len = sizeof ss;
+  if (getpeername(fd(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
     char buf[64] = {0};
     if (ss.ss_family == AF_INET6) uv_ip6_name(reinterpret_cast<sockaddr_in6*>(&ss), buf, sizeof buf);
     else uv_ip4_name(reinterpret_cast<sockaddr_in*>(&ss), buf, sizeof buf);
@@ -72,7 +68,7 @@ void Http1ServerConnection::start() {
   }
   worker_.add_downstream(this);
   // A client that connects and says nothing is held to the header timeout.
-  worker_.timers().arm(this, static_cast<uint64_t>(cfg_.timeouts.request_headers.count()), worker_.now_ms());
+  worker_.timers().arm(this, static_cast<uint64_t>(cfg().timeouts.request_headers.count()), worker_.now_ms());
   start_reading();
 }
 
@@ -90,7 +86,8 @@ void Http1ServerConnection::on_data(const char* p, size_t n) {
   if (paused_) {
     // The next pipelined request arrived while the previous response is in
     // flight: keep it unparsed and stop reading until that response is done.
-    leftover_.append(p, n);
+    if (!leftover_) leftover_ = std::make_unique<std::string>();
+    leftover_->append(p, n);
     stop_reading();
     return;
   }
@@ -98,6 +95,13 @@ void Http1ServerConnection::on_data(const char* p, size_t n) {
 }
 
 void Http1ServerConnection::parse(const char* p, size_t n) {
+  if (!parser_) {
+    // A parser only while a request is being read: idle connections hold
+    // none (llhttp_t is 96 bytes; the worker keeps a few spare).
+    parser_ = worker_.take_parser();
+    llhttp_init(parser_, HTTP_REQUEST, &kSettings);
+    parser_->data = this;
+  }
   read_begin_ = p;
   // Remembered for the obs-fold check of the next read's first fragment.
   struct SaveLast {
@@ -106,9 +110,13 @@ void Http1ServerConnection::parse(const char* p, size_t n) {
     ~SaveLast() { c->prev_byte_ = last; c->read_begin_ = nullptr; }
   } save{this, n ? p[n - 1] : prev_byte_};
   while (n > 0 && !closing()) {
-    llhttp_errno_t err = llhttp_execute(&parser_, p, n);
-    if (err == HPE_OK) return;
-    const char* pos = llhttp_get_error_pos(&parser_);
+    llhttp_errno_t err = llhttp_execute(parser_, p, n);
+    if (err == HPE_OK) {
+      // Everything parsed and no request open: idle (timer, no parser).
+      if (!stream_ && parser_->finish == HTTP_FINISH_SAFE) go_idle();
+      return;
+    }
+    const char* pos = llhttp_get_error_pos(parser_);
     if (err == HPE_PAUSED) {
       // At a message boundary (on_message_complete paused the parser).
       n -= static_cast<size_t>(pos - p);
@@ -116,13 +124,14 @@ void Http1ServerConnection::parse(const char* p, size_t n) {
       if (stream_ && !stream_->finished()) {
         paused_ = true;
         if (n) {
-          leftover_.assign(p, n);
+          leftover_ = std::make_unique<std::string>(p, n);
           stop_reading();
         }
         return;
       }
       if (!complete_stream()) return;
-      llhttp_resume(&parser_);
+      llhttp_resume(parser_);
+      if (n == 0) go_idle();
       continue;
     }
     if (err == HPE_PAUSED_UPGRADE) {
@@ -137,14 +146,14 @@ void Http1ServerConnection::parse(const char* p, size_t n) {
     // A limit or check of ours (from any callback) carries its own status
     // and reason; everything else is llhttp's verdict.
     if (user_reason_) protocol_error(error_status_, user_reason_);
-    else protocol_error(status_for(err, error_status_), llhttp_get_error_reason(&parser_));
+    else protocol_error(status_for(err, error_status_), llhttp_get_error_reason(parser_));
     return;
   }
 }
 
 void Http1ServerConnection::protocol_error(int status, std::string_view reason) {
   add(worker_.stats().listeners[static_cast<size_t>(listener_index_)]->protocol_errors);
-  log_debug("listener {}: {} from {}: {}", cfg_.name, status, peer_ip_, reason);
+  log_debug("listener {}: {} from {}: {}", cfg().name, status, peer_ip_, reason);
   std::string body(http1::reason_phrase(status));
   body.append(": ").append(reason).push_back('\n');
   if (stream_ && !stream_->finished()) {
@@ -162,7 +171,6 @@ void Http1ServerConnection::protocol_error(int status, std::string_view reason) 
     h.has_body = true;
     h.headers.add("content-type", "text/plain");
     bool chunked, close;
-    if (out().capacity() == 0) out() = worker_.take_buffer();
     http1::write_response_head(out(), h, 1, true, chunked, close);
     out().append(body);
   }
@@ -185,7 +193,7 @@ void Http1ServerConnection::on_read_error(int err) {
 void Http1ServerConnection::read_disable(bool disable) {
   read_disabled_ = disable;
   if (disable) stop_reading();
-  else if (!paused_ || leftover_.empty()) start_reading();
+  else if (!paused_ || !leftover_) start_reading();
 }
 
 void Http1ServerConnection::on_drained() {
@@ -225,11 +233,10 @@ void Http1ServerConnection::after_stream() {
   if (!complete_stream()) return;
   if (paused_) {
     paused_ = false;
-    llhttp_resume(&parser_);
-    if (!leftover_.empty()) {
-      std::string pending;
-      pending.swap(leftover_);
-      parse(pending.data(), pending.size());
+    llhttp_resume(parser_);
+    if (leftover_) {
+      std::unique_ptr<std::string> pending = std::move(leftover_);
+      parse(pending->data(), pending->size());
       if (closing()) return;
       if (paused_) return;  // another request is in flight; reading stays stopped
     }
@@ -239,8 +246,9 @@ void Http1ServerConnection::after_stream() {
 }
 
 void Http1ServerConnection::go_idle() {
-  std::string().swap(leftover_);
-  worker_.timers().arm(this, static_cast<uint64_t>(cfg_.timeouts.idle.count()), worker_.now_ms());
+  leftover_.reset();
+  release_parser();
+  worker_.timers().arm(this, static_cast<uint64_t>(cfg().timeouts.idle.count()), worker_.now_ms());
 }
 
 void Http1ServerConnection::on_timeout() {
@@ -264,12 +272,19 @@ void Http1ServerConnection::force_close() {
   close();
 }
 
+void Http1ServerConnection::release_parser() {
+  if (!parser_) return;
+  worker_.give_parser(parser_);
+  parser_ = nullptr;
+}
+
 void Http1ServerConnection::on_closed() {
   disarm();
+  release_parser();
   if (stream_ && !stream_->finished()) stream_->on_downstream_reset();
   stream_.reset();
   worker_.remove_downstream(this);
-  shared_->connections.fetch_sub(1, std::memory_order_relaxed);
+  worker_.listener_shared(listener_index_)->connections.fetch_sub(1, std::memory_order_relaxed);
   sub(worker_.stats().listeners[static_cast<size_t>(listener_index_)]->connections_active);
   closed_ = true;
   if (!after_stream_scheduled_) delete this;  // else the deferred task deletes it
@@ -279,7 +294,6 @@ void Http1ServerConnection::on_closed() {
 
 void Http1ServerConnection::encode_headers(const ResponseHead& head, bool end_stream) {
   std::string& o = out();
-  if (o.capacity() == 0) o = worker_.take_buffer();
   if (head.status >= 100 && head.status < 200 && head.status != 101) {
     if (version_minor_ == 0) return;  // HTTP/1.0 clients get no interim responses
     bool c1, c2;
@@ -300,13 +314,14 @@ void Http1ServerConnection::encode_headers(const ResponseHead& head, bool end_st
 
 void Http1ServerConnection::encode_data(const char* p, size_t n, bool end_stream) {
   std::string& o = out();
-  if (o.capacity() == 0) o = worker_.take_buffer();
-  if (chunked_out_) {
-    http1::write_chunk(o, p, n);
-    if (end_stream) http1::write_last_chunk(o, nullptr);
+  if (chunked_out_ && n) {
+    http1::write_chunk_header(o, n);
+    write_body(p, n);
+    out().append("\r\n", 2);
   } else if (n) {
-    o.append(p, n);
+    write_body(p, n);
   }
+  if (chunked_out_ && end_stream) http1::write_last_chunk(out(), nullptr);
   mark_dirty();
   if (end_stream && tunnel_) close_after_flush();
 }
@@ -314,7 +329,6 @@ void Http1ServerConnection::encode_data(const char* p, size_t n, bool end_stream
 void Http1ServerConnection::encode_trailers(const HeaderMap& trailers) {
   if (!chunked_out_) return;  // sized or close-delimited: no place for trailers
   std::string& o = out();
-  if (o.capacity() == 0) o = worker_.take_buffer();
   http1::write_last_chunk(o, &trailers);
   mark_dirty();
 }
@@ -330,7 +344,7 @@ void Http1ServerConnection::reset_stream() {
 int Http1ServerConnection::limit_error(int status, const char* reason) {
   error_status_ = status;
   user_reason_ = reason;
-  llhttp_set_error_reason(&parser_, reason);
+  llhttp_set_error_reason(parser_, reason);
   return HPE_USER;
 }
 
@@ -344,7 +358,7 @@ int Http1ServerConnection::on_message_begin() {
   tunnel_ = false;
   error_status_ = 400;
   user_reason_ = nullptr;
-  worker_.timers().arm(this, static_cast<uint64_t>(cfg_.timeouts.request_headers.count()), worker_.now_ms());
+  worker_.timers().arm(this, static_cast<uint64_t>(cfg().timeouts.request_headers.count()), worker_.now_ms());
   return 0;
 }
 
@@ -360,7 +374,7 @@ int Http1ServerConnection::on_method(const char* p, size_t n) {
 int Http1ServerConnection::on_url(const char* p, size_t n) {
   RequestHead& r = stream_->request();
   header_bytes_ += static_cast<uint32_t>(n);
-  if (header_bytes_ > cfg_.limits.max_request_headers) return limit_error(431, "request headers too large");
+  if (header_bytes_ > cfg().limits.max_request_headers) return limit_error(431, "request headers too large");
   if (r.path_view.empty()) r.headers.begin_raw();
   r.headers.append_raw(p, n);
   r.path_view = r.headers.raw();
@@ -370,9 +384,9 @@ int Http1ServerConnection::on_url(const char* p, size_t n) {
 int Http1ServerConnection::on_header_field(const char* p, size_t n) {
   HeaderMap& h = in_trailers_ ? stream_->request_trailers() : stream_->request().headers;
   header_bytes_ += static_cast<uint32_t>(n);
-  if (header_bytes_ > cfg_.limits.max_request_headers) return limit_error(431, "request headers too large");
+  if (header_bytes_ > cfg().limits.max_request_headers) return limit_error(431, "request headers too large");
   if (!in_field_) {
-    if (h.size() >= cfg_.limits.max_headers) return limit_error(431, "too many headers");
+    if (h.size() >= cfg().limits.max_headers) return limit_error(431, "too many headers");
     h.begin_name();
     in_field_ = true;
   }
@@ -384,7 +398,7 @@ int Http1ServerConnection::on_header_field(const char* p, size_t n) {
 int Http1ServerConnection::on_header_value(const char* p, size_t n) {
   HeaderMap& h = in_trailers_ ? stream_->request_trailers() : stream_->request().headers;
   header_bytes_ += static_cast<uint32_t>(n);
-  if (header_bytes_ > cfg_.limits.max_request_headers) return limit_error(431, "request headers too large");
+  if (header_bytes_ > cfg().limits.max_request_headers) return limit_error(431, "request headers too large");
   // llhttp passes obs-fold (a line starting with SP/HT) through as part of
   // the value, CRLF included; RFC 9112 5.2 lets a proxy reject it, and
   // forwarding it is a smuggling vector.
@@ -417,11 +431,11 @@ int Http1ServerConnection::on_header_value_complete() {
 int Http1ServerConnection::on_headers_complete() {
   disarm();  // request-headers timeout
   RequestHead& r = stream_->request();
-  if (parser_.http_major != 1 || parser_.http_minor > 1) return limit_error(505, "unsupported HTTP version");
-  r.version_major = parser_.http_major;
-  r.version_minor = parser_.http_minor;
-  version_minor_ = parser_.http_minor;
-  const auto method = static_cast<llhttp_method_t>(parser_.method);
+  if (parser_->http_major != 1 || parser_->http_minor > 1) return limit_error(505, "unsupported HTTP version");
+  r.version_major = parser_->http_major;
+  r.version_minor = parser_->http_minor;
+  version_minor_ = parser_->http_minor;
+  const auto method = static_cast<llhttp_method_t>(parser_->method);
   r.is_head = method == HTTP_HEAD;
   r.is_connect = method == HTTP_CONNECT;
   const int hosts = r.headers.count("host");
@@ -438,18 +452,18 @@ int Http1ServerConnection::on_headers_complete() {
     r.headers.set("host", authority);
     r.set_path(path);
   }
-  if (parser_.flags & F_CHUNKED) {
+  if (parser_->flags & F_CHUNKED) {
     r.has_body = true;
     r.content_length = -1;
-  } else if (parser_.flags & F_CONTENT_LENGTH) {
-    r.content_length = static_cast<int64_t>(parser_.content_length);
-    r.has_body = parser_.content_length > 0;
+  } else if (parser_->flags & F_CONTENT_LENGTH) {
+    r.content_length = static_cast<int64_t>(parser_->content_length);
+    r.has_body = parser_->content_length > 0;
   } else {
     r.has_body = false;
     r.content_length = -1;
   }
-  r.upgrade = parser_.upgrade && !r.is_connect;
-  r.keep_alive = llhttp_should_keep_alive(&parser_);
+  r.upgrade = parser_->upgrade && !r.is_connect;
+  r.keep_alive = llhttp_should_keep_alive(parser_);
   if (!r.keep_alive) close_after_response_ = true;
   const bool raw = r.upgrade || r.is_connect;
   stream_->on_request_headers(!r.has_body && !raw);
@@ -462,7 +476,7 @@ int Http1ServerConnection::on_body(const char* p, size_t n) {
 }
 
 int Http1ServerConnection::on_chunk_header() {
-  if (parser_.content_length == 0) in_trailers_ = true;
+  if (parser_->content_length == 0) in_trailers_ = true;
   return 0;
 }
 
@@ -471,7 +485,7 @@ int Http1ServerConnection::on_message_complete() {
     if (!stream_->request_trailers().empty()) stream_->on_request_trailers();
     else stream_->on_request_end();
   }
-  if (parser_.upgrade) return 0;  // llhttp returns HPE_PAUSED_UPGRADE next
+  if (parser_->upgrade) return 0;  // llhttp returns HPE_PAUSED_UPGRADE next
   return HPE_PAUSED;
 }
 

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "core/listener.h"
+#include "core/slab.h"
 #include "core/tcp_connection.h"
 #include "core/timer_list.h"
 #include "core/worker.h"
@@ -35,6 +36,11 @@ class Http1ServerConnection final : public TcpConnection,
  public:
   Http1ServerConnection(Worker& worker, int listener_index, ListenerShared* shared);
   void start();
+
+  // From the worker's slab (core/slab.h): idle connections are what a
+  // per-node proxy holds by the ten thousand.
+  static void* operator new(size_t n) { return Slab<sizeof(Http1ServerConnection)>::alloc(); }
+  static void operator delete(void* p) { Slab<sizeof(Http1ServerConnection)>::release(p); }
 
   // DownstreamCodec
   void encode_headers(const ResponseHead& head, bool end_stream) override;
@@ -81,13 +87,14 @@ class Http1ServerConnection final : public TcpConnection,
   void protocol_error(int status, std::string_view reason);
   int limit_error(int status, const char* reason);
   void go_idle();
+  void release_parser();
 
-  const config::Listener& cfg_;
+  // Derived, not stored: every byte here is paid per idle connection.
+  const config::Listener& cfg() const { return worker_.config().listeners[static_cast<size_t>(listener_index_)]; }
   int listener_index_;
-  ListenerShared* shared_;
-  llhttp_t parser_;
+  llhttp_t* parser_ = nullptr;  // from the worker's pool while a request is read
   std::unique_ptr<Stream> stream_;
-  std::string leftover_;           // unparsed pipelined bytes (see above)
+  std::unique_ptr<std::string> leftover_;  // unparsed pipelined bytes (see above); rare
   std::string peer_ip_;
   uint32_t header_bytes_ = 0;
   int error_status_ = 400;         // status to send for HPE_USER

@@ -1,0 +1,316 @@
+package integration
+
+// The built-in Go filters (traceid, headers, ratelimit, bodyrewrite) seen
+// from the wire, and the crossing count per request.
+
+import (
+	"bufio"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// goFilterYAML: one listener {{listen}} with the given filters: block
+// (already indented for "    filters:"), prefix / to cluster up at {{up}}.
+func goFilterYAML(workers int, filters string) string {
+	return fmt.Sprintf(`workers: %d
+admin: {address: "{{admin}}"}
+log: {level: info, access_log: "off"}
+listeners:
+  - name: main
+    address: "{{listen}}"
+    filters:
+%s
+    routes:
+      - name: to-up
+        match: {prefix: /}
+        cluster: up
+clusters:
+  - name: up
+    endpoints: ["{{up}}"]
+`, workers, strings.TrimRight(filters, "\n"))
+}
+
+var hex32RE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// TestGoTraceIDRequestAndResponse: traceid puts a 32-hex x-request-id on the
+// upstream request when the client sent none and copies it onto the
+// response; a client-supplied id is kept, on both sides.
+func TestGoTraceIDRequestAndResponse(t *testing.T) {
+	t.Parallel()
+	requireGo(t)
+	up := startEcho(t, "up")
+	m := startMoe(t, goFilterYAML(1, `      - name: traceid
+        config: {header: x-request-id}`), "up", up.Addr)
+	c := newClient()
+
+	t.Run("absent_generated", func(t *testing.T) {
+		seen := map[string]bool{}
+		for i := 0; i < 3; i++ {
+			st, h, body := httpDo(t, c, "GET", m.URL("/trace"), nil)
+			if st != 200 {
+				t.Fatalf("status %d: %s", st, body)
+			}
+			e := decodeEcho(t, body)
+			ids := e.Header["X-Request-Id"]
+			if len(ids) != 1 || !hex32RE.MatchString(ids[0]) {
+				t.Fatalf("upstream got X-Request-Id %q, want one 32-hex id", ids)
+			}
+			if got := h.Values("X-Request-Id"); len(got) != 1 || got[0] != ids[0] {
+				t.Fatalf("response X-Request-Id %q, want %q (the id sent upstream)", got, ids[0])
+			}
+			if seen[ids[0]] {
+				t.Fatalf("id %s generated twice", ids[0])
+			}
+			seen[ids[0]] = true
+		}
+	})
+	t.Run("client_supplied_kept", func(t *testing.T) {
+		st, h, body := httpDo(t, c, "GET", m.URL("/trace"), nil, "X-Request-Id", "client-id-42")
+		if st != 200 {
+			t.Fatalf("status %d: %s", st, body)
+		}
+		e := decodeEcho(t, body)
+		if ids := e.Header["X-Request-Id"]; len(ids) != 1 || ids[0] != "client-id-42" {
+			t.Fatalf("upstream got X-Request-Id %q, want exactly [client-id-42]", ids)
+		}
+		if got := h.Values("X-Request-Id"); len(got) != 1 || got[0] != "client-id-42" {
+			t.Fatalf("response X-Request-Id %q, want [client-id-42]", got)
+		}
+	})
+}
+
+// TestGoHeadersFilter: request_add/set/remove reach the upstream;
+// response_add/set/remove reach the client.
+func TestGoHeadersFilter(t *testing.T) {
+	t.Parallel()
+	requireGo(t)
+	up := startUpstream(t, "up", func(c *upConn, r *upReq) bool {
+		err := writeResponse(c, r, 200, []string{"Content-Type", "application/json",
+			"X-Upstream-Secret", "s3cret", "X-Resp-Set", "from-upstream", "X-Resp-Add", "from-upstream"}, echoBody(c.u, r))
+		return err == nil && !r.wantsClose()
+	})
+	m := startMoe(t, goFilterYAML(1, `      - name: headers
+        config:
+          request_add: {x-added: by-moe}
+          request_set: [{name: x-set, value: by-moe}]
+          request_remove: [x-remove-me]
+          response_add: {x-resp-add: by-moe}
+          response_set: {x-resp-set: by-moe}
+          response_remove: [x-upstream-secret]`), "up", up.Addr)
+
+	st, h, body := httpDo(t, newClient(), "GET", m.URL("/h"), nil,
+		"X-Added", "from-client", "X-Set", "from-client", "X-Remove-Me", "1", "X-Untouched", "u")
+	if st != 200 {
+		t.Fatalf("status %d: %s", st, body)
+	}
+	e := decodeEcho(t, body)
+	want := map[string][]string{
+		"X-Added":     {"from-client", "by-moe"},
+		"X-Set":       {"by-moe"},
+		"X-Untouched": {"u"},
+	}
+	for k, v := range want {
+		if got := e.Header[k]; strings.Join(got, "|") != strings.Join(v, "|") {
+			t.Errorf("upstream request %s = %q, want %q", k, got, v)
+		}
+	}
+	if got, ok := e.Header["X-Remove-Me"]; ok {
+		t.Errorf("upstream request still has X-Remove-Me %q", got)
+	}
+	if got := h.Values("X-Resp-Add"); strings.Join(got, "|") != "from-upstream|by-moe" {
+		t.Errorf("response X-Resp-Add = %q, want [from-upstream by-moe]", got)
+	}
+	if got := h.Values("X-Resp-Set"); strings.Join(got, "|") != "by-moe" {
+		t.Errorf("response X-Resp-Set = %q, want [by-moe]", got)
+	}
+	if got := h.Values("X-Upstream-Secret"); len(got) != 0 {
+		t.Errorf("response still has X-Upstream-Secret %q", got)
+	}
+}
+
+// TestGoRateLimit429: ratelimit keyed on a header; past the burst the
+// client gets 429 with a Retry-After in seconds and the upstream nothing;
+// another key has its own bucket.
+func TestGoRateLimit429(t *testing.T) {
+	t.Parallel()
+	requireGo(t)
+	up := startEcho(t, "up")
+	// 0.1 tokens/s: no token comes back while the test runs.
+	m := startMoe(t, goFilterYAML(2, `      - name: ratelimit
+        config: {rate: 0.1, burst: 3, key: "header:x-client"}`), "up", up.Addr)
+	c := newClient()
+	for i := 0; i < 3; i++ {
+		if st, _, body := httpDo(t, c, "GET", m.URL("/rl"), nil, "X-Client", "a"); st != 200 {
+			t.Fatalf("request %d of the burst: status %d: %s", i+1, st, body)
+		}
+	}
+	before := up.Count()
+	st, h, body := httpDo(t, c, "GET", m.URL("/rl"), nil, "X-Client", "a")
+	if st != 429 {
+		t.Fatalf("4th request with burst 3: status %d, want 429: %s", st, body)
+	}
+	ra := h.Get("Retry-After")
+	n, err := strconv.Atoi(ra)
+	if err != nil || n < 1 || n > 10 {
+		t.Fatalf("Retry-After %q, want whole seconds in 1..10 (rate 0.1/s)", ra)
+	}
+	if up.Count() != before {
+		t.Fatalf("the upstream received the rate-limited request")
+	}
+	if st, _, body := httpDo(t, c, "GET", m.URL("/rl"), nil, "X-Client", "b"); st != 200 {
+		t.Fatalf("another key: status %d, want 200: %s", st, body)
+	}
+	// docs/go-filters.md: api.NewCounter metrics are on GET /stats as
+	// moe_go_filter_<name>{filter="<filter>"}.
+	t.Run("limited_total_on_stats", func(t *testing.T) {
+		if v, ok := statValue(t, m, "moe_go_filter_limited_total", map[string]string{"filter": "ratelimit"}); !ok || v < 1 {
+			t.Errorf("/stats moe_go_filter_limited_total{filter=\"ratelimit\"} = %v (present %v), want >= 1", v, ok)
+		}
+	})
+}
+
+// TestGoBodyRewriteFixesContentLength: bodyrewrite changes the length of
+// JSON and text bodies (Content-Length and chunked from the upstream); the
+// client gets a Content-Length that matches the bytes that follow, and the
+// keep-alive connection stays in sync for the next request.
+func TestGoBodyRewriteFixesContentLength(t *testing.T) {
+	t.Parallel()
+	requireGo(t)
+	bodies := map[string]struct {
+		ctype, body string
+		chunked     bool
+	}{
+		"/json":    {"application/json", `{"animal":"cat","says":"meow","cat":true}`, false},
+		"/text":    {"text/plain; charset=utf-8", "the cat sat on the cat mat", false},
+		"/chunked": {"text/html", "<p>cat</p><p>more cat</p>", true},
+		"/shrink":  {"text/plain", "elephant elephant elephant", false},
+		"/binary":  {"application/octet-stream", "cat cat cat", false},
+	}
+	up := startUpstream(t, "up", func(c *upConn, r *upReq) bool {
+		b, ok := bodies[r.Target]
+		if !ok {
+			return writeResponse(c, r, 404, nil, []byte("no such body")) == nil
+		}
+		if b.chunked {
+			var w strings.Builder
+			fmt.Fprintf(&w, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n\r\n", b.ctype)
+			for _, p := range []string{b.body[:5], b.body[5:]} {
+				fmt.Fprintf(&w, "%x\r\n%s\r\n", len(p), p)
+			}
+			w.WriteString("0\r\n\r\n")
+			_, err := c.Write([]byte(w.String()))
+			return err == nil && !r.wantsClose()
+		}
+		return writeResponse(c, r, 200, []string{"Content-Type", b.ctype}, []byte(b.body)) == nil && !r.wantsClose()
+	})
+	m := startMoe(t, goFilterYAML(1, `      - name: bodyrewrite
+        config:
+          replacements: [{from: cat, to: tiger}, {from: elephant, to: ant}]`), "up", up.Addr)
+
+	cases := []struct{ path, want string }{
+		{"/json", `{"animal":"tiger","says":"meow","tiger":true}`},
+		{"/text", "the tiger sat on the tiger mat"},
+		{"/chunked", "<p>tiger</p><p>more tiger</p>"},
+		{"/shrink", "ant ant ant"},
+		{"/binary", "cat cat cat"}, // not a rewritten content type
+	}
+	// All on one keep-alive connection: a wrong length would desync the
+	// next response.
+	conn := dial(t, m.Addr("listen"))
+	br := bufio.NewReader(conn)
+	for _, tc := range cases {
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", tc.path)
+		resp := readRawResponse(t, br, "GET")
+		if resp.Status != 200 {
+			t.Fatalf("%s: status %d: %q", tc.path, resp.Status, resp.Body)
+		}
+		if string(resp.Body) != tc.want {
+			t.Errorf("%s: body %q, want %q", tc.path, resp.Body, tc.want)
+		}
+		cls := resp.Header.Values("Content-Length")
+		chunked := len(resp.Header.Values("Transfer-Encoding")) > 0
+		switch {
+		case len(cls) == 1:
+			if cls[0] != strconv.Itoa(len(tc.want)) {
+				t.Errorf("%s: Content-Length %s, body is %d bytes", tc.path, cls[0], len(tc.want))
+			}
+			if chunked {
+				t.Errorf("%s: both Content-Length and Transfer-Encoding", tc.path)
+			}
+		case len(cls) == 0 && chunked:
+			// A chunked response is framed correctly by construction.
+		default:
+			t.Errorf("%s: Content-Length %q, Transfer-Encoding %q: want one Content-Length", tc.path, cls,
+				resp.Header.Values("Transfer-Encoding"))
+		}
+	}
+	// Nothing is left over on the connection.
+	conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, _ := br.Read(make([]byte, 1)); n > 0 {
+		t.Fatalf("bytes after the last response: the framing is off")
+	}
+}
+
+// TestGoCrossingsPerRequestIndependentOfChainLength: chains of 1, 3 and 10
+// `headers` filters cost the same number of Go crossings per request
+// (GET /go "crossings"): the whole chain runs inside one crossing per event.
+func TestGoCrossingsPerRequestIndependentOfChainLength(t *testing.T) {
+	t.Parallel()
+	requireGo(t)
+	up := startEcho(t, "up")
+	chain := func(n int) string {
+		var b strings.Builder
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, "      - name: headers\n        config: {request_set: {x-f%d: \"%d\"}, response_set: {x-r%d: \"%d\"}}\n", i, i, i, i)
+		}
+		return b.String()
+	}
+	var y strings.Builder
+	y.WriteString("workers: 1\nadmin: {address: \"{{admin}}\"}\nlog: {level: info, access_log: \"off\"}\nlisteners:\n")
+	lengths := []int{1, 3, 10}
+	for _, n := range lengths {
+		fmt.Fprintf(&y, "  - name: chain%d\n    address: \"{{chain%d}}\"\n    filters:\n%s    routes:\n      - match: {prefix: /}\n        cluster: up\n", n, n, chain(n))
+	}
+	y.WriteString("clusters:\n  - name: up\n    endpoints: [\"{{up}}\"]\n")
+	m := startMoe(t, y.String(), "up", up.Addr)
+
+	const N = 50
+	perReq := map[int]float64{}
+	for _, n := range lengths {
+		c := newClient()
+		url := "http://" + m.Addr(fmt.Sprintf("chain%d", n)) + "/x"
+		// One request first so a connection exists; then measure.
+		if st, _, _ := httpDo(t, c, "GET", url, nil); st != 200 {
+			t.Fatalf("chain of %d: status %d", n, st)
+		}
+		before := stableGoStat(t, m, "crossings")
+		for i := 0; i < N; i++ {
+			st, h, body := httpDo(t, c, "GET", url, nil)
+			if st != 200 {
+				t.Fatalf("chain of %d: status %d", n, st)
+			}
+			// Every filter of the chain ran, both ways.
+			e := decodeEcho(t, body)
+			if got := e.Header[fmt.Sprintf("X-F%d", n-1)]; len(got) != 1 {
+				t.Fatalf("chain of %d: the last filter's request header is missing upstream: %v", n, e.Header)
+			}
+			if h.Get(fmt.Sprintf("X-R%d", n-1)) == "" || h.Get("X-R0") == "" {
+				t.Fatalf("chain of %d: response headers of the first/last filter missing: %v", n, h)
+			}
+		}
+		after := stableGoStat(t, m, "crossings")
+		d := after - before
+		if d <= 0 || int64(d)%N != 0 {
+			t.Fatalf("chain of %d: crossings went from %v to %v over %d requests (want a positive multiple of %d)", n, before, after, N, N)
+		}
+		perReq[n] = d / N
+		t.Logf("chain of %2d filters: %v crossings per request", n, perReq[n])
+	}
+	if perReq[1] != perReq[3] || perReq[1] != perReq[10] {
+		t.Fatalf("crossings per request depend on the chain length: %v (want the same for 1, 3 and 10 filters)", perReq)
+	}
+}

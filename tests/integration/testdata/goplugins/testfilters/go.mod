@@ -1,0 +1,3 @@
+module moe.test/testfilters
+
+go 1.26

@@ -1,0 +1,141 @@
+// Command testfilters is a Go plugin used only by moe's integration tests
+// (tests/integration/go_*_test.go). The tests build it once per run with
+// scripts/build-plugin.sh. It registers:
+//
+//	test_panic   panics in OnRequestHeaders when the request has x-panic
+//	test_upper   buffers the whole request body (StopAndBuffer from the
+//	             headers hook), upper-cases it and appends config "suffix"
+//	test_reply   answers a local reply (config status, body; header
+//	             x-reply-by: test_reply) when the request has x-deny
+//	test_async   goes Pending and resumes from a goroutine (s.Go), setting
+//	             x-async: resumed on the request; a request with x-gc runs
+//	             runtime.GC() in that goroutine first
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"runtime"
+
+	"moe/goext/api"
+)
+
+func strict(raw json.RawMessage, v any) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	return d.Decode(v)
+}
+
+// test_panic
+
+type panicFilter struct{}
+
+var _ api.RequestHeadersFilter = panicFilter{}
+
+func (panicFilter) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+	if _, ok := h.Lookup("x-panic"); ok {
+		panic("test_panic: the request asked for a panic")
+	}
+	return api.Continue
+}
+
+// test_upper
+
+type upperFilter struct{ suffix []byte }
+
+var (
+	_ api.RequestHeadersFilter = (*upperFilter)(nil)
+	_ api.RequestBodyFilter    = (*upperFilter)(nil)
+)
+
+func (f *upperFilter) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, endStream bool) api.Status {
+	if endStream {
+		return api.Continue
+	}
+	return api.StopAndBuffer
+}
+
+func (f *upperFilter) OnRequestBody(s *api.Stream, b *api.Body, endStream bool) api.Status {
+	if !endStream {
+		return api.StopAndBuffer
+	}
+	out := bytes.ToUpper(b.Bytes())
+	out = append(out, f.suffix...)
+	b.Replace(out)
+	return api.Continue
+}
+
+// test_reply
+
+type replyFilter struct {
+	status int
+	body   []byte
+}
+
+var _ api.RequestHeadersFilter = (*replyFilter)(nil)
+
+func (f *replyFilter) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+	if _, ok := h.Lookup("x-deny"); !ok {
+		return api.Continue
+	}
+	s.SendLocalReply(f.status, [][2]string{
+		{"content-type", "text/plain; charset=utf-8"},
+		{"x-reply-by", "test_reply"},
+		{"x-reply-path", h.Path()},
+	}, f.body)
+	return api.LocalReply
+}
+
+// test_async
+
+type asyncFilter struct{}
+
+var _ api.RequestHeadersFilter = asyncFilter{}
+
+func (asyncFilter) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+	_, gc := h.Lookup("x-gc")
+	s.Go(func() {
+		if gc {
+			runtime.GC()
+		}
+		s.ResumeWith(func() { h.Set("x-async", "resumed") })
+	})
+	return api.Pending
+}
+
+func init() {
+	api.Register("test_panic", func(raw json.RawMessage) (api.Factory, error) {
+		return api.Shared(panicFilter{}), nil
+	})
+	api.Register("test_upper", func(raw json.RawMessage) (api.Factory, error) {
+		var c struct {
+			Suffix string `json:"suffix"`
+		}
+		if err := strict(raw, &c); err != nil {
+			return nil, err
+		}
+		return api.Shared(&upperFilter{suffix: []byte(c.Suffix)}), nil
+	})
+	api.Register("test_reply", func(raw json.RawMessage) (api.Factory, error) {
+		c := struct {
+			Status int    `json:"status"`
+			Body   string `json:"body"`
+		}{Status: 403, Body: "denied by test_reply\n"}
+		if err := strict(raw, &c); err != nil {
+			return nil, err
+		}
+		if c.Status < 200 || c.Status > 599 {
+			return nil, fmt.Errorf("status must be 200..599, got %d", c.Status)
+		}
+		return api.Shared(&replyFilter{status: c.Status, body: []byte(c.Body)}), nil
+	})
+	api.Register("test_async", func(raw json.RawMessage) (api.Factory, error) {
+		return api.Shared(asyncFilter{}), nil
+	})
+}
+
+func main() {}
