@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "core/server.h"
@@ -75,9 +76,17 @@ int main(int argc, char** argv) {
     moe::config::LoadResult r = moe::config::load_config(opts.config_path);
     for (const auto& e : r.errors) fprintf(stderr, "%s\n", e.to_string().c_str());
     if (!r.errors.empty()) return 1;
+    // Plugins and filter configs are checked the way startup does it: the
+    // plugins are opened and every chain is built (factories validate).
+    std::vector<uint32_t> chain_events;
+    int workers = opts.workers > 0 ? opts.workers : (r.config->workers > 0 ? r.config->workers : 1);
+    auto go_errors = moe::go::start(*r.config, workers, chain_events);
+    for (const auto& e : go_errors) fprintf(stderr, "%s\n", e.to_string().c_str());
+    if (!go_errors.empty()) return 1;
     printf("%s: ok\n", opts.config_path.c_str());
     return 0;
   }
   opts.go_info = moe::go_runtime_json;
+  opts.go_metrics = moe::go::metrics;
   return moe::run_server(opts);
 }

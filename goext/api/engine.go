@@ -245,8 +245,9 @@ func (w *workerTable) release(st *streamState) {
 	if st.escaped {
 		w.streams[slot] = nil
 	} else {
-		// Views (headers, body, info) are not cleared: haveReq/haveResp,
-		// infoSet and the next startEvent guard them.
+		// Header arrays were dropped (dropViews); the other views (body,
+		// info) are not cleared: haveReq/haveResp, infoSet and the next
+		// startEvent guard them.
 		clear(st.filters)
 		if len(st.kv) > 0 {
 			clear(st.kv)
@@ -268,6 +269,7 @@ func onEvent(ev *abi.Event) int32 {
 	if ev.Kind == abi.EvDone {
 		if st != nil {
 			st.ops = ev.Ops
+			st.bindRequest(ev) // OnDone may read the request headers
 			st.finish(ev)
 		}
 		return abi.Continue
@@ -285,7 +287,7 @@ func onEvent(ev *abi.Event) int32 {
 		st = w.alloc(c, ev)
 	}
 	st.ops = ev.Ops
-	defer func() { st.ops = nil }()
+	defer st.endCall()
 	st.startEvent(ev)
 	return st.drive()
 }
@@ -312,9 +314,18 @@ func onResume(ev *abi.Event) int32 {
 	st.mu.Unlock()
 
 	st.ops = ev.Ops
-	defer func() { st.ops = nil }()
-	// An unmodified body is a view of C++ memory: rebind it to this call's.
+	defer st.endCall()
+	// moe applied the ops returned with Pending and may have moved its header
+	// arrays: rebind every view to this call's (dropping the overlays, which
+	// those ops already carried). An unmodified body is a view too.
+	st.bindRequest(ev)
 	switch st.c.kind {
+	case abi.EvResponseHeaders:
+		st.respHeaders.reset(st, ev)
+	case abi.EvRequestTrailers:
+		st.reqTrailers.reset(st, abi.TargetRequestTrailers, abi.Headers(ev.Headers, ev.HeaderCount))
+	case abi.EvResponseTrailers:
+		st.respTrailers.reset(st, abi.TargetResponseTrailers, abi.Headers(ev.Headers, ev.HeaderCount))
 	case abi.EvRequestData:
 		if !st.reqBody.modified {
 			st.reqBody.view = abi.Bytes(ev.Body, ev.BodyLen)
@@ -358,10 +369,8 @@ func failStream(ev *abi.Event, status int, msg string) int32 {
 func (st *streamState) startEvent(ev *abi.Event) {
 	end := ev.EndStream != 0
 	c := cursor{kind: ev.Kind, stage: ev.Kind, end: end}
+	st.bindRequest(ev)
 	switch ev.Kind {
-	case abi.EvRequestHeaders:
-		st.reqHeaders.reset(st, ev)
-		st.haveReq = true
 	case abi.EvResponseHeaders:
 		st.respHeaders.reset(st, ev)
 		st.haveResp = true
@@ -377,6 +386,39 @@ func (st *streamState) startEvent(ev *abi.Event) {
 		c = st.respBuf.resumeCursor(c)
 	}
 	st.c = c
+}
+
+// bindRequest points the request-header view at this call's array: moe
+// sends the request headers as they are now on every event (for a
+// request-headers event, the event's own block). moe has applied every op of
+// the earlier calls, so the overlay of an earlier call is dropped: the array
+// is the truth.
+func (st *streamState) bindRequest(ev *abi.Event) {
+	raw := abi.Headers(ev.RequestHeaders, ev.RequestHeaderCount)
+	if ev.Kind == abi.EvRequestHeaders {
+		raw = abi.Headers(ev.Headers, ev.HeaderCount)
+	}
+	st.reqHeaders.reset(st, ev, raw, !st.haveReq)
+	st.haveReq = true
+}
+
+// endCall runs when a crossing returns. moe's header ARRAYS are valid during
+// the call only (it edits its lists between calls), so no view of one is
+// kept: the request headers are rebound on the next call, the response
+// headers (which later calls don't resend) are copied into their overlay
+// (the strings stay views: they live for the stream), trailers are dropped.
+func (st *streamState) endCall() {
+	st.ops = nil
+	st.dropViews()
+}
+
+func (st *streamState) dropViews() {
+	st.reqHeaders.raw = nil
+	if h := &st.respHeaders.Header; h.raw != nil {
+		h.materialize()
+		h.raw = nil
+	}
+	st.reqTrailers.raw, st.respTrailers.raw = nil, nil
 }
 
 // resumeCursor: the buffered body after a StopAndBuffer continues where the
@@ -591,6 +633,7 @@ func (st *streamState) finish(ev *abi.Event) {
 	}
 	st.ops = nil
 	st.cur = -1
+	st.dropViews()
 	st.w.release(st)
 }
 

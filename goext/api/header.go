@@ -14,7 +14,7 @@ import (
 type Header struct {
 	st       *streamState
 	target   uint8
-	raw      []abi.Header // moe's array (a view)
+	raw      []abi.Header // moe's array: a view valid during the current call only
 	kv       []field      // copy-on-write overlay, used once modified
 	modified bool
 }
@@ -220,11 +220,17 @@ type RequestHeaders struct {
 	hostSet                    bool
 }
 
-func (h *RequestHeaders) reset(st *streamState, ev *abi.Event) {
-	h.Header.reset(st, abi.TargetRequestHeaders, abi.Headers(ev.Headers, ev.HeaderCount))
-	h.method = abi.String(ev.Method, ev.MethodLen)
-	h.path = abi.String(ev.Path, ev.PathLen)
-	h.scheme = abi.String(ev.Scheme, ev.SchemeLen)
+// reset binds the view to raw, this call's request-header array. The request
+// line comes from the event when it carries one (moe sends it on every
+// event, with earlier SetMethod/SetPath applied), or when first is set (a new
+// stream). A SetHost of an earlier call is now the array's host header.
+func (h *RequestHeaders) reset(st *streamState, ev *abi.Event, raw []abi.Header, first bool) {
+	h.Header.reset(st, abi.TargetRequestHeaders, raw)
+	if first || ev.Kind == abi.EvRequestHeaders || ev.MethodLen > 0 {
+		h.method = abi.String(ev.Method, ev.MethodLen)
+		h.path = abi.String(ev.Path, ev.PathLen)
+		h.scheme = abi.String(ev.Scheme, ev.SchemeLen)
+	}
 	h.host, h.hostSet = "", false
 }
 

@@ -82,9 +82,12 @@ func (s *Stream) Set(key, value string) {
 	st.emit(abi.OpKVSet, abi.TargetStream, key, value)
 }
 
-// RequestHeaders returns the stream's request headers (with every change
-// made by filters so far), or nil before they arrived. Readable for the whole
-// stream; changing them after the request-headers event has no effect.
+// RequestHeaders returns the stream's request headers as they are now: with
+// every change made by filters so far and by moe itself (hop-by-hop headers
+// removed, x-forwarded-for...). Usable in every hook, OnDone and ResumeWith
+// functions, even when no filter of the chain has an OnRequestHeaders hook;
+// never nil there. Changing them after the request-headers event has no
+// effect on the request sent upstream.
 func (s *Stream) RequestHeaders() *RequestHeaders {
 	if !s.st.haveReq {
 		return nil

@@ -11,9 +11,15 @@
 //	// st == api.Continue; s.Request.Headers.Get("x-request-id") != ""
 //
 // Like moe, it skips the events no filter of the chain handles, buffers after
-// StopAndBuffer, and waits for Resume/SendLocalReply after Pending (up to
-// Stream.AsyncTimeout). To catch views kept too long, it overwrites each body
-// chunk after its event, and every header block after Done.
+// StopAndBuffer, waits for Resume/SendLocalReply after Pending (up to
+// Stream.AsyncTimeout), and passes the request headers as they are now on
+// every call. To catch views kept too long, it overwrites each body chunk
+// after its event, each moe_header array after its call (moe's arrays move
+// when it edits a header list), and every header string after Done.
+//
+// A test may edit Stream.Request.Headers (or Response.Headers) between events
+// to stand for moe's own changes (hop-by-hop headers removed,
+// x-forwarded-for added...): the next call sees them.
 package filtertest
 
 import (
@@ -198,8 +204,8 @@ type Stream struct {
 	handle   uint64
 	goState  uint64
 	rawInfo  *abi.StreamInfo
-	keep     [][]byte // header bytes: alive until Done
-	keepHdr  [][]abi.Header
+	keep     [][]byte         // header bytes: alive until Done
+	interned map[string]*byte // string -> its bytes in keep (moe's arena)
 	resumeCh chan struct{}
 	ended    bool
 	done     bool
@@ -321,17 +327,85 @@ func (s *Stream) newEvent(kind uint32, end bool) *abi.Event {
 	return ev
 }
 
-// bytes copies str into a block kept until Done.
+// bytes copies str into a block kept until Done (once per distinct string,
+// like moe's per-stream arena, so views stay stable across calls).
 func (s *Stream) bytes(str string) (*byte, uint32) {
 	if str == "" {
 		return nil, 0
 	}
+	if p, ok := s.interned[str]; ok {
+		return p, uint32(len(str))
+	}
 	b := []byte(str)
 	s.keep = append(s.keep, b)
+	if s.interned == nil {
+		s.interned = map[string]*byte{}
+	}
+	s.interned[str] = &b[0]
 	return &b[0], uint32(len(b))
 }
 
-func (s *Stream) headersEvent(kind uint32, h Headers, end bool, status int) api.Status {
+// headerArray builds a fresh moe_header array for one call.
+func (s *Stream) headerArray(h Headers) []abi.Header {
+	if len(h) == 0 {
+		return nil
+	}
+	arr := make([]abi.Header, len(h))
+	for i, f := range h {
+		arr[i].Name, arr[i].NameLen = s.bytes(f[0])
+		arr[i].Value, arr[i].ValueLen = s.bytes(f[1])
+	}
+	return arr
+}
+
+func first(arr []abi.Header) (*abi.Header, uint32) {
+	if len(arr) == 0 {
+		return nil, 0
+	}
+	return &arr[0], uint32(len(arr))
+}
+
+// fill sets what moe sets on every call from the stream as it is now: the
+// request headers and line, the status, and the event's own header block,
+// in new arrays. It returns the arrays, for poison after the call.
+func (s *Stream) fill(ev *abi.Event) [][]abi.Header {
+	req := s.headerArray(s.Request.Headers)
+	ev.RequestHeaders, ev.RequestHeaderCount = first(req)
+	arrays := [][]abi.Header{req}
+	var block []abi.Header
+	switch ev.Kind {
+	case abi.EvRequestHeaders:
+		block = req
+	case abi.EvRequestTrailers:
+		block = s.headerArray(s.Request.Trailers)
+	case abi.EvResponseHeaders:
+		block = s.headerArray(s.Response.Headers)
+	case abi.EvResponseTrailers:
+		block = s.headerArray(s.Response.Trailers)
+	}
+	ev.Headers, ev.HeaderCount = first(block)
+	arrays = append(arrays, block)
+	ev.Method, ev.MethodLen = s.bytes(s.Request.Method)
+	ev.Path, ev.PathLen = s.bytes(s.Request.Path)
+	ev.Scheme, ev.SchemeLen = s.bytes(s.Request.Scheme)
+	ev.Status = int32(s.Response.Status)
+	return arrays
+}
+
+// poison overwrites the arrays of a call that returned: a filter (or the
+// engine) that kept one reads a header that is not there.
+func (s *Stream) poison(arrays [][]abi.Header) {
+	var p abi.Header
+	p.Name, p.NameLen = s.bytes("filtertest-stale-header-array")
+	p.Value, p.ValueLen = s.bytes("stale")
+	for _, arr := range arrays {
+		for i := range arr {
+			arr[i] = p
+		}
+	}
+}
+
+func (s *Stream) headersEvent(kind uint32, _ Headers, end bool, _ int) api.Status {
 	s.t.Helper()
 	if !s.check() {
 		return api.Continue
@@ -339,22 +413,7 @@ func (s *Stream) headersEvent(kind uint32, h Headers, end bool, status int) api.
 	if !s.c.Wants(int(kind)) {
 		return api.Continue
 	}
-	ev := s.newEvent(kind, end)
-	if len(h) > 0 {
-		arr := make([]abi.Header, len(h))
-		for i, f := range h {
-			arr[i].Name, arr[i].NameLen = s.bytes(f[0])
-			arr[i].Value, arr[i].ValueLen = s.bytes(f[1])
-		}
-		s.keepHdr = append(s.keepHdr, arr)
-		ev.Headers, ev.HeaderCount = &arr[0], uint32(len(arr))
-	}
-	if kind == abi.EvRequestHeaders {
-		ev.Method, ev.MethodLen = s.bytes(s.Request.Method)
-		ev.Path, ev.PathLen = s.bytes(s.Request.Path)
-		ev.Scheme, ev.SchemeLen = s.bytes(s.Request.Scheme)
-	}
-	ev.Status = int32(status)
+	ev := s.newEvent(kind, end) // cross fills the headers (the block is h)
 	st := s.cross(ev, nil)
 	if st == api.StopAndBuffer {
 		dir := 0
@@ -419,7 +478,9 @@ func (s *Stream) cross(ev *abi.Event, body *[]byte) api.Status {
 		*body = append([]byte(nil), abi.Bytes(ev.Body, ev.BodyLen)...)
 	}
 	s.Ops = nil
+	arrays := s.fill(ev)
 	r := host.E.OnEvent(ev)
+	s.poison(arrays)
 	s.goState = ev.GoState
 	for {
 		s.apply(ev, body)
@@ -433,7 +494,9 @@ func (s *Stream) cross(ev *abi.Event, body *[]byte) api.Status {
 		}
 		ev.Ops = &abi.Ops{}
 		ev.GoState = s.goState
+		arrays = s.fill(ev) // as moe: the lists now, with the ops applied
 		r = host.E.OnResume(ev)
+		s.poison(arrays)
 	}
 	if r == abi.LocalReply {
 		s.ended = true
@@ -531,7 +594,9 @@ func (s *Stream) Done(finalStatus int) {
 		ev.BytesReceived = uint64(len(s.Request.Body))
 		ev.BytesSent = uint64(len(s.Response.Body))
 		ev.DurationNs = int64(time.Since(s.Info.StartTime))
+		arrays := s.fill(ev)
 		host.E.OnEvent(ev)
+		s.poison(arrays)
 	}
 	for _, b := range s.keep {
 		for i := range b {

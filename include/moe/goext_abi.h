@@ -8,8 +8,9 @@
  * headers, a request body chunk, request trailers, the same three for the
  * response, and the end of the stream) the worker thread calls
  * moe_go_on_event() ONCE; the whole filter chain of the listener runs inside
- * that call. Go reads headers through the moe_header array (views into C++
- * memory, stable for the life of the stream) and records every change as an
+ * that call. Go reads headers through the moe_header array (the array is
+ * valid during the call only; the names and values it points at are C++
+ * memory stable for the life of the stream) and records every change as an
  * op in ev->ops (C++ memory, applied by C++ after the call returns). Go calls
  * into C only to grow the ops buffer (moe_ops_grow) and, from goroutines, to
  * ask for a resume (moe_post_resume).
@@ -118,6 +119,12 @@ typedef struct moe_event {
   /* Headers or trailers of this event (HEADERS/TRAILERS kinds). */
   const moe_header* headers;
   uint32_t header_count;
+  /* The request's headers as they are now, on EVERY event, so a response
+   * hook can read them. The array is valid during the call only (C++ edits
+   * the list between events); the names and values it points at live for
+   * the stream. */
+  const moe_header* request_headers;
+  uint32_t request_header_count;
   /* Request line (request events) and status (response events). */
   const char* method; uint32_t method_len;
   const char* path; uint32_t path_len;
@@ -146,7 +153,8 @@ typedef struct moe_event {
 /* int32_t moe_go_on_event(moe_event* ev); */
 /* Called on the worker after moe_post_resume: Go continues the chain after
  * the filter that returned PENDING (same event kind as then); ev->kind is
- * that kind, body/headers as at the time of the pending event. */
+ * that kind; headers are the current arrays, with the ops returned along
+ * with PENDING already applied. */
 /* int32_t moe_go_on_resume(moe_event* ev); */
 /* malloc'd JSON for GET /go (GOMAXPROCS, goroutines, GC, crossings, panics). */
 /* char* moe_go_runtime_json(void); */

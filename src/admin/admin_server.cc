@@ -64,8 +64,13 @@ constexpr llhttp_settings_t kSettings = [] {
 }  // namespace
 
 AdminServer::AdminServer(uv_loop_t* loop, std::shared_ptr<const config::Config> cfg,
-                         const std::vector<std::unique_ptr<Worker>>& workers, std::function<std::string()> go_info)
-    : loop_(loop), config_(std::move(cfg)), workers_(workers), go_info_(std::move(go_info)) {}
+                         const std::vector<std::unique_ptr<Worker>>& workers, std::function<std::string()> go_info,
+                         std::function<std::string()> go_metrics)
+    : loop_(loop),
+      config_(std::move(cfg)),
+      workers_(workers),
+      go_info_(std::move(go_info)),
+      go_metrics_(std::move(go_metrics)) {}
 
 AdminServer::~AdminServer() { close(); }
 
@@ -141,6 +146,7 @@ AdminServer::Response AdminServer::handle(std::string_view method, std::string_v
   } else if (path == "/stats") {
     r.content_type = "text/plain; version=0.0.4";
     r.body = render_stats(*config_, workers_);
+    if (go_metrics_) r.body += go_metrics_();
   } else if (path == "/config_dump") {
     r.content_type = "application/json";
     r.body = config_->to_json();

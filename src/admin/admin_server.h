@@ -22,9 +22,11 @@ class Worker;
 
 class AdminServer {
  public:
-  // `go_info` renders GET /go (the bridge lives outside moe_core).
+  // `go_info` renders GET /go; `go_metrics` adds the Go filters' metrics to
+  // GET /stats (both from the bridge, passed in by main).
   AdminServer(uv_loop_t* loop, std::shared_ptr<const config::Config> cfg,
-              const std::vector<std::unique_ptr<Worker>>& workers, std::function<std::string()> go_info);
+              const std::vector<std::unique_ptr<Worker>>& workers, std::function<std::string()> go_info,
+              std::function<std::string()> go_metrics);
   ~AdminServer();
   // Binds the configured address; returns a libuv error or 0.
   int start(std::string& bound);
@@ -47,6 +49,7 @@ class AdminServer {
   const std::vector<std::unique_ptr<Worker>>& workers_;
   uv_tcp_t* server_ = nullptr;
   std::function<std::string()> go_info_;
+  std::function<std::string()> go_metrics_;
   bool draining_ = false;
 };
 

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <regex>
+#include <re2/re2.h>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,7 +82,7 @@ struct HeaderMatch {
   std::string name;  // lower-case
   StringMatchKind kind = StringMatchKind::present;
   std::string value;
-  std::shared_ptr<const std::regex> regex;  // set when kind == regex
+  std::shared_ptr<const re2::RE2> regex;  // set when kind == regex (full match)
 };
 
 struct RouteMatch {
@@ -90,7 +90,9 @@ struct RouteMatch {
   std::optional<std::string> prefix;
   std::optional<std::string> path;
   std::optional<std::string> regex_text;
-  std::shared_ptr<const std::regex> regex;
+  // RE2: linear time, no recursion, so a client-chosen path cannot blow the
+  // stack or the CPU (std::regex recurses per character). Full match.
+  std::shared_ptr<const re2::RE2> regex;
   // Host: "" = any; "api.example.com" exact (case-insensitive, port ignored);
   // "*.example.com" suffix (matches "a.example.com", not "example.com").
   std::string host;

@@ -1,4 +1,6 @@
 // Entry points: file or text to a validated Config, never throwing.
+#include <yaml-cpp/eventhandler.h>
+#include <sstream>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -37,6 +39,35 @@ void parse_document(Context& ctx, const YAML::Node& doc, Config& cfg) {
 
 }  // namespace
 
+namespace {
+
+// yaml-cpp 0.7's LoadAll never returns on some invalid streams (one that is
+// just ",": each HandleNextDocument reports an empty document without
+// consuming the token; yaml-cpp issue #1040). Count documents with a no-op
+// handler first and give up past a cap: a config is one document.
+struct NoopHandler : YAML::EventHandler {
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+bool too_many_documents(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  NoopHandler h;
+  for (int docs = 0; parser.HandleNextDocument(h);)
+    if (++docs > 16) return true;
+  return false;  // syntax errors throw and are reported by LoadAll below
+}
+
+}  // namespace
+
 LoadResult load_config_text(const std::string& text, const std::string& path) {
   std::error_code ec;
   std::filesystem::path dir = std::filesystem::path(path).parent_path();
@@ -50,6 +81,11 @@ LoadResult load_config_text(const std::string& text, const std::string& path) {
   auto cfg = std::make_shared<Config>();
   cfg->source = path;
   try {
+    if (too_many_documents(text)) {
+      ctx.error(Mark{path, 1, 1}, "", "YAML syntax error: not a YAML mapping (the stream never ends a document)");
+      result.errors = ctx.take_errors();
+      return result;
+    }
     std::vector<YAML::Node> docs = YAML::LoadAll(text);
     if (docs.size() > 1) {
       ctx.error(docs[1], "", "expected one YAML document, found " + std::to_string(docs.size()));

@@ -5,14 +5,16 @@ namespace moe::config::detail {
 
 namespace {
 
-std::shared_ptr<const std::regex> compile_regex(Context& ctx, const YAML::Node& at,
-                                                const std::string& key, const std::string& text) {
-  try {
-    return std::make_shared<const std::regex>(text, std::regex::ECMAScript);
-  } catch (const std::exception& e) {  // std::regex_error, or bad_alloc on absurd input
-    ctx.error(at, key, "invalid regex '" + text + "': " + e.what());
+std::shared_ptr<const re2::RE2> compile_regex(Context& ctx, const YAML::Node& at,
+                                              const std::string& key, const std::string& text) {
+  RE2::Options opts;
+  opts.set_log_errors(false);
+  auto re = std::make_shared<const re2::RE2>(text, opts);
+  if (!re->ok()) {
+    ctx.error(at, key, "invalid regex '" + text + "': " + re->error() + " (RE2 syntax)");
     return nullptr;
   }
+  return re;
 }
 
 bool valid_header_value(std::string_view v) {

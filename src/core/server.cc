@@ -34,6 +34,17 @@ std::string format_addr(const sockaddr* sa) {
   return std::string(ip) + ":" + std::to_string(port);
 }
 
+bool port_is_free(const sockaddr* addr, socklen_t len, std::string& err) {
+  int fd = ::socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return true;  // the real bind will say what is wrong
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // TIME_WAIT is fine
+  bool ok = ::bind(fd, addr, len) == 0;
+  if (!ok) err = errno == EADDRINUSE ? "address already in use (is another process listening there?)" : strerror(errno);
+  ::close(fd);
+  return ok;
+}
+
 struct MainState {
   std::shared_ptr<const config::Config> cfg;
   std::vector<std::unique_ptr<Worker>> workers;
@@ -120,6 +131,16 @@ int run_server(const ServerOptions& opts) {
     const config::Listener& l = cfg->listeners[li];
     st.shared.push_back(std::make_unique<ListenerShared>());
     sockaddr_storage addr = l.address.addr;
+    if (l.address.port != 0) {
+      // SO_REUSEPORT would let us share the port with another process that
+      // already listens there (a second moe, say) and split its traffic.
+      // Refuse instead: probe with a plain bind first.
+      std::string err;
+      if (!port_is_free(reinterpret_cast<sockaddr*>(&addr), l.address.addr_len, err)) {
+        log_error("listener {}: cannot listen on {}: {}", l.name, l.address.text, err);
+        return 1;
+      }
+    }
     for (int w = 0; w < cfg->workers; w++) {
       std::string err;
       int fd = make_listen_socket(reinterpret_cast<sockaddr*>(&addr), l.address.addr_len, 1024, err);
@@ -143,7 +164,7 @@ int run_server(const ServerOptions& opts) {
   }
 
   uv_loop_t* loop = uv_default_loop();
-  st.admin = std::make_unique<AdminServer>(loop, cfg, st.workers, opts.go_info);
+  st.admin = std::make_unique<AdminServer>(loop, cfg, st.workers, opts.go_info, opts.go_metrics);
   std::string admin_addr;
   if (int rc = st.admin->start(admin_addr); rc != 0) {
     log_error("admin: cannot listen on {}: {}", cfg->admin.address->text, uv_strerror(rc));

@@ -13,7 +13,8 @@ struct ServerOptions {
   std::string config_path;
   int workers = -1;        // --workers; -1 = from the file
   std::string log_level;   // --log-level; empty = from the file
-  std::function<std::string()> go_info;  // GET /go
+  std::function<std::string()> go_info;     // GET /go
+  std::function<std::string()> go_metrics;  // Go filters' metrics, appended to GET /stats
 };
 
 // The signals moe owns (TERM, INT, HUP, USR1, USR2).

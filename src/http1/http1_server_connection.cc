@@ -179,14 +179,10 @@ void Http1ServerConnection::protocol_error(int status, std::string_view reason) 
 }
 
 void Http1ServerConnection::on_read_error(int err) {
-  if (stream_ && !stream_->finished()) {
-    if (err == UV_EOF && stream_->request_complete() && !raw_request_) {
-      // Half-close after a complete request: answer, then close.
-      close_after_response_ = true;
-      return;
-    }
-    stream_->on_downstream_reset();
-  }
+  // The client went away (FIN or RST) before its response was done: the
+  // stream is abandoned, as nginx and Envoy do, so a pending filter or an
+  // upstream request does not keep working for nobody.
+  if (stream_ && !stream_->finished()) stream_->on_downstream_reset();
   close();
 }
 

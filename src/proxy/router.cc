@@ -15,12 +15,12 @@ bool host_matches(const std::string& pattern, std::string_view host) {
   return iequals(pattern, host);
 }
 
-bool string_matches(config::StringMatchKind kind, const std::string& want, const std::regex* re,
+bool string_matches(config::StringMatchKind kind, const std::string& want, const re2::RE2* re,
                     std::string_view have) {
   switch (kind) {
     case config::StringMatchKind::exact: return have == want;
     case config::StringMatchKind::prefix: return have.substr(0, want.size()) == want;
-    case config::StringMatchKind::regex: return std::regex_match(have.begin(), have.end(), *re);
+    case config::StringMatchKind::regex: return RE2::FullMatch(have, *re);
     case config::StringMatchKind::present: return true;
   }
   return false;
@@ -62,7 +62,7 @@ int match_route(const config::Listener& listener, const RequestHead& req) {
     const config::RouteMatch& m = listener.routes[i].match;
     if (m.prefix && path.substr(0, m.prefix->size()) != *m.prefix) continue;
     if (m.path && path != *m.path) continue;
-    if (m.regex && !std::regex_match(path.begin(), path.end(), *m.regex)) continue;
+    if (m.regex && !RE2::FullMatch(path, *m.regex)) continue;
     if (!m.method.empty() && method != m.method) continue;
     if (!host_matches(m.host, host)) continue;
     if (!m.headers.empty() && !headers_match(m.headers, req.headers)) continue;

@@ -572,6 +572,8 @@ int32_t Stream::call_go(uint32_t kind, bool end_stream, std::string_view* chunk,
     ev.headers = reinterpret_cast<const moe_header*>(hm->spans().data());
     ev.header_count = static_cast<uint32_t>(hm->size());
   }
+  ev.request_headers = reinterpret_cast<const moe_header*>(request_.headers.spans().data());
+  ev.request_header_count = static_cast<uint32_t>(request_.headers.size());
   ev.method = request_.method().data();
   ev.method_len = static_cast<uint32_t>(request_.method().size());
   ev.path = request_.path().data();

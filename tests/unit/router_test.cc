@@ -3,7 +3,6 @@
 #include <catch2/catch.hpp>
 
 #include <memory>
-#include <regex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,7 +48,7 @@ config::RouteMatch exact_path(std::string p) {
 config::RouteMatch regex(std::string re) {
   config::RouteMatch m;
   m.regex_text = re;
-  m.regex = std::make_shared<const std::regex>(re, std::regex::ECMAScript);
+  m.regex = std::make_shared<const re2::RE2>(re);
   return m;
 }
 
@@ -58,7 +57,7 @@ config::HeaderMatch header(std::string name, config::StringMatchKind kind, std::
   h.name = std::move(name);
   h.kind = kind;
   h.value = value;
-  if (kind == config::StringMatchKind::regex) h.regex = std::make_shared<const std::regex>(value, std::regex::ECMAScript);
+  if (kind == config::StringMatchKind::regex) h.regex = std::make_shared<const re2::RE2>(value);
   return h;
 }
 

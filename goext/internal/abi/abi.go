@@ -94,29 +94,33 @@ type StreamInfo struct {
 
 // Event is moe_event.
 type Event struct {
-	Handle        uint64
-	GoState       uint64
-	Chain         uint32
-	Kind          uint32
-	EndStream     uint32
-	Headers       *Header
-	HeaderCount   uint32
-	Method        *byte
-	MethodLen     uint32
-	Path          *byte
-	PathLen       uint32
-	Scheme        *byte
-	SchemeLen     uint32
-	Status        int32
-	Body          *byte
-	BodyLen       uint32
-	FinalStatus   int32
-	BytesReceived uint64
-	BytesSent     uint64
-	DurationNs    int64
-	UpstreamNs    int64
-	Info          *StreamInfo
-	Ops           *Ops
+	Handle      uint64
+	GoState     uint64
+	Chain       uint32
+	Kind        uint32
+	EndStream   uint32
+	Headers     *Header
+	HeaderCount uint32
+	// The request's headers as they are now, on every event. The array is
+	// valid during the call only; the strings it points at, for the stream.
+	RequestHeaders     *Header
+	RequestHeaderCount uint32
+	Method             *byte
+	MethodLen          uint32
+	Path               *byte
+	PathLen            uint32
+	Scheme             *byte
+	SchemeLen          uint32
+	Status             int32
+	Body               *byte
+	BodyLen            uint32
+	FinalStatus        int32
+	BytesReceived      uint64
+	BytesSent          uint64
+	DurationNs         int64
+	UpstreamNs         int64
+	Info               *StreamInfo
+	Ops                *Ops
 }
 
 // String is a zero-copy view of n bytes at p ("" when p is nil or n is 0).
