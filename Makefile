@@ -1,10 +1,11 @@
 # moe: the two commands of the quick start are `make run` and `make test`.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
 CONFIG ?= config/moe.yaml
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan run test test-asan test-unit bench clean
+.PHONY: all deps build build-asan build-fuzz fuzz run test test-unit bench clean
 
 all: build
 
@@ -25,13 +26,29 @@ $(ASAN_BUILD)/build.ninja:
 build-asan: deps $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD)
 
+# libFuzzer harnesses (clang) for the HTTP/1 request parser and the config
+# loader; `make fuzz` runs each for MOE_FUZZ_SECONDS (docs/fuzzing.md).
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	  -DMOE_SANITIZE=ON -DMOE_WITH_GO=OFF -DMOE_FUZZ_SECONDS=15
+
+build-fuzz: deps $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD) --target http1_request_fuzz config_fuzz
+
+fuzz: build-fuzz
+	ctest --test-dir $(FUZZ_BUILD) --output-on-failure -R fuzz_smoke
+
 run: build
 	./$(BUILD)/moe -c $(CONFIG)
 
-test: build build-asan
+# Every test: unit, goext and integration against the release build; unit
+# and integration again against the ASan+UBSan build (no Go there: the Go
+# filter tests skip); the fuzz harnesses for a short run.
+test: build build-asan build-fuzz
 	ctest --test-dir $(BUILD) --output-on-failure
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure
+	ctest --test-dir $(FUZZ_BUILD) --output-on-failure -R fuzz_smoke
 
 test-unit: build
 	ctest --test-dir $(BUILD) --output-on-failure -R unit
@@ -40,4 +57,4 @@ bench: build
 	bench/run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
