@@ -474,11 +474,10 @@ void Stream::finish_response_buffer() {
     response_.has_body = !resp_body_.empty();
     response_.headers.set("content-length", std::to_string(resp_body_.size()));
     encode_response_headers(resp_body_.empty());
-  } else if (response_.content_length >= 0 &&
-             static_cast<uint64_t>(response_.content_length) != bytes_sent_ - response_.headers.bytes()) {
-    // Headers went out sized before a filter chose to buffer; a body of
-    // another size cannot be sent under them.
   }
+  // (Headers that went out before a filter chose to buffer keep their
+  // framing: a filter that changes a body's size must buffer from the
+  // response headers on; docs/go-filters.md says so.)
   response_done_ = true;
   if (!resp_body_.empty()) encode_response_data(resp_body_.data(), resp_body_.size(), true);
   std::string().swap(resp_body_);
@@ -602,12 +601,12 @@ int32_t Stream::call_go(uint32_t kind, bool end_stream, std::string_view* chunk,
     ops.len = 0;
     return r;
   }
-  if (ops.len) apply_ops(kind, chunk);
+  if (ops.len) apply_ops(chunk);
   if (finished_) return MOE_LOCAL_REPLY;
   return r;
 }
 
-void Stream::apply_ops(uint32_t kind, std::string_view* chunk) {
+void Stream::apply_ops(std::string_view* chunk) {
   moe_ops& ops = worker_.go_ops();
   const char* p = ops.buf;
   const char* end = ops.buf + ops.len;
@@ -702,7 +701,7 @@ void Stream::apply_ops(uint32_t kind, std::string_view* chunk) {
     scratch_ = std::move(body);
     *chunk = scratch_;
   }
-  if (reply) {
+  if (reply && !replying_) {
     if (reply_status < 100 || reply_status > 599) reply_status = 500;
     detach_upstream();
     if (response_started_ && !resp_held_) {
@@ -710,7 +709,6 @@ void Stream::apply_ops(uint32_t kind, std::string_view* chunk) {
       finish();
       return;
     }
-    (void)kind;
     send_reply(reply_status, reply_body, &reply_headers, !request_done_);
   }
 }
@@ -787,6 +785,16 @@ void Stream::send_reply(int status, std::string_view body,
   }
   response_started_ = response_done_ = true;
   resp_held_ = resp_buffering_ = false;
+  // moe's own replies (direct responses, 404, 413, 5xx, a filter's local
+  // reply) pass through the response-headers hooks too, as Envoy's encoder
+  // filters do: traceid tags a 502 with its request id. Header ops apply; a
+  // hook that answers with another local reply (or Pending) is ignored here,
+  // so a reply cannot loop.
+  if (wants(MOE_EV_RESPONSE_HEADERS) && !replying_) {
+    replying_ = true;
+    call_go(MOE_EV_RESPONSE_HEADERS, !response_.has_body, nullptr);
+    replying_ = false;
+  }
   downstream_.encode_headers(response_, !response_.has_body);
   if (response_.has_body) downstream_.encode_data(body.data(), body.size(), true);
   bytes_sent_ += body.size();

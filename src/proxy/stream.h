@@ -116,7 +116,7 @@ class Stream final : public TimerNode {
   // One crossing. Applies the ops; returns the status (MOE_LOCAL_REPLY when
   // the ops ended the stream). `chunk` (DATA kinds) may be replaced.
   int32_t call_go(uint32_t kind, bool end_stream, std::string_view* chunk, bool resume = false);
-  void apply_ops(uint32_t kind, std::string_view* chunk);
+  void apply_ops(std::string_view* chunk);
   bool wants(uint32_t kind) const { return go_events_ & (1u << kind); }
   void send_reply(int status, std::string_view body, const std::vector<std::pair<std::string, std::string>>* headers,
                   bool close);
@@ -172,7 +172,8 @@ class Stream final : public TimerNode {
   bool resp_buffering_ = false;     // StopAndBuffer on the response
   bool resp_held_ = false;          // response headers not yet sent (filters)
   bool resp_end_held_ = false;
-  bool head_modified_ = false;      // a filter changed method/path/host/headers: route again
+  bool head_modified_ = false;
+  bool replying_ = false;           // send_reply is running the response hooks      // a filter changed method/path/host/headers: route again
   std::string resp_body_;           // response bytes held (buffering or pending)
   std::string scratch_;             // a chunk rewritten by body ops
   std::vector<std::pair<std::string, std::string>> kv_;

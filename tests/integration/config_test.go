@@ -132,8 +132,15 @@ func TestExampleConfigsValidate(t *testing.T) {
 	if len(files) == 0 {
 		t.Skipf("no example configs in %s/config yet", moeSrc())
 	}
+	hasGo := moeHasGo(t)
 	for _, f := range files {
 		code, stdout, stderr := runCmd(t, 20*time.Second, bin, "--validate", "-c", f)
+		if code != 0 && !hasGo && strings.Contains(stderr, "built without Go") {
+			// The sanitizer build has no Go runtime: a config with Go
+			// filters must be refused with that reason, and only that.
+			t.Logf("%s: refused by a moe without Go, as it should be", f)
+			continue
+		}
 		if code != 0 {
 			t.Errorf("moe --validate -c %s: exit %d\nstdout:\n%s\nstderr:\n%s", f, code, stdout, stderr)
 		}

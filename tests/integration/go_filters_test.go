@@ -314,3 +314,47 @@ func TestGoCrossingsPerRequestIndependentOfChainLength(t *testing.T) {
 		t.Fatalf("crossings per request depend on the chain length: %v (want the same for 1, 3 and 10 filters)", perReq)
 	}
 }
+
+// TestGoResponseFiltersSeeLocalReplies: replies moe makes itself (a direct
+// response, a 502 for a refused upstream, a 404) go through the response
+// hooks too, so traceid tags them with the request id like any response.
+func TestGoResponseFiltersSeeLocalReplies(t *testing.T) {
+	t.Parallel()
+	requireGo(t)
+	m := startMoe(t, `workers: 1
+admin: {address: "{{admin}}"}
+log: {level: info, access_log: "off"}
+listeners:
+  - name: main
+    address: "{{listen}}"
+    filters:
+      - name: traceid
+      - name: headers
+        config: {response_set: {x-filtered: "yes"}}
+    routes:
+      - match: {path: /direct}
+        direct_response: {status: 200, body: "direct\n"}
+      - match: {prefix: /down}
+        cluster: down
+clusters:
+  - name: down
+    endpoints: ["{{down}}"]
+`, "down", closedPort(t))
+	c := newClient()
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{{"/direct", 200}, {"/down", 502}, {"/nowhere", 404}} {
+		st, h, body := httpDo(t, c, "GET", m.URL(tc.path), nil, "X-Request-Id", "id-"+tc.path[1:])
+		if st != tc.status {
+			t.Errorf("%s: status %d, want %d: %s", tc.path, st, tc.status, body)
+			continue
+		}
+		if got := h.Get("X-Request-Id"); got != "id-"+tc.path[1:] {
+			t.Errorf("%s: x-request-id %q, want the client's id-%s", tc.path, got, tc.path[1:])
+		}
+		if got := h.Get("X-Filtered"); got != "yes" {
+			t.Errorf("%s: x-filtered %q, want yes (response hooks did not run)", tc.path, got)
+		}
+	}
+}

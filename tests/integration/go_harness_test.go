@@ -39,6 +39,14 @@ var goProbe struct {
 // test binary run; a moe that cannot even start fails the test.
 func requireGo(t *testing.T) {
 	t.Helper()
+	if !moeHasGo(t) {
+		t.Skipf("moe was built without Go (GET /go: %s): the Go filter tests need a Go build", strings.TrimSpace(goProbe.body))
+	}
+}
+
+// moeHasGo reports whether the moe under test runs Go filters (GET /go).
+func moeHasGo(t *testing.T) bool {
+	t.Helper()
 	bin := moeBin(t)
 	goProbe.once.Do(func() {
 		goProbe.enabled, goProbe.body, goProbe.err = probeGo(bin)
@@ -46,9 +54,7 @@ func requireGo(t *testing.T) {
 	if goProbe.err != nil {
 		t.Fatalf("probing GET /go on %s: %v", bin, goProbe.err)
 	}
-	if !goProbe.enabled {
-		t.Skipf("moe was built without Go (GET /go: %s): the Go filter tests need a Go build", strings.TrimSpace(goProbe.body))
-	}
+	return goProbe.enabled
 }
 
 func probeGo(bin string) (bool, string, error) {
