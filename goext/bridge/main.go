@@ -67,6 +67,13 @@ func moe_go_configure(gomaxprocs C.int32_t, gcPercent C.int32_t, memoryLimit C.i
 	return 0
 }
 
+//export moe_go_set_async_procs
+func moe_go_set_async_procs(n C.int32_t) (ret C.int32_t) {
+	defer recoverExport("moe_go_set_async_procs", func() { ret = 0 })
+	api.SetAsyncProcs(int(n))
+	return 0
+}
+
 //export moe_go_load_plugin
 func moe_go_load_plugin(path *C.char, pathLen C.uint32_t) (ret *C.char) {
 	defer recoverExport("moe_go_load_plugin", func() { ret = C.CString("panic while loading a Go plugin (see the log)") })

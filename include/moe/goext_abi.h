@@ -144,6 +144,9 @@ typedef struct moe_event {
 /* Starts nothing (the runtime is already up); applies runtime settings.
  * Returns 0. */
 /* int32_t moe_go_configure(int32_t gomaxprocs, int32_t gc_percent, int64_t memory_limit); */
+/* Sizes api.CPU's slots (go.async_procs): CPU-bound goroutines take at most
+ * that many Ps, leaving one per worker. Returns 0. */
+/* int32_t moe_go_set_async_procs(int32_t n); */
 /* Opens a Go plugin; returns NULL or a malloc'd error message. */
 /* char* moe_go_load_plugin(const char* path, uint32_t path_len); */
 /* Builds a chain from a JSON array [{"name","config","timeout_ms","on_error"}].

@@ -12,6 +12,7 @@
 // Exported by goext/bridge (cgo //export); see include/moe/goext_abi.h.
 extern "C" {
 int32_t moe_go_configure(int32_t gomaxprocs, int32_t gc_percent, int64_t memory_limit);
+int32_t moe_go_set_async_procs(int32_t n);
 char* moe_go_load_plugin(const char* path, uint32_t path_len);
 char* moe_go_create_chain(uint32_t chain, const char* json, uint32_t json_len, uint32_t* events);
 int32_t moe_go_on_event(moe_event* ev);
@@ -51,6 +52,7 @@ std::vector<config::ConfigError> start(const config::Config& cfg, int workers, s
   std::vector<config::ConfigError> errors;
   // A P for every worker plus the async ones (docs/go-runtime.md).
   moe_go_configure(workers + cfg.go.async_procs, cfg.go.gc_percent, static_cast<int64_t>(cfg.go.memory_limit));
+  moe_go_set_async_procs(cfg.go.async_procs);
   for (size_t i = 0; i < cfg.go.plugins.size(); i++) {
     const std::string& p = cfg.go.plugins[i];
     std::string err = take(moe_go_load_plugin(p.data(), static_cast<uint32_t>(p.size())));
