@@ -18,11 +18,25 @@
 #include <new>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define MOE_SLAB_PASSTHROUGH 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MOE_SLAB_PASSTHROUGH 1
+#endif
+#endif
+
 namespace moe {
 
 template <size_t Size>
 class Slab {
  public:
+#ifdef MOE_SLAB_PASSTHROUGH
+  // Under AddressSanitizer every object gets its own heap allocation, so a
+  // use after release is caught instead of landing in a recycled slot.
+  static void* alloc() { return ::operator new(Size); }
+  static void release(void* p) { ::operator delete(p); }
+#else
   static void* alloc() {
     State& s = state();
     if (!s.free) s.grow();
@@ -36,6 +50,7 @@ class Slab {
     n->next = s.free;
     s.free = n;
   }
+#endif
 
  private:
   struct Node {

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "core/slab.h"
+
 namespace moe {
 namespace {
 
@@ -10,8 +12,25 @@ inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
 // Most requests fit in the first block: one allocation per header block.
 constexpr size_t kFirstBlock = 1024;
+// The span index starts with room for this many headers: one allocation
+// for a typical request instead of a doubling series.
+constexpr size_t kFirstSpans = 16;
 
 }  // namespace
+
+char* HeaderMap::alloc_block(size_t cap) {
+  return cap == kFirstBlock ? static_cast<char*>(Slab<kFirstBlock>::alloc()) : new char[cap];
+}
+
+void HeaderMap::free_block(Block& b) {
+  if (b.cap == kFirstBlock) Slab<kFirstBlock>::release(b.mem);
+  else delete[] b.mem;
+  b.mem = nullptr;
+}
+
+HeaderMap::~HeaderMap() {
+  for (Block& b : blocks_) free_block(b);
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -38,27 +57,27 @@ char* HeaderMap::reserve(size_t n) {
   if (!blocks_.empty()) {
     Block& b = blocks_.back();
     // The current token occupies [tok_, tok_ + tok_len_) at the end of b.
-    if (b.used + n <= b.cap) return b.mem.get() + b.used;
+    if (b.used + n <= b.cap) return b.mem + b.used;
   }
   // Start a new block and carry the unfinished token over (nobody holds a
   // view of it yet). Committed bytes stay where they are.
   size_t cap = blocks_.empty() ? kFirstBlock : blocks_.back().cap * 2;
   while (cap < tok_len_ + n) cap *= 2;
   Block nb;
-  nb.mem.reset(new char[cap]);
+  nb.mem = alloc_block(cap);
   nb.cap = cap;
-  if (tok_len_) memcpy(nb.mem.get(), tok_, tok_len_);
+  if (tok_len_) memcpy(nb.mem, tok_, tok_len_);
   nb.used = tok_len_;
   // (When a value is carried, its name stays in the old block: both are
   // stable from here on.)
   if (!blocks_.empty()) blocks_.back().used -= tok_len_;
-  tok_ = nb.mem.get();
-  blocks_.push_back(std::move(nb));
-  return blocks_.back().mem.get() + blocks_.back().used;
+  tok_ = nb.mem;
+  blocks_.push_back(nb);
+  return blocks_.back().mem + blocks_.back().used;
 }
 
 void HeaderMap::begin_raw() {
-  tok_ = blocks_.empty() ? nullptr : blocks_.back().mem.get() + blocks_.back().used;
+  tok_ = blocks_.empty() ? nullptr : blocks_.back().mem + blocks_.back().used;
   tok_len_ = 0;
 }
 
@@ -106,6 +125,7 @@ void HeaderMap::commit() {
   uint32_t len = tok_len_;
   while (len && is_ows(*v)) { v++; len--; }
   while (len && is_ows(v[len - 1])) len--;
+  if (spans_.capacity() == 0) spans_.reserve(kFirstSpans);
   spans_.push_back(HeaderSpan{cur_name_ ? cur_name_ : "", v, cur_name_len_, len});
   tok_ = nullptr;
   tok_len_ = 0;
@@ -166,7 +186,10 @@ void HeaderMap::remove_at(size_t i) { spans_.erase(spans_.begin() + static_cast<
 void HeaderMap::clear() {
   spans_.clear();
   // Keep the first block for reuse; views into the old contents end here.
-  if (blocks_.size() > 1) blocks_.resize(1);
+  while (blocks_.size() > 1) {
+    free_block(blocks_.back());
+    blocks_.pop_back();
+  }
   if (!blocks_.empty()) blocks_[0].used = 0;
   tok_ = nullptr;
   tok_len_ = 0;

@@ -36,6 +36,7 @@ struct HeaderSpan {
 class HeaderMap {
  public:
   HeaderMap() = default;
+  ~HeaderMap();
   HeaderMap(const HeaderMap&) = delete;
   HeaderMap& operator=(const HeaderMap&) = delete;
 
@@ -82,11 +83,16 @@ class HeaderMap {
  private:
   char* reserve(size_t n);  // room for n more bytes of the current token
 
+  // The first block of every map has the same size and comes from the
+  // thread's slab (one per worker), so a request's headers cost no malloc
+  // in steady state; bigger blocks come from the heap.
   struct Block {
-    std::unique_ptr<char[]> mem;
+    char* mem = nullptr;
     size_t cap = 0;
     size_t used = 0;
   };
+  static char* alloc_block(size_t cap);
+  static void free_block(Block& b);
   std::vector<Block> blocks_;
   std::vector<HeaderSpan> spans_;
   // The token being built: it may move to a new block until committed.

@@ -35,6 +35,7 @@
 
 #include "config/config.h"
 #include "core/intrusive_list.h"
+#include "core/slab.h"
 #include "core/timer_list.h"
 #include "moe/goext_abi.h"
 #include "proxy/codec.h"
@@ -57,6 +58,10 @@ class Stream final : public TimerNode {
  public:
   Stream(Worker& worker, DownstreamCodec& downstream, int listener_index);
   ~Stream();
+
+  // One per request: from the worker thread's slab, not malloc.
+  static void* operator new(size_t) { return Slab<sizeof(Stream)>::alloc(); }
+  static void operator delete(void* p) { Slab<sizeof(Stream)>::release(p); }
 
   RequestHead& request() { return request_; }
   ResponseHead& response() { return response_; }
