@@ -259,9 +259,19 @@ void TcpConnection::close() {
   uv_close(reinterpret_cast<uv_handle_t*>(&poll_), on_close_done);
 }
 
+// Hand-off: close() without closing the fd (fd_ = -1 before the close
+// callback, which closes only an fd it still owns).
+int TcpConnection::release_fd() {
+  if (closing_ || fd_ < 0) return -1;
+  const int fd = fd_;
+  close();
+  fd_ = -1;
+  return fd;
+}
+
 void TcpConnection::on_close_done(uv_handle_t* h) {
   auto* c = static_cast<TcpConnection*>(h->data);
-  ::close(c->fd_);
+  if (c->fd_ >= 0) ::close(c->fd_);
   c->fd_ = -1;
   c->on_closed();
 }

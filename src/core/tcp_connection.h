@@ -76,6 +76,11 @@ class TcpConnection {
   // Closes the connection once everything queued has been written.
   void close_after_flush();
   void close();
+  // Hand-off (HTTP/1 -> HTTP/2 on the same socket): stops polling and closes
+  // the poll handle like close(), but leaves the fd open and returns it for
+  // a new owner to open(); on_closed() still runs as after close().
+  // Returns -1 when already closing.
+  int release_fd();
 
   // Called by the worker's flush pass.
   void flush();

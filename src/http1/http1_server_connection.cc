@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "http1/http1_encode.h"
+#include "http2/h2_server_connection.h"
 #include "proxy/stream.h"
 
 namespace moe {
@@ -67,6 +68,7 @@ void Http1ServerConnection::start() {
     peer_ip_ = buf;
   }
   worker_.add_downstream(this);
+  if (cfg().http2) h2_preface_ = 0;
   // A client that connects and says nothing is held to the header timeout.
   worker_.timers().arm(this, static_cast<uint64_t>(cfg().timeouts.request_headers.count()), worker_.now_ms());
   start_reading();
@@ -79,6 +81,27 @@ std::string_view Http1ServerConnection::protocol() const {
 // ---- reading and parsing ----------------------------------------------------------
 
 void Http1ServerConnection::on_data(const char* p, size_t n) {
+  // HTTP/2 prior knowledge: until the first request, look for the client
+  // preface (maybe split across reads). On a match the socket moves to an
+  // H2ServerConnection with every byte read so far, and this object closes.
+  if (h2_preface_ >= 0) {
+    static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    const size_t have = static_cast<size_t>(h2_preface_);
+    const size_t m = std::min(n, kPreface.size() - have);
+    if (std::string_view(p, m) != kPreface.substr(have, m)) {
+      h2_preface_ = -1;  // HTTP/1 after all: the bytes held back are parsed first
+      if (have) parse(kPreface.data(), have);
+      if (closing()) return;
+    } else if (have + m < kPreface.size()) {
+      h2_preface_ = static_cast<int8_t>(have + m);
+      return;
+    } else {
+      std::string initial(kPreface);
+      initial.append(p + m, n - m);
+      H2ServerConnection::adopt(worker_, listener_index_, release_fd(), peer_ip_, initial);
+      return;
+    }
+  }
   if (raw_request_) {
     if (stream_ && !stream_->finished()) stream_->on_request_data(p, n);
     return;

@@ -114,6 +114,9 @@ class Http1ServerConnection final : public TcpConnection,
   bool raw_request_ = false;       // after an Upgrade/CONNECT head: bytes go to the stream as-is
   bool after_stream_scheduled_ = false;
   bool closed_ = false;
+  // HTTP/2 hand-off (listener http2: true): bytes of the client preface
+  // matched so far; -1 once the connection is HTTP/1 (or http2 is off).
+  int8_t h2_preface_ = -1;
 };
 
 }  // namespace moe
