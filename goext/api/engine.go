@@ -394,6 +394,10 @@ func (st *streamState) startEvent(ev *abi.Event) {
 // the earlier calls, so the overlay of an earlier call is dropped: the array
 // is the truth.
 func (st *streamState) bindRequest(ev *abi.Event) {
+	// Route, cluster, upstream and request id can change between events
+	// (filters rewrite the request, the upstream is picked): Info() reads
+	// them again after each crossing starts.
+	st.infoSet = false
 	raw := abi.Headers(ev.RequestHeaders, ev.RequestHeaderCount)
 	if ev.Kind == abi.EvRequestHeaders {
 		raw = abi.Headers(ev.Headers, ev.HeaderCount)

@@ -29,9 +29,9 @@ type StreamInfo struct {
 	Cluster        string // "" for a direct response
 	Worker         int    // the moe worker thread
 	DownstreamAddr string // the client's IP address
-	UpstreamAddr   string // the upstream endpoint; "" (not supplied by moe yet)
+	UpstreamAddr   string // the upstream endpoint ("10.0.0.5:8080"); "" until one is picked
 	Protocol       string // "HTTP/1.1", "HTTP/2"
-	RequestID      string // "" (not supplied by moe yet; see the traceid filter)
+	RequestID      string // the request's x-request-id ("" when absent; see the traceid filter)
 	StartTime      time.Time
 }
 
@@ -47,6 +47,8 @@ func (s *Stream) Info() *StreamInfo {
 			Worker:         int(r.Worker),
 			DownstreamAddr: abi.String(r.DownstreamAddr, r.DownstreamAddrLen),
 			Protocol:       abi.String(r.Protocol, r.ProtocolLen),
+			UpstreamAddr:   abi.String(r.UpstreamAddr, r.UpstreamAddrLen),
+			RequestID:      abi.String(r.RequestID, r.RequestIDLen),
 			StartTime:      time.Unix(0, r.StartUnixNs),
 		}
 		st.infoSet = true

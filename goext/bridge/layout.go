@@ -73,6 +73,8 @@ var (
 	_ [unsafe.Offsetof(ci.protocol)]byte        = [unsafe.Offsetof(gi.Protocol)]byte{}
 	_ [unsafe.Offsetof(ci.worker)]byte          = [unsafe.Offsetof(gi.Worker)]byte{}
 	_ [unsafe.Offsetof(ci.start_unix_ns)]byte   = [unsafe.Offsetof(gi.StartUnixNs)]byte{}
+	_ [unsafe.Offsetof(ci.upstream_addr)]byte   = [unsafe.Offsetof(gi.UpstreamAddr)]byte{}
+	_ [unsafe.Offsetof(ci.request_id)]byte      = [unsafe.Offsetof(gi.RequestID)]byte{}
 
 	// The constants too.
 	_ [C.MOE_EV_DONE]byte       = [abi.EvDone]byte{}

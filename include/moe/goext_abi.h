@@ -98,7 +98,8 @@ enum {
   MOE_OP_LOG = 14          /* a = decimal level (0 trace .. 4 error), b = message */
 };
 
-/* Read-only facts about the stream, set once before the first event. */
+/* Read-only facts about the stream, set before the first event (the last
+ * fields are refreshed before every event). */
 typedef struct moe_stream_info {
   const char* listener; uint32_t listener_len;
   const char* route; uint32_t route_len;     /* "" when no route matched */
@@ -107,6 +108,9 @@ typedef struct moe_stream_info {
   const char* protocol; uint32_t protocol_len; /* "HTTP/1.1", "HTTP/2" */
   uint32_t worker;
   int64_t start_unix_ns;
+  /* These two change over the stream; Go reads them again at each event. */
+  const char* upstream_addr; uint32_t upstream_addr_len; /* "" until an upstream is picked */
+  const char* request_id; uint32_t request_id_len;       /* x-request-id, "" when absent */
 } moe_stream_info;
 
 /* One event. C++ fills it on the worker's stack; valid during the call. */

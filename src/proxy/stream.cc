@@ -282,7 +282,7 @@ void Stream::on_upstream_ready(UpstreamCodec& up) {
   upstream_ = &up;
   upstream_ready_ = true;
   if (!upstream_start_us_) upstream_start_us_ = now_us();
-  upstream_host_.assign(up.endpoint());
+  upstream_host_ = up.endpoint();
   const bool end = request_done_ && !request_.has_body;
   up.encode_headers(request_, end);
   if (!pending_body_.empty()) {
@@ -553,6 +553,11 @@ int32_t Stream::call_go(uint32_t kind, bool end_stream, std::string_view* chunk,
     info_.route = info_.cluster = "";
     info_.route_len = info_.cluster_len = 0;
   }
+  info_.upstream_addr = upstream_host_.data();
+  info_.upstream_addr_len = static_cast<uint32_t>(upstream_host_.size());
+  std::string_view rid = request_.headers.get("x-request-id");
+  info_.request_id = rid.data();
+  info_.request_id_len = static_cast<uint32_t>(rid.size());
   moe_event ev{};
   ev.handle = handle_;
   ev.go_state = go_state_;

@@ -152,7 +152,7 @@ class Stream final : public TimerNode {
   uint64_t bytes_sent_ = 0;
   uint64_t request_body_bytes_ = 0;
   uint64_t max_body_ = 0;
-  std::string upstream_host_;
+  std::string_view upstream_host_;  // the endpoint text in the config: stable
   const char* flags_ = "-";
 
   bool request_headers_done_ = false;

@@ -90,6 +90,10 @@ type StreamInfo struct {
 	ProtocolLen       uint32
 	Worker            uint32
 	StartUnixNs       int64
+	UpstreamAddr      *byte
+	UpstreamAddrLen   uint32
+	RequestID         *byte
+	RequestIDLen      uint32
 }
 
 // Event is moe_event.
