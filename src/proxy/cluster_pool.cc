@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/worker.h"
 #include "http1/http1_client_connection.h"
+#include "http2/h2_client_connection.h"
 
 namespace moe {
 
@@ -15,6 +16,9 @@ struct ClusterPool::Endpoint {
   // Most recently used first: the warmest connection is reused, and the
   // coldest reach the idle timeout and close, so the pool shrinks by itself.
   IntrusiveList<Http1ClientConnection, &Http1ClientConnection::idle_link> idle;
+  // protocol: h2c: every connection of the endpoint (connecting, active,
+  // idle, draining); streams are multiplexed on them.
+  IntrusiveList<H2ClientConnection, &H2ClientConnection::pool_link> h2;
 };
 
 ClusterPool::ClusterPool(Worker& worker, int index, const config::Cluster& cfg)
@@ -54,6 +58,10 @@ int ClusterPool::pick_endpoint() {
 }
 
 void ClusterPool::acquire(Stream* s) {
+  if (cfg_.protocol == config::UpstreamProtocol::h2c) {
+    acquire_h2(s);
+    return;
+  }
   const int e = pick_endpoint();
   Endpoint& ep = *endpoints_[static_cast<size_t>(e)];
   if (Http1ClientConnection* c = ep.idle.pop_front()) {
@@ -148,10 +156,112 @@ void ClusterPool::on_closed(Http1ClientConnection* c) {
 
 void ClusterPool::close_idle() {
   for (auto& e : endpoints_) {
+    // HTTP/2: GOAWAY; a connection closes when its streams are done.
+    e->h2.for_each([](H2ClientConnection* c) { c->shutdown(); });
     while (Http1ClientConnection* c = e->idle.pop_front()) {
       sub(stats_.connections_idle);
       c->close();
     }
+  }
+}
+
+// ---- protocol: h2c --------------------------------------------------------------
+
+H2ClientConnection* ClusterPool::find_h2(int e, const H2ClientConnection* exclude) {
+  H2ClientConnection* found = nullptr;
+  // The first with room: streams fill one connection before the next opens.
+  endpoints_[static_cast<size_t>(e)]->h2.for_each([&](H2ClientConnection* c) {
+    if (!found && c != exclude && c->has_capacity()) found = c;
+  });
+  return found;
+}
+
+H2ClientConnection* ClusterPool::connect_h2(int e) {
+  auto* c = new H2ClientConnection(*this, e);
+  connections_++;
+  add(stats_.connections_active);
+  add(endpoint_stats(e).connections_active);
+  endpoints_[static_cast<size_t>(e)]->h2.push_back(c);
+  return c;
+}
+
+void ClusterPool::acquire_h2(Stream* s) {
+  const int e = pick_endpoint();
+  if (H2ClientConnection* c = find_h2(e, nullptr)) {
+    c->attach(s);
+    return;
+  }
+  if (connections_ < cfg_.max_connections) {
+    H2ClientConnection* c = connect_h2(e);
+    c->attach(s);  // on_upstream_attached: the stream can abandon it
+    const config::Address& a = *endpoints_[static_cast<size_t>(e)]->addr;
+    int rc = c->connect(reinterpret_cast<const sockaddr*>(&a.addr));
+    if (rc != 0) c->connect_failed(rc);
+    return;
+  }
+  for (size_t i = 0; i < endpoints_.size(); i++) {
+    if (H2ClientConnection* c = find_h2(static_cast<int>(i), nullptr)) {
+      c->attach(s);
+      return;
+    }
+  }
+  if (pending_.size() < cfg_.max_pending) {
+    pending_.push_back(s);
+    add(stats_.pending);
+    return;
+  }
+  add(stats_.overflow);
+  s->on_upstream_failure(UpstreamFailure::overflow, "max_connections and max_pending reached");
+}
+
+void ClusterPool::on_connect_failed(H2ClientConnection* c, int err) {
+  add(stats_.connect_failures);
+  add(endpoint_stats(c->endpoint_index()).connect_failures);
+  log_debug("cluster {}: connect to {} failed: {}", cfg_.name, c->endpoint(), uv_strerror(err));
+}
+
+void ClusterPool::h2_capacity(H2ClientConnection* c) {
+  while (!pending_.empty() && c->has_capacity()) {
+    Stream* s = pending_.pop_front();
+    sub(stats_.pending);
+    c->attach(s);
+  }
+}
+
+bool ClusterPool::h2_retry(H2ClientStream* hs, H2ClientConnection* from) {
+  const int e = from->endpoint_index();
+  H2ClientConnection* c = find_h2(e, from);
+  if (!c) {
+    for (size_t i = 0; i < endpoints_.size() && !c; i++) c = find_h2(static_cast<int>(i), from);
+  }
+  if (!c) {
+    if (connections_ >= cfg_.max_connections) return false;
+    c = connect_h2(e);
+    const config::Address& a = *endpoints_[static_cast<size_t>(e)]->addr;
+    c->adopt(hs);
+    int rc = c->connect(reinterpret_cast<const sockaddr*>(&a.addr));
+    if (rc != 0) {
+      // Reported from a deferred call: the caller is inside nghttp2.
+      worker_.defer([c, rc] { c->connect_failed(rc); });
+    }
+    return true;
+  }
+  c->adopt(hs);
+  return true;
+}
+
+void ClusterPool::h2_on_closed(H2ClientConnection* c) {
+  if (c->pool_link.linked()) endpoints_[static_cast<size_t>(c->endpoint_index())]->h2.erase(c);
+  connections_--;
+  sub(stats_.connections_active);
+  sub(endpoint_stats(c->endpoint_index()).connections_active);
+  // Room for a new connection: the first waiting stream opens it (others
+  // follow as it fills, or as other connections free streams).
+  while (!pending_.empty()) {
+    Stream* s = pending_.pop_front();
+    sub(stats_.pending);
+    acquire_h2(s);
+    if (s->pending_link.linked()) break;  // went back to the queue
   }
 }
 

@@ -26,6 +26,8 @@ namespace moe {
 
 class Worker;
 class Http1ClientConnection;
+class H2ClientConnection;
+class H2ClientStream;
 
 class ClusterPool {
  public:
@@ -45,6 +47,15 @@ class ClusterPool {
   // Closes idle connections (drain).
   void close_idle();
 
+  // From HTTP/2 connections (protocol: h2c).
+  void on_connect_failed(H2ClientConnection* c, int err);
+  // Streams closed or SETTINGS arrived: c may take waiting streams.
+  void h2_capacity(H2ClientConnection* c);
+  // A refused stream of `from`, resubmitted on another connection (existing
+  // with room, or new). False when none can take it.
+  bool h2_retry(H2ClientStream* hs, H2ClientConnection* from);
+  void h2_on_closed(H2ClientConnection* c);
+
   const config::Cluster& config() const { return cfg_; }
   ClusterStats& stats() { return stats_; }
   EndpointStats& endpoint_stats(int e) { return *endpoint_stats_[static_cast<size_t>(e)]; }
@@ -56,6 +67,9 @@ class ClusterPool {
   int pick_endpoint();
   void connect(int endpoint, Stream* s);
   void serve_pending();
+  void acquire_h2(Stream* s);
+  H2ClientConnection* find_h2(int endpoint, const H2ClientConnection* exclude);
+  H2ClientConnection* connect_h2(int endpoint);
 
   Worker& worker_;
   int index_;
