@@ -1,0 +1,3 @@
+module moe.bench/burner
+
+go 1.26

@@ -1,0 +1,3 @@
+module moe.local/bench/authserver
+
+go 1.21
