@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -184,11 +185,32 @@ type workerTable struct {
 	id        uint32
 	streams   []*streamState
 	free      []uint32
+	lastYield int64 // monotonic ns of the last keepP yield
 	crossings atomic.Uint64
 	_         [64]byte // keep workers' counters on separate cache lines
 }
 
 var workers [maxWorkers]atomic.Pointer[workerTable]
+
+// keepP lets the worker's callback goroutine go through the scheduler once
+// every 2 ms of crossings. A cgo callback never calls schedule(), so its P's
+// schedtick never moves; after 10 ms sysmon's retake takes that P away as
+// "running too long", every crossing then finds all Ps idle, and each
+// return to C wakes sysmon out of its deep sleep (a futex wake, and a
+// context switch on a shared CPU): about 2 futex calls per request,
+// measured with strace (docs/go-runtime.md). One Gosched every 2 ms
+// advances the tick and keeps the P attached between crossings.
+func (w *workerTable) keepP() {
+	now := monoNow()
+	if now-w.lastYield > 2_000_000 {
+		w.lastYield = now
+		runtime.Gosched()
+	}
+}
+
+var monoBase = time.Now()
+
+func monoNow() int64 { return int64(time.Since(monoBase)) }
 
 func workerOf(handle uint64) *workerTable {
 	id := uint32(handle>>48) % maxWorkers
@@ -265,6 +287,7 @@ func (w *workerTable) release(st *streamState) {
 func onEvent(ev *abi.Event) int32 {
 	w := workerOf(ev.Handle)
 	w.crossings.Add(1)
+	w.keepP()
 	st := w.get(ev.GoState)
 	if ev.Kind == abi.EvDone {
 		if st != nil {
