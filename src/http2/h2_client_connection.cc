@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/worker.h"
 #include "proxy/cluster_pool.h"
+#include "http2/h2_util.h"
 #include "proxy/stream.h"
 
 namespace moe {
@@ -15,21 +16,12 @@ namespace {
 
 H2ClientConnection* self(void* user_data) { return static_cast<H2ClientConnection*>(user_data); }
 
-std::string_view sv(const uint8_t* p, size_t n) { return {reinterpret_cast<const char*>(p), n}; }
-
-nghttp2_nv make_nv(std::string_view name, std::string_view value) {
-  // No NO_COPY flags: nghttp2 copies the pair when the frame is submitted.
-  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
-}
+using h2::make_nv;
+using h2::sv;
 
 // Connection-specific request fields (RFC 9113 8.2.2), plus host (carried
 // as :authority) and te (sent as "te: trailers" only when asked).
-bool not_forwarded(std::string_view name) {
-  return name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
-         name == "transfer-encoding" || name == "upgrade" || name == "host" || name == "te";
-}
+bool not_forwarded(std::string_view name) { return h2::connection_specific(name) || name == "host"; }
 
 ssize_t data_read_cb(nghttp2_session*, int32_t, uint8_t*, size_t length, uint32_t* flags,
                      nghttp2_data_source* source, void*) {

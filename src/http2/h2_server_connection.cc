@@ -7,6 +7,7 @@
 
 #include "core/listener.h"
 #include "core/log.h"
+#include "http2/h2_util.h"
 #include "proxy/stream.h"
 
 namespace moe {
@@ -14,22 +15,13 @@ namespace {
 
 H2ServerConnection* self(void* user_data) { return static_cast<H2ServerConnection*>(user_data); }
 
-std::string_view sv(const uint8_t* p, size_t n) { return {reinterpret_cast<const char*>(p), n}; }
-
-nghttp2_nv make_nv(std::string_view name, std::string_view value) {
-  // No NO_COPY flags: nghttp2 copies the pair when the frame is submitted.
-  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
-}
+using h2::make_nv;
+using h2::sv;
 
 // Connection-specific fields are forbidden in HTTP/2 (RFC 9113 8.2.2). The
 // Stream already strips them from upstream responses; moe's own replies may
 // still carry "connection: close".
-bool connection_specific(std::string_view name) {
-  return name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
-         name == "transfer-encoding" || name == "upgrade" || name == "te";
-}
+using h2::connection_specific;
 
 ssize_t data_read_cb(nghttp2_session*, int32_t, uint8_t*, size_t length, uint32_t* flags,
                      nghttp2_data_source* source, void*) {
