@@ -31,27 +31,11 @@ ssize_t data_read_cb(nghttp2_session*, int32_t, uint8_t*, size_t length, uint32_
 nghttp2_session_callbacks* make_callbacks() {
   nghttp2_session_callbacks* cb;
   if (nghttp2_session_callbacks_new(&cb) != 0) return nullptr;
-  nghttp2_session_callbacks_set_send_callback(
-      cb, [](nghttp2_session*, const uint8_t* data, size_t len, int, void* u) { return self(u)->on_send(data, len); });
+  h2::set_common_callbacks<H2ClientConnection>(cb);
   nghttp2_session_callbacks_set_send_data_callback(
       cb, [](nghttp2_session*, nghttp2_frame*, const uint8_t* hd, size_t len, nghttp2_data_source* src, void* u) {
         return self(u)->on_send_data(hd, len, static_cast<H2ClientStream*>(src->ptr));
       });
-  nghttp2_session_callbacks_set_on_begin_headers_callback(
-      cb, [](nghttp2_session*, const nghttp2_frame* f, void* u) { return self(u)->on_begin_headers(f); });
-  nghttp2_session_callbacks_set_on_header_callback(
-      cb, [](nghttp2_session*, const nghttp2_frame* f, const uint8_t* name, size_t namelen, const uint8_t* value,
-             size_t valuelen, uint8_t, void* u) {
-        return self(u)->on_header(f, sv(name, namelen), sv(value, valuelen));
-      });
-  nghttp2_session_callbacks_set_on_frame_recv_callback(
-      cb, [](nghttp2_session*, const nghttp2_frame* f, void* u) { return self(u)->on_frame_recv(f); });
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
-      cb, [](nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len, void* u) {
-        return self(u)->on_data_chunk(id, data, len);
-      });
-  nghttp2_session_callbacks_set_on_stream_close_callback(
-      cb, [](nghttp2_session*, int32_t id, uint32_t code, void* u) { return self(u)->on_stream_close(id, code); });
   nghttp2_session_callbacks_set_on_frame_not_send_callback(
       cb, [](nghttp2_session*, const nghttp2_frame* f, int err, void* u) { return self(u)->on_frame_not_send(f, err); });
   return cb;

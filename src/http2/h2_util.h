@@ -24,4 +24,30 @@ inline bool connection_specific(std::string_view name) {
          name == "transfer-encoding" || name == "upgrade" || name == "te";
 }
 
+// The callbacks both codecs handle with the same signature, as trampolines
+// to Conn's members (send, header block, frames, DATA, stream close).
+template <typename Conn>
+void set_common_callbacks(nghttp2_session_callbacks* cb) {
+  nghttp2_session_callbacks_set_send_callback(cb, [](nghttp2_session*, const uint8_t* data, size_t len, int, void* u) {
+    return static_cast<Conn*>(u)->on_send(data, len);
+  });
+  nghttp2_session_callbacks_set_on_begin_headers_callback(
+      cb, [](nghttp2_session*, const nghttp2_frame* f, void* u) { return static_cast<Conn*>(u)->on_begin_headers(f); });
+  nghttp2_session_callbacks_set_on_header_callback(
+      cb, [](nghttp2_session*, const nghttp2_frame* f, const uint8_t* name, size_t namelen, const uint8_t* value,
+             size_t valuelen, uint8_t, void* u) {
+        return static_cast<Conn*>(u)->on_header(f, sv(name, namelen), sv(value, valuelen));
+      });
+  nghttp2_session_callbacks_set_on_frame_recv_callback(
+      cb, [](nghttp2_session*, const nghttp2_frame* f, void* u) { return static_cast<Conn*>(u)->on_frame_recv(f); });
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
+      cb, [](nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len, void* u) {
+        return static_cast<Conn*>(u)->on_data_chunk(id, data, len);
+      });
+  nghttp2_session_callbacks_set_on_stream_close_callback(
+      cb, [](nghttp2_session*, int32_t id, uint32_t code, void* u) {
+        return static_cast<Conn*>(u)->on_stream_close(id, code);
+      });
+}
+
 }  // namespace moe::h2

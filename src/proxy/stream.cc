@@ -123,19 +123,24 @@ void Stream::strip_hop_by_hop(MessageHead& head, bool keep_upgrade) {
   // TE is hop-by-hop; "trailers" in it is remembered for an HTTP/2 upstream
   // codec, which sends "te: trailers" itself (gRPC needs it).
   if (&head == &request_) request_.te_trailers = header_list_has(h.get("te"), "trailers");
-  // Headers named in Connection are hop-by-hop too. Collect the names first:
-  // removing entries while reading Connection values would shift the spans.
-  std::string named;
-  for (size_t i = 0; i < h.size(); i++) {
-    if (h.name(i) != "connection") continue;
-    named.append(h.value(i));
-    named.push_back(',');
-  }
-  if (!named.empty()) {
+  // Headers named in Connection are hop-by-hop too. The Connection values
+  // are views into the arena, which removing spans does not move, so they
+  // can be held while entries go (no copy; most clients send Connection).
+  constexpr size_t kMaxConnectionHeaders = 8;  // more is abuse: the rest are ignored
+  std::string_view named[kMaxConnectionHeaders];
+  size_t n_named = 0;
+  for (size_t i = 0; i < h.size() && n_named < kMaxConnectionHeaders; i++)
+    if (h.name(i) == "connection") named[n_named++] = h.value(i);
+  if (n_named) {
     for (size_t i = h.size(); i-- > 0;) {
       std::string_view n = h.name(i);
-      if (keep_upgrade && n == "upgrade") continue;
-      if (n != "connection" && header_list_has(named, n)) h.remove_at(i);
+      if (n == "connection" || (keep_upgrade && n == "upgrade")) continue;
+      for (size_t k = 0; k < n_named; k++) {
+        if (header_list_has(named[k], n)) {
+          h.remove_at(i);
+          break;
+        }
+      }
     }
   }
   for (std::string_view n : kHopByHop) {
