@@ -77,6 +77,11 @@ void TcpConnection::on_poll(uv_poll_t* p, int status, int events) {
   if (c->closing_) return;
   if (status < 0) {
     if (c->connecting_) {
+      // libuv reports POLLERR as UV_EBADF: the socket's own error says why
+      // the connect failed (ECONNREFUSED, ETIMEDOUT, ...).
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (::getsockopt(c->fd_, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) status = -err;
       c->connecting_ = false;
       c->on_connected(status);
     } else {
