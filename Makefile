@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 CONFIG ?= config/moe.yaml
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan build-fuzz fuzz run test test-unit bench clean
+.PHONY: all deps build build-asan build-fuzz fuzz run test test-unit tools bench clean
 
 all: build
 
@@ -38,13 +38,21 @@ build-fuzz: deps $(FUZZ_BUILD)/build.ninja
 fuzz: build-fuzz
 	ctest --test-dir $(FUZZ_BUILD) --output-on-failure -R fuzz_smoke
 
+# Test tools fetched from the Go module proxy (pinned): h2spec, the HTTP/2
+# conformance suite the integration tests run against moe.
+H2SPEC_VERSION ?= v2.2.1+incompatible
+tools: $(BUILD)/tools/h2spec
+
+$(BUILD)/tools/h2spec:
+	GOBIN=$(abspath $(BUILD))/tools go install github.com/summerwind/h2spec/cmd/h2spec@$(H2SPEC_VERSION)
+
 run: build
 	./$(BUILD)/moe -c $(CONFIG)
 
 # Every test: unit, goext and integration against the release build; unit
 # and integration again against the ASan+UBSan build (no Go there: the Go
 # filter tests skip); the fuzz harnesses for a short run.
-test: build build-asan build-fuzz
+test: build build-asan build-fuzz tools
 	ctest --test-dir $(BUILD) --output-on-failure
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure

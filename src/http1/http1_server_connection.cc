@@ -90,6 +90,17 @@ void Http1ServerConnection::on_data(const char* p, size_t n) {
     const size_t m = std::min(n, kPreface.size() - have);
     if (std::string_view(p, m) != kPreface.substr(have, m)) {
       h2_preface_ = -1;  // HTTP/1 after all: the bytes held back are parsed first
+      if (have == 0 && !looks_like_http1(std::string_view(p, n))) {
+        // Neither the HTTP/2 preface nor an HTTP/1.x request line: a client
+        // that speaks neither cannot read an HTTP/1.1 400, and an h2 client
+        // with a broken preface must see the connection close (RFC 9113
+        // 3.4). Close without answering.
+        add(worker_.stats().listeners[static_cast<size_t>(listener_index_)]->protocol_errors);
+        log_debug("listener {}: from {}: neither an HTTP/1.x request line nor the HTTP/2 preface; closing",
+                  cfg().name, peer_ip_);
+        close();
+        return;
+      }
       if (have) parse(kPreface.data(), have);
       if (closing()) return;
     } else if (have + m < kPreface.size()) {
@@ -115,6 +126,20 @@ void Http1ServerConnection::on_data(const char* p, size_t n) {
     return;
   }
   parse(p, n);
+}
+
+bool Http1ServerConnection::looks_like_http1(std::string_view first) {
+  // Only a complete first line is judged; a partial one goes to llhttp.
+  const size_t eol = first.find('\n');
+  if (eol == std::string_view::npos) return true;
+  std::string_view line = first.substr(0, eol);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  // "... HTTP/d.d": the version is what makes it HTTP/1 (llhttp answers
+  // 505 to a well-formed version it does not speak).
+  if (line.size() < 9) return false;
+  const std::string_view v = line.substr(line.size() - 9);
+  return v[0] == ' ' && v.substr(1, 5) == "HTTP/" && v[6] >= '0' && v[6] <= '9' && v[7] == '.' && v[8] >= '0' &&
+         v[8] <= '9';
 }
 
 void Http1ServerConnection::parse(const char* p, size_t n) {

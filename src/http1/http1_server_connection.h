@@ -80,6 +80,9 @@ class Http1ServerConnection final : public TcpConnection,
   void on_closed() override;
 
  private:
+  // On an http2 listener, the first bytes when they are not the preface:
+  // false when their first line is complete and is no HTTP/1.x request line.
+  static bool looks_like_http1(std::string_view first);
   void parse(const char* p, size_t n);
   // The stream finished: recycle it; false when the connection closes instead.
   bool complete_stream();

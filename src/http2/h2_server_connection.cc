@@ -267,10 +267,23 @@ H2Stream* H2ServerConnection::stream_of(int32_t id) {
 // ---- reading ----------------------------------------------------------------------------
 
 void H2ServerConnection::on_data(const char* p, size_t n) {
+  // The gate first (h2_frame_gate.h): frames before a violating one are
+  // processed, then the session ends with GOAWAY.
+  uint32_t gate_error = 0;
+  const char* why = nullptr;
+  const size_t ok = gate_.scan(p, n, &gate_error, &why);
   in_recv_ = true;
-  const ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(p), n);
+  ssize_t rv = ok ? nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(p), ok) : 0;
   in_recv_ = false;
   if (closing()) return;
+  if (rv >= 0 && ok < n) {
+    add(worker_.stats().listeners[static_cast<size_t>(listener_index_)]->protocol_errors);
+    log_debug("listener {}: h2 from {}: {}: GOAWAY({})", cfg().name, peer_ip_, why,
+              nghttp2_http2_strerror(gate_error));
+    stop_reading();
+    terminate(gate_error);
+    return;
+  }
   if (rv < 0) {
     // Bad preface, a flood nghttp2 detected, or our own verdict (rapid
     // reset): nghttp2 has queued a GOAWAY where it could; send it and go.
