@@ -41,6 +41,7 @@
 #include "core/tcp_connection.h"
 #include "core/timer_list.h"
 #include "core/worker.h"
+#include "http2/h2_frame_gate.h"
 #include "proxy/codec.h"
 
 namespace moe {
@@ -63,6 +64,7 @@ class H2Stream final : public DownstreamCodec {
   bool above_high_watermark() const override;
   void on_stream_complete() override;
   std::string_view protocol() const override { return "HTTP/2"; }
+  bool trailers_ok() const override { return true; }
   std::string_view peer_ip() const override;
 
   // The session's data source: how much of the queued body goes in the
@@ -165,6 +167,7 @@ class H2ServerConnection final : public TcpConnection, public DownstreamConnecti
   int listener_index_;
   std::string peer_ip_;
   nghttp2_session* session_ = nullptr;
+  h2::FrameGate gate_;  // client stream-state rules nghttp2 leaves lax
   IntrusiveList<H2Stream, &H2Stream::link> streams_;
   enum class TimerKind : uint8_t { none, request_headers, idle };
   uint64_t reset_window_ms_ = 0;  // start of the current one-second RST window

@@ -63,6 +63,8 @@ class DownstreamCodec {
   virtual void on_stream_complete() = 0;
   virtual std::string_view protocol() const = 0;  // "HTTP/1.1", "HTTP/2"
   virtual std::string_view peer_ip() const = 0;
+  // Trailers can end any response here, whatever its framing (HTTP/2).
+  virtual bool trailers_ok() const { return false; }
 
  protected:
   ~DownstreamCodec() = default;

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/tcp_connection.h"
 #include "core/worker.h"
+#include "proxy/grpc.h"
 #include "goext/go_bridge.h"
 #include "proxy/cluster_pool.h"
 #include "proxy/router.h"
@@ -65,6 +66,9 @@ void Stream::on_request_headers(bool end_stream) {
   const config::Listener& lc = worker_.config().listeners[static_cast<size_t>(listener_index_)];
   route_index_ = match_route(lc, request_);
   route_ = route_index_ >= 0 ? &lc.routes[static_cast<size_t>(route_index_)] : nullptr;
+  // gRPC (proxy/grpc.h) rides on HTTP/2 only: HTTP/1 requests skip the
+  // header lookup.
+  grpc_ = request_.version_major == 2 && grpc::is_grpc(request_.headers.get("content-type"));
   if (wants(MOE_EV_REQUEST_HEADERS)) {
     req_held_ = true;
     const int32_t r = call_go(MOE_EV_REQUEST_HEADERS, end_stream, nullptr);
@@ -112,8 +116,15 @@ void Stream::route_and_forward() {
     rewritten.append(path.substr(route_->match.prefix->size()));
     request_.set_path(rewritten);
   }
-  if (route_->timeout.count() > 0)
-    worker_.timers().arm(this, static_cast<uint64_t>(route_->timeout.count()), worker_.now_ms());
+  int64_t timeout_ms = route_->timeout.count();
+  if (grpc_) {
+    // The client's deadline, when shorter: past it nobody waits for the
+    // answer, so the upstream call is cancelled and the client told
+    // DEADLINE_EXCEEDED (clients that enforce it themselves reset first).
+    const int64_t t = grpc::parse_timeout_ms(request_.headers.get("grpc-timeout"));
+    if (t > 0 && (timeout_ms <= 0 || t < timeout_ms)) timeout_ms = t;
+  }
+  if (timeout_ms > 0) worker_.timers().arm(this, static_cast<uint64_t>(timeout_ms), worker_.now_ms());
   pool_ = &worker_.cluster(route_->cluster_index);
   pool_->acquire(this);  // may call on_upstream_ready / on_upstream_failure right away
 }
@@ -329,8 +340,7 @@ void Stream::on_upstream_failure(UpstreamFailure why, std::string_view detail) {
   if (response_started_ && !resp_held_) {
     // Part of the response is out: it cannot be completed, so the client
     // must see the connection end rather than a truncated success.
-    downstream_.reset_stream();
-    finish();
+    abort_response(grpc::kUnavailable, "upstream connection lost mid-response");
     return;
   }
   const int status = why == UpstreamFailure::overflow ? 503 : 502;
@@ -522,8 +532,7 @@ void Stream::on_timeout() {
   if (route_ && route_->cluster_index >= 0) add(worker_.cluster(route_->cluster_index).stats().timeouts);
   detach_upstream();
   if (response_started_ && !resp_held_) {
-    downstream_.reset_stream();
-    finish();
+    abort_response(grpc::kDeadlineExceeded, "upstream request timeout");
     return;
   }
   send_local_reply(504, "upstream request timeout\n", !request_done_);
@@ -715,8 +724,7 @@ void Stream::apply_ops(std::string_view* chunk) {
     if (reply_status < 100 || reply_status > 599) reply_status = 500;
     detach_upstream();
     if (response_started_ && !resp_held_) {
-      downstream_.reset_stream();
-      finish();
+      abort_response(grpc::status_for_http(reply_status), "a filter answered after the response had started");
       return;
     }
     send_reply(reply_status, reply_body, &reply_headers, !request_done_);
@@ -774,18 +782,53 @@ void Stream::send_local_reply(int status, std::string_view body, bool close) {
   send_reply(status, body, nullptr, close);
 }
 
+void Stream::abort_response(int grpc_code, std::string_view why) {
+  if (grpc_ && downstream_.trailers_ok() && !response_done_) {
+    // A gRPC client reads the status from the trailers: end the stream with
+    // one instead of a reset it would report as INTERNAL. A message cut in
+    // the middle still fails on the client's side (short read).
+    response_trailers_.clear();
+    response_trailers_.add("grpc-status", std::to_string(grpc_code));
+    response_trailers_.add("grpc-message", why);
+    response_done_ = true;
+    downstream_.encode_trailers(response_trailers_);
+    finish();
+    return;
+  }
+  downstream_.reset_stream();
+  finish();
+}
+
 void Stream::send_reply(int status, std::string_view body,
                         const std::vector<std::pair<std::string, std::string>>* headers, bool close) {
   response_.headers.clear();
-  response_.status = status;
+  // A gRPC request gets moe's error as a gRPC status (proxy/grpc.h):
+  // HTTP 200, trailers-only. A filter's reply that sets grpc-status itself
+  // keeps it; 2xx replies (a direct response that answers for a method)
+  // pass as they are.
+  const bool grpc_reply = grpc_ && status >= 300;
   bool has_type = false;
+  bool has_grpc_status = false;
   if (headers) {
     for (const auto& [n, v] : *headers) {
       if (iequals(n, "content-length") || iequals(n, "transfer-encoding") || iequals(n, "connection")) continue;
+      if (grpc_reply && iequals(n, "content-type")) continue;
       has_type = has_type || iequals(n, "content-type");
+      has_grpc_status = has_grpc_status || iequals(n, "grpc-status");
       response_.headers.add(n, v);
     }
   }
+  if (grpc_reply) {
+    response_.headers.add("content-type", "application/grpc");
+    if (!has_grpc_status) {
+      response_.headers.add("grpc-status", std::to_string(grpc::status_for_http(status)));
+      if (!body.empty()) response_.headers.add("grpc-message", grpc::encode_message(body));
+    }
+    status = 200;
+    body = {};
+    has_type = true;
+  }
+  response_.status = status;
   if (!has_type && !body.empty()) response_.headers.add("content-type", "text/plain");
   response_.content_length = static_cast<int64_t>(body.size());
   response_.has_body = !body.empty() && !request_.is_head;

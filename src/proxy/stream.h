@@ -126,6 +126,9 @@ class Stream final : public TimerNode {
   void send_reply(int status, std::string_view body, const std::vector<std::pair<std::string, std::string>>* headers,
                   bool close);
   void strip_hop_by_hop(MessageHead& head, bool keep_upgrade);
+  // The response is partly out and cannot be completed: gRPC over HTTP/2
+  // ends with grpc-status `grpc_code` in trailers, anything else is reset.
+  void abort_response(int grpc_code, std::string_view why);
   void add_forwarding_headers();
   void detach_upstream();
   void finish();
@@ -178,6 +181,7 @@ class Stream final : public TimerNode {
   bool resp_held_ = false;          // response headers not yet sent (filters)
   bool resp_end_held_ = false;
   bool head_modified_ = false;
+  bool grpc_ = false;               // an HTTP/2 request with content-type application/grpc*
   bool replying_ = false;           // send_reply is running the response hooks      // a filter changed method/path/host/headers: route again
   std::string resp_body_;           // response bytes held (buffering or pending)
   std::string scratch_;             // a chunk rewritten by body ops
