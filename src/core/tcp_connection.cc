@@ -76,12 +76,12 @@ void TcpConnection::on_poll(uv_poll_t* p, int status, int events) {
   auto* c = static_cast<TcpConnection*>(p->data);
   if (c->closing_) return;
   if (status < 0) {
+    // libuv reports POLLERR as UV_EBADF: the socket's own error says what
+    // happened (ECONNREFUSED, ECONNRESET, ETIMEDOUT, ...).
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(c->fd_, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) status = -err;
     if (c->connecting_) {
-      // libuv reports POLLERR as UV_EBADF: the socket's own error says why
-      // the connect failed (ECONNREFUSED, ETIMEDOUT, ...).
-      int err = 0;
-      socklen_t len = sizeof err;
-      if (::getsockopt(c->fd_, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) status = -err;
       c->connecting_ = false;
       c->on_connected(status);
     } else {
