@@ -40,6 +40,7 @@ int32_t moe_go_configure(int32_t gomaxprocs, int32_t gc_percent, int64_t memory_
 char* moe_go_load_plugin(const char* path, uint32_t path_len);
 char* moe_go_create_chain(uint32_t chain, const char* json, uint32_t json_len, uint32_t* events);
 int32_t moe_go_on_event(moe_event* ev);
+void moe_go_run_thread(void (*fn)(void*), void* arg);
 int32_t moe_go_on_resume(moe_event* ev);
 char* moe_go_runtime_json(void);
 }
@@ -136,6 +137,8 @@ struct Sim {
   moe_stream_info info{};
   moe_ops ops{};
   uint64_t next_slot = 1;
+  uint64_t events_ = 0;
+  uint64_t now_ms_ = 0;
 
   Sim() {
     auto fill = [](moe_header* out, const Hdr* in) {
@@ -198,6 +201,9 @@ struct Sim {
       ev.duration_ns = 50000;
       ev.upstream_ns = 40000;
     }
+    // moe passes its loop's cached ms clock; refresh it every 64 events.
+    if ((events_++ & 63) == 0) now_ms_ = static_cast<uint64_t>(now_ns() / 1000000);
+    ev.now_ms = now_ms_;
     ev.info = &info;
     ops.len = 0;  // moe applies and then drops the ops after every call
     ev.ops = &ops;
@@ -206,6 +212,21 @@ struct Sim {
     return r;
   }
 };
+
+// A worker thread as moe runs one: its body inside moe_go_run_thread, so its
+// crossings are nested callbacks (goext_abi.h). GOBRIDGE_FLAT=1 calls the
+// body directly instead (how moe ran workers before), for comparison.
+template <typename Fn>
+static std::thread worker_thread(Fn& body) {
+  return std::thread([&body] {
+    const char* flat = getenv("GOBRIDGE_FLAT");
+    if (flat && *flat == '1') {
+      body();
+      return;
+    }
+    moe_go_run_thread([](void* b) { (*static_cast<Fn*>(b))(); }, &body);
+  });
+}
 
 static void print_result(const std::string& json) {
   printf("RESULT %s\n", json.c_str());
@@ -230,7 +251,7 @@ static int cmd_cross(int filters, long requests, int runs) {
   uint32_t events = make_chain(chain, filters);
   std::vector<double> per, floor;
   long bad = 0;
-  std::thread t([&] {
+  auto body = [&] {
     Sim sim;
     auto one = [&] {
       uint64_t st = 0, h = sim.new_handle();
@@ -252,7 +273,8 @@ static int cmd_cross(int filters, long requests, int runs) {
       }
       floor.push_back(static_cast<double>(now_ns() - t0) / static_cast<double>(requests));
     }
-  });
+  };
+  std::thread t = worker_thread(body);
   t.join();
   if (bad) die(fmt("%ld REQUEST_HEADERS events did not return MOE_CONTINUE", bad));
   std::vector<double> s = per, f = floor;
@@ -290,7 +312,7 @@ static int cmd_count() {
                        {MOE_EV_DONE, true}};
   const long requests = 10000;
   std::string lines[3];
-  std::thread t([&] {
+  auto body = [&] {
     Sim sim;
     for (int i = 0; i < 3; i++)  // warm-up: M bound, stream slots allocated
       for (int r = 0; r < 2000; r++) {
@@ -322,7 +344,8 @@ static int cmd_count() {
                      sizes[i], masks[i], kinds.c_str(), requests, calls, static_cast<unsigned long long>(go_calls),
                      static_cast<double>(calls) / requests, static_cast<double>(took) / requests, bad);
     }
-  });
+  };
+  std::thread t = worker_thread(body);
   t.join();
   for (auto& l : lines) print_result(l);
   return 0;
@@ -346,7 +369,7 @@ static int cmd_lat(long samples, int gap_us, const char* plugin) {
   lat.reserve(static_cast<size_t>(samples));
   uint64_t gc_before = runtime_field("num_gc");
   int64_t wall0 = now_ns();
-  std::thread t([&] {
+  auto body = [&] {
     Sim sim;
     for (int i = 0; i < 2000; i++) {  // warm-up
       uint64_t st = 0, h = sim.new_handle();
@@ -371,7 +394,8 @@ static int cmd_lat(long samples, int gap_us, const char* plugin) {
       b = now_ns();
       lat.push_back(b - a);
     }
-  });
+  };
+  std::thread t = worker_thread(body);
   t.join();
   double wall = static_cast<double>(now_ns() - wall0) / 1e9;
   uint64_t gcs = runtime_field("num_gc") - gc_before;

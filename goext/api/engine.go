@@ -185,7 +185,7 @@ type workerTable struct {
 	id        uint32
 	streams   []*streamState
 	free      []uint32
-	lastYield int64 // monotonic ns of the last keepP yield
+	lastYield uint64 // the worker loop's ms (Event.NowMs) at the last keepP yield
 	crossings atomic.Uint64
 	_         [64]byte // keep workers' counters on separate cache lines
 }
@@ -199,18 +199,15 @@ var workers [maxWorkers]atomic.Pointer[workerTable]
 // return to C wakes sysmon out of its deep sleep (a futex wake, and a
 // context switch on a shared CPU): about 2 futex calls per request,
 // measured with strace (docs/go-runtime.md). One Gosched every 2 ms
-// advances the tick and keeps the P attached between crossings.
-func (w *workerTable) keepP() {
-	now := monoNow()
-	if now-w.lastYield > 2_000_000 {
-		w.lastYield = now
+// advances the tick and keeps the P attached between crossings. The clock
+// is the worker loop's cached one (Event.NowMs): a clock_gettime per
+// crossing was 10% of a crossing's time.
+func (w *workerTable) keepP(nowMs uint64) {
+	if nowMs-w.lastYield >= 2 {
+		w.lastYield = nowMs
 		runtime.Gosched()
 	}
 }
-
-var monoBase = time.Now()
-
-func monoNow() int64 { return int64(time.Since(monoBase)) }
 
 func workerOf(handle uint64) *workerTable {
 	id := uint32(handle>>48) % maxWorkers
@@ -287,7 +284,7 @@ func (w *workerTable) release(st *streamState) {
 func onEvent(ev *abi.Event) int32 {
 	w := workerOf(ev.Handle)
 	w.crossings.Add(1)
-	w.keepP()
+	w.keepP(ev.NowMs)
 	st := w.get(ev.GoState)
 	if ev.Kind == abi.EvDone {
 		if st != nil {
@@ -676,13 +673,11 @@ func (st *streamState) done1(f DoneFilter, i int, d DoneInfo) {
 	f.OnDone(&st.handles[i], d)
 }
 
-// sendReply records a local reply in the ops (gRPC-shaped for gRPC requests).
+// sendReply records a local reply in the ops. moe shapes it for a gRPC
+// request on the C++ side (src/proxy/grpc.h), as it does its own replies.
 func (st *streamState) sendReply(r *localReply) int32 {
 	st.cur = -1
 	status, headers, body := r.status, r.headers, r.body
-	if st.haveReq && isGRPC(st.reqHeaders.Get("content-type")) {
-		status, headers, body = grpcReply(status, headers, body)
-	}
 	for _, h := range headers {
 		n := lowerName(h[0])
 		if validName(n) && validValue(h[1]) {

@@ -58,6 +58,7 @@ var (
 	_ [unsafe.Offsetof(ce.bytes_sent)]byte           = [unsafe.Offsetof(ge.BytesSent)]byte{}
 	_ [unsafe.Offsetof(ce.duration_ns)]byte          = [unsafe.Offsetof(ge.DurationNs)]byte{}
 	_ [unsafe.Offsetof(ce.upstream_ns)]byte          = [unsafe.Offsetof(ge.UpstreamNs)]byte{}
+	_ [unsafe.Offsetof(ce.now_ms)]byte               = [unsafe.Offsetof(ge.NowMs)]byte{}
 	_ [unsafe.Offsetof(ce.info)]byte                 = [unsafe.Offsetof(ge.Info)]byte{}
 	_ [unsafe.Offsetof(ce.ops)]byte                  = [unsafe.Offsetof(ge.Ops)]byte{}
 

@@ -112,6 +112,12 @@ func moe_go_create_chain(chain C.uint32_t, json *C.char, jsonLen C.uint32_t, eve
 	return nil
 }
 
+//export moe_go_run_thread
+func moe_go_run_thread(fn unsafe.Pointer, arg unsafe.Pointer) {
+	// No recover: fn is C, and a panic here would be a runtime fault.
+	runThread(fn, arg)
+}
+
 //export moe_go_on_event
 func moe_go_on_event(ev *C.moe_event) (ret C.int32_t) {
 	defer recoverEvent(ev, &ret)

@@ -142,6 +142,10 @@ typedef struct moe_event {
   int64_t duration_ns, upstream_ns;
   const moe_stream_info* info;
   moe_ops* ops;
+  /* The worker loop's clock (monotonic ms, cached once per loop
+   * iteration): time for Go's per-crossing housekeeping without a
+   * clock_gettime per crossing. */
+  uint64_t now_ms;
 } moe_event;
 
 /* ---- implemented in Go (goext/bridge), called by C++ ---- */
@@ -157,6 +161,12 @@ typedef struct moe_event {
  * Returns NULL or a malloc'd error message naming the filter; sets *events
  * to the MOE_EV bitmask the chain wants. */
 /* char* moe_go_create_chain(uint32_t chain, const char* json, uint32_t json_len, uint32_t* events); */
+/* Runs fn(arg) on the calling thread from inside a Go->C call and returns
+ * when it does. A worker runs its whole event loop this way: the crossings
+ * it makes are then nested callbacks, which skip the runtime's per-callback
+ * wait for package initialisation (a lock and unlock of one channel shared
+ * by every worker: runtime.cgocallbackg1, when m.ncgo == 0). */
+/* void moe_go_run_thread(void (*fn)(void*), void* arg); */
 /* int32_t moe_go_on_event(moe_event* ev); */
 /* Called on the worker after moe_post_resume: Go continues the chain after
  * the filter that returned PENDING (same event kind as then); ev->kind is

@@ -74,7 +74,7 @@ Worker::~Worker() {
 }
 
 void Worker::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] { go::run_thread([](void* w) { static_cast<Worker*>(w)->run(); }, this); });
 }
 
 void Worker::join() {

@@ -15,6 +15,7 @@ int32_t moe_go_configure(int32_t gomaxprocs, int32_t gc_percent, int64_t memory_
 int32_t moe_go_set_async_procs(int32_t n);
 char* moe_go_load_plugin(const char* path, uint32_t path_len);
 char* moe_go_create_chain(uint32_t chain, const char* json, uint32_t json_len, uint32_t* events);
+void moe_go_run_thread(void (*fn)(void*), void* arg);
 int32_t moe_go_on_event(moe_event* ev);
 int32_t moe_go_on_resume(moe_event* ev);
 char* moe_go_runtime_json(void);
@@ -86,6 +87,8 @@ std::vector<config::ConfigError> start(const config::Config& cfg, int workers, s
   }
   return errors;
 }
+
+void run_thread(void (*fn)(void*), void* arg) { moe_go_run_thread(fn, arg); }
 
 int32_t on_event(moe_event* ev) { return moe_go_on_event(ev); }
 int32_t on_resume(moe_event* ev) { return moe_go_on_resume(ev); }

@@ -31,6 +31,11 @@ bool enabled();
 std::vector<config::ConfigError> start(const config::Config& cfg, int workers,
                                        std::vector<uint32_t>& chain_events);
 
+// Runs fn(arg) (a worker's loop) on the calling thread, from inside a Go->C
+// call when Go is linked in, so the crossings it makes are nested callbacks
+// and cheaper (goext_abi.h, moe_go_run_thread). Without Go: fn(arg).
+void run_thread(void (*fn)(void*), void* arg);
+
 int32_t on_event(moe_event* ev);
 int32_t on_resume(moe_event* ev);
 

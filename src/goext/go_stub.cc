@@ -20,6 +20,7 @@ std::vector<config::ConfigError> start(const config::Config& cfg, int, std::vect
   return errors;
 }
 
+void run_thread(void (*fn)(void*), void* arg) { fn(arg); }
 int32_t on_event(moe_event*) { return MOE_CONTINUE; }
 int32_t on_resume(moe_event*) { return MOE_CONTINUE; }
 void register_worker(int, Worker*) {}

@@ -573,6 +573,7 @@ int32_t Stream::call_go(uint32_t kind, bool end_stream, std::string_view* chunk,
   info_.request_id = rid.data();
   info_.request_id_len = static_cast<uint32_t>(rid.size());
   moe_event ev{};
+  ev.now_ms = worker_.now_ms();
   ev.handle = handle_;
   ev.go_state = go_state_;
   ev.chain = static_cast<uint32_t>(listener_index_);

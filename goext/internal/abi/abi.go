@@ -125,6 +125,8 @@ type Event struct {
 	UpstreamNs         int64
 	Info               *StreamInfo
 	Ops                *Ops
+	// The worker loop's clock (monotonic ms, cached per loop iteration).
+	NowMs uint64
 }
 
 // String is a zero-copy view of n bytes at p ("" when p is nil or n is 0).
