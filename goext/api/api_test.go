@@ -292,11 +292,12 @@ func TestAsyncLocalReplyGRPC(t *testing.T) {
 	if s.Reply.Status != 403 || string(s.Reply.Body) != "go away" || s.Reply.Headers.Get("x-why") != "no" {
 		t.Fatalf("reply %+v", s.Reply)
 	}
+	// A gRPC request: the reply is recorded as the filter made it; moe
+	// shapes it into grpc-status on the wire (src/proxy/grpc.h, covered by
+	// the integration tests).
 	s = c.NewStream(t)
 	s.RequestHeaders("POST", "/pkg.Svc/M", filtertest.Headers{{"content-type", "application/grpc+proto"}}, false)
-	r := s.Reply
-	if r.Status != 200 || len(r.Body) != 0 || r.Headers.Get("grpc-status") != "7" ||
-		r.Headers.Get("grpc-message") != "go away" || r.Headers.Get("content-type") != "application/grpc" {
+	if r := s.Reply; r.Status != 403 || string(r.Body) != "go away" || r.Headers.Get("grpc-status") != "" {
 		t.Fatalf("grpc reply %+v", r)
 	}
 }

@@ -1,7 +1,7 @@
 package integration
 
-// A tiny HTTP/2 client built from raw bytes (the integration module is
-// stdlib-only, and golang.org/x/net/http2 is not in the stdlib): frames are
+// A tiny HTTP/2 client built from raw bytes (so a test controls every byte
+// and can send what no client library would): frames are
 // written by hand and header blocks use only HPACK literals with literal
 // names, which need no table and no Huffman coding. Responses are not
 // HPACK-decoded; tests look at frame types, flags, stream ids and DATA.
