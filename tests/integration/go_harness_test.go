@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net"
 	"net/http"
@@ -246,12 +247,20 @@ var pluginBuild struct {
 	err  error
 }
 
-// pluginDir is where the plugins go: one fixed directory per user, so runs
-// do not pile up copies; each build writes a temporary file and renames it
-// into place, so a concurrent run never sees half a file. The Go build
-// cache makes a rebuild take a second or two; a cold one about 35 s each.
+// pluginDir is where the plugins go: one fixed directory per user and
+// checkout (two worktrees build plugins against different goext sources,
+// and must not overwrite each other's), so runs do not pile up copies; each
+// build writes a temporary file and renames it into place, so a concurrent
+// run never sees half a file. The Go build cache makes a rebuild take a
+// second or two; a cold one about 35 s each.
 func pluginDir() string {
-	return filepath.Join(os.TempDir(), fmt.Sprintf("moe-integration-go-plugins-%d", os.Getuid()))
+	src, err := filepath.Abs(moeSrc())
+	if err != nil {
+		src = moeSrc()
+	}
+	h := fnv.New32a()
+	h.Write([]byte(src))
+	return filepath.Join(os.TempDir(), fmt.Sprintf("moe-integration-go-plugins-%d-%08x", os.Getuid(), h.Sum32()))
 }
 
 // testPlugins builds the test plugins (once per test binary run) and

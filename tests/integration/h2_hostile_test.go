@@ -1,0 +1,106 @@
+package integration
+
+// Hostile HTTP/2 input, one abusive connection per case, while a
+// well-behaved h2load client keeps sending on other connections of the same
+// worker: each case must end in the RFC 9113 error (a stream error:
+// RST_STREAM on that stream; a connection error: GOAWAY with the code, then
+// close), and the good client must get every answer. h2spec (h2spec_test.go)
+// checks the codes case by case; this checks that the abuse stays contained.
+// (DATA beyond a stream window is not a case: moe reopens the window as it
+// takes the bytes, so whether a burst overruns it depends on timing.)
+
+import (
+	"encoding/binary"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const (
+	frameContinuation   = 0x9
+	errCodeProtocol     = 0x1
+	errCodeFlowControl  = 0x3
+	errCodeFrameSize    = 0x6
+	errCodeCompression  = 0x9
+	errCodeStreamClosed = 0x5
+)
+
+func TestH2cHostileFramesContained(t *testing.T) {
+	t.Parallel()
+	needTool(t, "h2load")
+	up := startEcho(t, "up")
+	m := startMoe(t, h2YAML(1, up.Addr))
+	u32 := func(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+	get := func(id uint32, es bool) []byte {
+		fl := byte(flagEndHeaders)
+		if es {
+			fl |= flagEndStream
+		}
+		return appendFrame(nil, frameHeaders, fl, id, requestBlock("POST", "/abuse", "h2.test"))
+	}
+	cases := []struct {
+		name   string
+		frames []byte
+		goaway bool   // a connection error (else RST_STREAM on stream 1)
+		code   uint32 // the error code
+	}{
+		{"DATA on stream 0", appendFrame(nil, frameData, 0, 0, []byte("x")), true, errCodeProtocol},
+		{"frame larger than SETTINGS_MAX_FRAME_SIZE", appendFrame(get(1, false), frameData, 0, 1, make([]byte, 16385)), true, errCodeFrameSize},
+		{"HPACK index out of range", appendFrame(nil, frameHeaders, flagEndHeaders|flagEndStream, 1, []byte{0xff, 0xff, 0xff, 0x7f}), true, errCodeCompression},
+		{"CONTINUATION without HEADERS", appendFrame(nil, frameContinuation, flagEndHeaders, 1, requestBlock("GET", "/", "h2.test")), true, errCodeProtocol},
+		{"SETTINGS of 7 bytes", appendFrame(nil, frameSettings, 0, 0, make([]byte, 7)), true, errCodeFrameSize},
+		{"connection window above 2^31-1", appendFrame(appendFrame(nil, frameWindowUpdate, 0, 0, u32(0x7fffffff)), frameWindowUpdate, 0, 0, u32(0x7fffffff)), true, errCodeFlowControl},
+		{"stream window above 2^31-1", appendFrame(appendFrame(get(1, false), frameWindowUpdate, 0, 1, u32(0x7fffffff)), frameWindowUpdate, 0, 1, u32(0x7fffffff)), false, errCodeFlowControl},
+		{"HEADERS on a lower, unused stream id", append(get(5, true), get(3, true)...), true, errCodeProtocol},
+		{"DATA after END_STREAM", appendFrame(get(1, true), frameData, flagEndStream, 1, []byte("x")), true, errCodeStreamClosed},
+		{"zero WINDOW_UPDATE on a stream", appendFrame(get(1, false), frameWindowUpdate, 0, 1, u32(0)), true, errCodeProtocol},
+	}
+	var wg sync.WaitGroup
+	var good int
+	var goodOut string
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		good, goodOut = h2load(t, "-c2", "-m8", "-n3000", m.URL("/good"))
+	}()
+	for _, tc := range cases {
+		h := dialH2(t, m.Addr("listen"))
+		go h.c.Write(tc.frames) // moe may close before taking it all
+		ex, frames, err := h.readUntil(10*time.Second, func(f h2Frame, ex map[uint32]*h2Exchange) bool {
+			if tc.goaway {
+				return f.Type == frameGoaway
+			}
+			return f.Type == frameRSTStream && f.Stream == 1 || f.Type == frameGoaway
+		})
+		var seen []string
+		for _, f := range frames {
+			seen = append(seen, f.String())
+		}
+		if err != nil {
+			t.Errorf("%s: no %s: %v; frames: %s", tc.name, map[bool]string{true: "GOAWAY", false: "RST_STREAM"}[tc.goaway], err, strings.Join(seen, " "))
+			h.c.Close()
+			continue
+		}
+		last := frames[len(frames)-1]
+		if tc.goaway {
+			if _, code := goawayCode(last); last.Type != frameGoaway || code != tc.code {
+				t.Errorf("%s: got %s (code %#x), want GOAWAY code %#x", tc.name, last, code, tc.code)
+			}
+			// Then the connection closes.
+			if _, _, err := h.readUntil(5*time.Second, func(h2Frame, map[uint32]*h2Exchange) bool { return false }); !isClosedErr(err) {
+				t.Errorf("%s: connection not closed after GOAWAY: %v", tc.name, err)
+			}
+		} else if e := ex[1]; last.Type != frameRSTStream || e == nil || e.Reset != tc.code+1 {
+			t.Errorf("%s: got %s, want RST_STREAM code %#x on stream 1", tc.name, last, tc.code)
+		}
+		h.c.Close()
+	}
+	wg.Wait()
+	if good != 3000 {
+		t.Errorf("well-behaved client: %d 2xx of 3000:\n%s", good, goodOut)
+	}
+	if _, status := curlH2(t, m.URL("/after")); status != "2 200" {
+		t.Errorf("after the hostile cases: %q", status)
+	}
+}
