@@ -57,28 +57,32 @@ bool H2ClientStream::above_high_watermark() const {
 void H2ClientStream::encode_headers(const RequestHead& head, bool end_stream) {
   if (done_ || head_ready_) return;
   head_ready_ = true;
-  nv_.reserve(head.headers.size() + 5);
-  nv_.emplace_back(":method", head.method());
-  nv_.emplace_back(":scheme", "http");
-  std::string_view authority = head.authority();
-  nv_.emplace_back(":authority", authority.empty() ? conn_->endpoint() : authority);
-  std::string_view path = head.path();
-  nv_.emplace_back(":path", path.empty() ? "/" : path);
-  for (size_t i = 0; i < head.headers.size(); i++) {
-    std::string_view n = head.headers.name(i);
-    if (n.empty() || n[0] == ':' || not_forwarded(n)) continue;
-    nv_.emplace_back(n, head.headers.value(i));
-  }
-  if (head.te_trailers) nv_.emplace_back("te", "trailers");
+  head_ = &head;
   has_body_ = !end_stream;
   body_end_ = end_stream;
   submit();
 }
 
 bool H2ClientStream::submit() {
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(nv_.size());
-  for (const auto& [k, v] : nv_) nva.push_back(make_nv(k, v));
+  if (!stream_ || !head_) return false;
+  // Views into the request head: nghttp2 copies them into the HEADERS it
+  // queues (no NO_COPY flags), so nothing is copied here, and the array is
+  // the connection's scratch (no allocation once it has grown).
+  const RequestHead& head = *head_;
+  std::vector<nghttp2_nv>& nva = conn_->nva_;
+  nva.clear();
+  nva.push_back(make_nv(":method", head.method()));
+  nva.push_back(make_nv(":scheme", "http"));
+  const std::string_view authority = head.authority();
+  nva.push_back(make_nv(":authority", authority.empty() ? std::string_view(conn_->endpoint()) : authority));
+  const std::string_view path = head.path();
+  nva.push_back(make_nv(":path", path.empty() ? "/" : path));
+  for (size_t i = 0; i < head.headers.size(); i++) {
+    const std::string_view n = head.headers.name(i);
+    if (n.empty() || n[0] == ':' || not_forwarded(n)) continue;
+    nva.push_back(make_nv(n, head.headers.value(i)));
+  }
+  if (head.te_trailers) nva.push_back(make_nv("te", "trailers"));
   nghttp2_data_provider prd;
   prd.source.ptr = this;
   prd.read_callback = data_read_cb;

@@ -84,7 +84,9 @@ class H2ClientStream final : public UpstreamCodec {
   Stream* stream_;  // null once the Stream is gone
   uint32_t seq_;    // 1 = the connection's first stream
   int32_t id_ = 0;  // 0 = not submitted yet
-  std::vector<std::pair<std::string, std::string>> nv_;  // the request head, kept for a retry
+  // The Stream's request head, read again by a resubmission: it lives as
+  // long as the Stream, and nothing resubmits once the Stream is gone.
+  const RequestHead* head_ = nullptr;
   std::vector<std::pair<std::string, std::string>> trailers_;
   std::string body_;
   size_t body_off_ = 0;
@@ -162,6 +164,7 @@ class H2ClientConnection final : public TcpConnection, public TimerNode {
  private:
   ~H2ClientConnection() override;
   friend class H2ClientStream;
+  std::vector<nghttp2_nv> nva_;  // H2ClientStream::submit's scratch (capacity kept)
   void send();
   void fail(int err);
   void fail_streams(UpstreamFailure why, std::string_view detail);
