@@ -24,6 +24,7 @@
 namespace moe {
 
 class TcpConnection;
+struct OutBuffer;
 class Listener;
 class Stream;
 class ClusterPool;
@@ -84,9 +85,10 @@ class Worker {
 
   // The shared read buffer (see TcpConnection).
   uv_buf_t read_buffer() { return uv_buf_init(read_buf_.get(), kReadBufferSize); }
-  // Output buffers, recycled so steady traffic does not allocate.
-  std::string take_buffer();
-  void give_buffer(std::string&& s);
+  // Output buffers, recycled so steady traffic does not allocate. A taken
+  // buffer is empty; give_buffer takes it back (or frees it).
+  OutBuffer* take_buffer();
+  void give_buffer(OutBuffer* b);
   void add_dirty(TcpConnection* c) { dirty_.push_back(c); }
   // llhttp parsers for server connections that are reading a request.
   llhttp_t* take_parser();
@@ -134,7 +136,7 @@ class Worker {
   std::vector<uint64_t> resumes_;  // guarded by queue_mu_
   std::thread thread_;
   std::unique_ptr<char[]> read_buf_;
-  std::vector<std::string> free_buffers_;
+  std::vector<std::unique_ptr<OutBuffer>> free_buffers_;
   std::vector<llhttp_t*> free_parsers_;
   std::vector<TcpConnection*> dirty_;
   std::vector<std::function<void()>> deferred_;
