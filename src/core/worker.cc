@@ -68,7 +68,6 @@ Worker::Worker(int id, std::shared_ptr<const config::Config> cfg, std::vector<Li
 Worker::~Worker() {
   listeners_.clear();
   clusters_.clear();
-  for (llhttp_t* p : free_parsers_) delete p;
   free(go_ops_.buf);
   uv_loop_close(&loop_);
 }
@@ -114,18 +113,6 @@ void Worker::run() {
   }, nullptr);
   uv_run(&loop_, UV_RUN_DEFAULT);
   done_.store(true, std::memory_order_release);
-}
-
-llhttp_t* Worker::take_parser() {
-  if (free_parsers_.empty()) return new llhttp_t;
-  llhttp_t* p = free_parsers_.back();
-  free_parsers_.pop_back();
-  return p;
-}
-
-void Worker::give_parser(llhttp_t* p) {
-  if (free_parsers_.size() < 64) free_parsers_.push_back(p);
-  else delete p;
 }
 
 OutBuffer* Worker::take_buffer() {

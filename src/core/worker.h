@@ -4,7 +4,6 @@
 // threads talk to a worker only through post().
 #pragma once
 
-#include <llhttp.h>
 #include <uv.h>
 
 #include <atomic>
@@ -90,9 +89,6 @@ class Worker {
   OutBuffer* take_buffer();
   void give_buffer(OutBuffer* b);
   void add_dirty(TcpConnection* c) { dirty_.push_back(c); }
-  // llhttp parsers for server connections that are reading a request.
-  llhttp_t* take_parser();
-  void give_parser(llhttp_t* p);
   // Runs `fn` after the current callback, before the loop sleeps. Used to
   // leave a parser callback before starting work that re-enters a codec.
   void defer(std::function<void()> fn) { deferred_.push_back(std::move(fn)); }
@@ -137,7 +133,6 @@ class Worker {
   std::thread thread_;
   std::unique_ptr<char[]> read_buf_;
   std::vector<std::unique_ptr<OutBuffer>> free_buffers_;
-  std::vector<llhttp_t*> free_parsers_;
   std::vector<TcpConnection*> dirty_;
   std::vector<std::function<void()>> deferred_;
   TimerWheel timers_;
