@@ -77,7 +77,9 @@ void Listener::accept_some() {
   const auto& lc = worker_.config().listeners[static_cast<size_t>(index_)];
   ListenerStats& ls = *worker_.stats().listeners[static_cast<size_t>(index_)];
   for (int i = 0; i < kAcceptsPerWakeup; i++) {
-    int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer;
+    socklen_t peer_len = sizeof peer;
+    int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -105,7 +107,7 @@ void Listener::accept_some() {
       c->close();
       continue;
     }
-    c->start();
+    c->start(reinterpret_cast<const sockaddr*>(&peer));
   }
 }
 

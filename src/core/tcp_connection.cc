@@ -19,9 +19,7 @@ constexpr int kReadsPerWakeup = 4;
 
 TcpConnection::TcpConnection(Worker& worker) : worker_(worker) { poll_.data = this; }
 
-TcpConnection::~TcpConnection() {
-  if (has_buffer_) worker_.give_buffer(std::move(out_));
-}
+TcpConnection::~TcpConnection() { release_out(); }
 
 int TcpConnection::open(int fd) {
   int rc = uv_poll_init_socket(worker_.loop(), &poll_, fd);
@@ -52,13 +50,14 @@ int TcpConnection::connect(const sockaddr* addr, socklen_t len) {
 }
 
 std::string& TcpConnection::out() {
-  // An empty std::string has SSO capacity, not 0: track ownership of a
-  // pooled buffer explicitly.
-  if (!has_buffer_) {
-    out_ = worker_.take_buffer();
-    has_buffer_ = true;
-  }
-  return out_;
+  if (!out_) out_ = worker_.take_buffer();
+  return out_->data;
+}
+
+void TcpConnection::release_out() {
+  if (!out_) return;
+  worker_.give_buffer(out_);
+  out_ = nullptr;
 }
 
 void TcpConnection::update_poll() {
@@ -150,7 +149,7 @@ void TcpConnection::write_body(const char* p, size_t n) {
   const size_t queued = pending_bytes();
   iovec iov[2];
   int cnt = 0;
-  if (queued) iov[cnt++] = {out_.data() + out_off_, queued};
+  if (queued) iov[cnt++] = {out_->data.data() + out_->off, queued};
   iov[cnt++] = {const_cast<char*>(p), n};
   msghdr msg{};
   msg.msg_iov = iov;
@@ -167,19 +166,17 @@ void TcpConnection::write_body(const char* p, size_t n) {
   if (done >= queued) {
     // The queue went out; keep the unsent tail of the chunk.
     done -= queued;
-    out_off_ = 0;
-    if (has_buffer_) out_.clear();
+    if (out_) {
+      out_->data.clear();
+      out_->off = 0;
+    }
     if (done < n) out().append(p + done, n - done);
   } else {
-    out_off_ += static_cast<uint32_t>(done);
+    out_->off += done;
     out().append(p, n);
   }
   if (pending_bytes() == 0) {
-    if (has_buffer_) {
-      worker_.give_buffer(std::move(out_));
-      out_ = std::string();
-      has_buffer_ = false;
-    }
+    release_out();
     return;
   }
   // The kernel is full: wait for writable (the flush pass would find
@@ -208,7 +205,7 @@ void TcpConnection::do_write() {
     return;
   }
   const size_t before = pending_bytes();
-  ssize_t n = ::send(fd_, out_.data() + out_off_, before, MSG_NOSIGNAL);
+  ssize_t n = ::send(fd_, out_->data.data() + out_->off, before, MSG_NOSIGNAL);
   if (n < 0) {
     if (errno != EAGAIN && errno != EINTR) {
       on_write_error(-errno);
@@ -216,13 +213,10 @@ void TcpConnection::do_write() {
     }
     n = 0;
   }
-  out_off_ += static_cast<uint32_t>(n);
+  out_->off += static_cast<size_t>(n);
   if (pending_bytes() == 0) {
     // All out: an idle connection keeps no output memory.
-    out_off_ = 0;
-    worker_.give_buffer(std::move(out_));
-    out_ = std::string();
-    has_buffer_ = false;
+    release_out();
     if (want_write_) {
       want_write_ = false;
       update_poll();
@@ -233,9 +227,9 @@ void TcpConnection::do_write() {
     }
   } else {
     // The kernel is full: drop what went and wait for writable.
-    if (out_off_ > out_.size() / 2) {
-      out_.erase(0, out_off_);
-      out_off_ = 0;
+    if (out_->off > out_->data.size() / 2) {
+      out_->data.erase(0, out_->off);
+      out_->off = 0;
     }
     if (!want_write_) {
       want_write_ = true;

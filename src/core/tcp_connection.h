@@ -17,6 +17,8 @@
 // handle after the I/O callbacks of the iteration, so pipelined responses,
 // or headers and the first body bytes, go out in one syscall. What the
 // kernel does not take stays in out_ and goes when the socket is writable.
+// out_ is a buffer from the worker's pool only while bytes wait: an idle
+// connection holds a null pointer, not an empty string (8 bytes, not 32+4).
 //
 // Backpressure: pending_bytes() is everything accepted but not yet written.
 // Above kHighWatermark the peer codec stops reading its side; on_drained()
@@ -38,6 +40,13 @@
 namespace moe {
 
 class Worker;
+
+// Bytes queued for a socket, from the worker's pool (Worker::take_buffer)
+// while they wait to be written.
+struct OutBuffer {
+  std::string data;
+  size_t off = 0;  // bytes of data already written
+};
 
 class TcpConnection {
  public:
@@ -71,7 +80,7 @@ class TcpConnection {
   // Append directly, then call mark_dirty().
   std::string& out();
   void mark_dirty();
-  size_t pending_bytes() const { return out_.size() - out_off_; }
+  size_t pending_bytes() const { return out_ ? out_->data.size() - out_->off : 0; }
   bool above_high_watermark() const { return pending_bytes() > kHighWatermark; }
   // Closes the connection once everything queued has been written.
   void close_after_flush();
@@ -104,19 +113,21 @@ class TcpConnection {
   void update_poll();
   void do_read();
   void do_write();
+  void release_out();  // out_ back to the worker's pool
 
-  uv_poll_t poll_;
-  std::string out_;
-  uint32_t out_off_ = 0;  // bytes of out_ already written
+  // Every byte here is paid by every idle client connection (see the
+  // memory budget in docs/design/data-path.md): 192 bytes with the vtable
+  // pointer and worker_.
+  uv_poll_t poll_;  // 160: libuv's handle, the price of using its loop
+  OutBuffer* out_ = nullptr;  // queued bytes; null when there are none
   int fd_ = -1;
-  uint8_t polled_ = 0;    // UV_READABLE | UV_WRITABLE as last given to libuv
-  bool has_buffer_ = false;  // out_ came from the worker's pool
-  bool connecting_ = false;
-  bool want_write_ = false;  // the kernel was full: wait for writable
-  bool dirty_ = false;
-  bool reading_ = false;
-  bool closing_ = false;
-  bool close_after_flush_ = false;
+  uint8_t polled_ : 2 = 0;  // UV_READABLE | UV_WRITABLE as last given to libuv
+  bool connecting_ : 1 = false;
+  bool want_write_ : 1 = false;  // the kernel was full: wait for writable
+  bool dirty_ : 1 = false;
+  bool reading_ : 1 = false;
+  bool closing_ : 1 = false;
+  bool close_after_flush_ : 1 = false;
 };
 
 }  // namespace moe

@@ -5,35 +5,31 @@
 namespace moe {
 
 void TimerNode::disarm() {
-  if (list_) list_->unlink(this);
+  if (!prev) return;
+  prev->next = next;
+  next->prev = prev;
+  prev = next = nullptr;
 }
 
 void TimerList::push_back(TimerNode* n, uint64_t now_ms) {
   n->deadline_ms_ = now_ms + duration_ms_;
-  n->list_ = this;
-  n->next_ = nullptr;
-  n->prev_ = tail_;
-  if (tail_) tail_->next_ = n; else head_ = n;
-  tail_ = n;
-}
-
-void TimerList::unlink(TimerNode* n) {
-  if (n->prev_) n->prev_->next_ = n->next_; else head_ = n->next_;
-  if (n->next_) n->next_->prev_ = n->prev_; else tail_ = n->prev_;
-  n->prev_ = n->next_ = nullptr;
-  n->list_ = nullptr;
+  TimerLink* l = n;
+  l->next = &head_;
+  l->prev = head_.prev;
+  head_.prev->next = l;
+  head_.prev = l;
 }
 
 TimerNode* TimerList::pop_expired(uint64_t now_ms) {
-  if (!head_ || head_->deadline_ms_ > now_ms) return nullptr;
-  TimerNode* n = head_;
-  unlink(n);
+  if (empty() || front()->deadline_ms_ > now_ms) return nullptr;
+  TimerNode* n = front();
+  n->disarm();
   return n;
 }
 
 TimerWheel::~TimerWheel() {
   for (TimerList* l : lists_) {
-    while (!l->empty()) l->unlink(l->head_);
+    while (!l->empty()) l->front()->disarm();
     delete l;
   }
 }

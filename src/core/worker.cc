@@ -68,7 +68,6 @@ Worker::Worker(int id, std::shared_ptr<const config::Config> cfg, std::vector<Li
 Worker::~Worker() {
   listeners_.clear();
   clusters_.clear();
-  for (llhttp_t* p : free_parsers_) delete p;
   free(go_ops_.buf);
   uv_loop_close(&loop_);
 }
@@ -116,38 +115,28 @@ void Worker::run() {
   done_.store(true, std::memory_order_release);
 }
 
-llhttp_t* Worker::take_parser() {
-  if (free_parsers_.empty()) return new llhttp_t;
-  llhttp_t* p = free_parsers_.back();
-  free_parsers_.pop_back();
-  return p;
-}
-
-void Worker::give_parser(llhttp_t* p) {
-  if (free_parsers_.size() < 64) free_parsers_.push_back(p);
-  else delete p;
-}
-
-std::string Worker::take_buffer() {
+OutBuffer* Worker::take_buffer() {
   if (free_buffers_.empty()) {
     // Most heads are a few hundred bytes; bodies grow it as needed.
-    std::string s;
-    s.reserve(512);
-    return s;
+    auto* b = new OutBuffer;
+    b->data.reserve(512);
+    return b;
   }
-  std::string s = std::move(free_buffers_.back());
+  OutBuffer* b = free_buffers_.back().release();
   free_buffers_.pop_back();
-  return s;
+  return b;
 }
 
-void Worker::give_buffer(std::string&& s) {
+void Worker::give_buffer(OutBuffer* b) {
   // Keep a bounded number of modest buffers; big ones (a burst of body
   // bytes) go back to the allocator.
-  if (free_buffers_.size() < 64 && s.capacity() <= 64 * 1024) {
-    s.clear();
-    free_buffers_.push_back(std::move(s));
+  if (free_buffers_.size() < 64 && b->data.capacity() <= 64 * 1024) {
+    b->data.clear();
+    b->off = 0;
+    free_buffers_.emplace_back(b);
+  } else {
+    delete b;
   }
-  s = std::string();
 }
 
 void Worker::on_check() {

@@ -4,7 +4,6 @@
 // threads talk to a worker only through post().
 #pragma once
 
-#include <llhttp.h>
 #include <uv.h>
 
 #include <atomic>
@@ -24,6 +23,7 @@
 namespace moe {
 
 class TcpConnection;
+struct OutBuffer;
 class Listener;
 class Stream;
 class ClusterPool;
@@ -84,13 +84,11 @@ class Worker {
 
   // The shared read buffer (see TcpConnection).
   uv_buf_t read_buffer() { return uv_buf_init(read_buf_.get(), kReadBufferSize); }
-  // Output buffers, recycled so steady traffic does not allocate.
-  std::string take_buffer();
-  void give_buffer(std::string&& s);
+  // Output buffers, recycled so steady traffic does not allocate. A taken
+  // buffer is empty; give_buffer takes it back (or frees it).
+  OutBuffer* take_buffer();
+  void give_buffer(OutBuffer* b);
   void add_dirty(TcpConnection* c) { dirty_.push_back(c); }
-  // llhttp parsers for server connections that are reading a request.
-  llhttp_t* take_parser();
-  void give_parser(llhttp_t* p);
   // Runs `fn` after the current callback, before the loop sleeps. Used to
   // leave a parser callback before starting work that re-enters a codec.
   void defer(std::function<void()> fn) { deferred_.push_back(std::move(fn)); }
@@ -134,8 +132,7 @@ class Worker {
   std::vector<uint64_t> resumes_;  // guarded by queue_mu_
   std::thread thread_;
   std::unique_ptr<char[]> read_buf_;
-  std::vector<std::string> free_buffers_;
-  std::vector<llhttp_t*> free_parsers_;
+  std::vector<std::unique_ptr<OutBuffer>> free_buffers_;
   std::vector<TcpConnection*> dirty_;
   std::vector<std::function<void()>> deferred_;
   TimerWheel timers_;

@@ -1,7 +1,11 @@
 #include "http1/http1_server_connection.h"
 
+#include <llhttp.h>
+
 #include <charconv>
 #include <cstring>
+#include <memory>
+#include <string>
 
 #include "core/log.h"
 #include "http1/http1_encode.h"
@@ -53,20 +57,40 @@ bool valid_target(std::string_view t, llhttp_method_t m) {
 
 }  // namespace
 
+// What lives only while a request is read or answered. Taken at the first
+// byte of a request (parse), given back when the connection is idle again
+// (go_idle) or closes; pipelined requests reuse it.
+struct Http1ServerConnection::Request {
+  // From the worker thread's slab, like Stream: no malloc per request.
+  static void* operator new(size_t) { return Slab<sizeof(Request)>::alloc(); }
+  static void operator delete(void* p) { Slab<sizeof(Request)>::release(p); }
+
+  llhttp_t parser;
+  std::unique_ptr<Stream> stream;
+  std::unique_ptr<std::string> leftover;  // unparsed pipelined bytes (see the header); rare
+  const char* user_reason = nullptr;      // set by limit_error: our own verdict
+  const char* read_begin = nullptr;       // start of the bytes being parsed
+  uint32_t header_bytes = 0;
+  int error_status = 400;                 // status to send for HPE_USER
+  char prev_byte = 0;                     // last byte of the previous read
+  bool in_field = false;
+  bool have_name = false;                 // a header name began since the last value
+  bool in_trailers = false;
+  // peer_ip() as text, made at the first call: the view stays valid while
+  // the stream lives (Go's stream info points at it).
+  uint8_t peer_len = 0;
+  char peer_text[PeerAddress::kMaxText];
+};
+
 Http1ServerConnection::Http1ServerConnection(Worker& worker, int listener_index, ListenerShared* shared)
     : TcpConnection(worker), listener_index_(listener_index) {
   (void)shared;  // the worker finds it again at close (listener_shared)
 }
 
-void Http1ServerConnection::start() {
-  sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-  if (getpeername(fd(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-    char buf[64] = {0};
-    if (ss.ss_family == AF_INET6) uv_ip6_name(reinterpret_cast<sockaddr_in6*>(&ss), buf, sizeof buf);
-    else uv_ip4_name(reinterpret_cast<sockaddr_in*>(&ss), buf, sizeof buf);
-    peer_ip_ = buf;
-  }
+Http1ServerConnection::~Http1ServerConnection() { release_request(); }
+
+void Http1ServerConnection::start(const sockaddr* peer) {
+  peer_.set(peer);
   worker_.add_downstream(this);
   if (cfg().http2) h2_preface_ = 0;
   // A client that connects and says nothing is held to the header timeout.
@@ -74,9 +98,16 @@ void Http1ServerConnection::start() {
   start_reading();
 }
 
-std::string_view Http1ServerConnection::protocol() const {
-  return version_minor_ == 0 ? "HTTP/1.0" : "HTTP/1.1";
+std::string_view Http1ServerConnection::protocol() const { return http10_ ? "HTTP/1.0" : "HTTP/1.1"; }
+
+std::string_view Http1ServerConnection::peer_ip() const {
+  // Asked by the stream, so a request is in progress.
+  if (!req_) return {};
+  if (!req_->peer_len) req_->peer_len = static_cast<uint8_t>(peer_.format(req_->peer_text));
+  return {req_->peer_text, req_->peer_len};
 }
+
+Stream* Http1ServerConnection::stream() const { return req_ ? req_->stream.get() : nullptr; }
 
 // ---- reading and parsing ----------------------------------------------------------
 
@@ -96,8 +127,10 @@ void Http1ServerConnection::on_data(const char* p, size_t n) {
         // with a broken preface must see the connection close (RFC 9113
         // 3.4). Close without answering.
         add(worker_.stats().listeners[static_cast<size_t>(listener_index_)]->protocol_errors);
+        char ip[PeerAddress::kMaxText];
+        const size_t ip_len = peer_.format(ip);
         log_debug("listener {}: from {}: neither an HTTP/1.x request line nor the HTTP/2 preface; closing",
-                  cfg().name, peer_ip_);
+                  cfg().name, std::string_view(ip, ip_len));
         close();
         return;
       }
@@ -109,19 +142,21 @@ void Http1ServerConnection::on_data(const char* p, size_t n) {
     } else {
       std::string initial(kPreface);
       initial.append(p + m, n - m);
-      H2ServerConnection::adopt(worker_, listener_index_, release_fd(), peer_ip_, initial);
+      char ip[PeerAddress::kMaxText];
+      const size_t ip_len = peer_.format(ip);
+      H2ServerConnection::adopt(worker_, listener_index_, release_fd(), {ip, ip_len}, initial);
       return;
     }
   }
   if (raw_request_) {
-    if (stream_ && !stream_->finished()) stream_->on_request_data(p, n);
+    if (Stream* s = stream(); s && !s->finished()) s->on_request_data(p, n);
     return;
   }
   if (paused_) {
     // The next pipelined request arrived while the previous response is in
     // flight: keep it unparsed and stop reading until that response is done.
-    if (!leftover_) leftover_ = std::make_unique<std::string>();
-    leftover_->append(p, n);
+    if (!req_->leftover) req_->leftover = std::make_unique<std::string>();
+    req_->leftover->append(p, n);
     stop_reading();
     return;
   }
@@ -143,42 +178,48 @@ bool Http1ServerConnection::looks_like_http1(std::string_view first) {
 }
 
 void Http1ServerConnection::parse(const char* p, size_t n) {
-  if (!parser_) {
-    // A parser only while a request is being read: idle connections hold
-    // none (llhttp_t is 96 bytes; the worker keeps a few spare).
-    parser_ = worker_.take_parser();
-    llhttp_init(parser_, HTTP_REQUEST, &kSettings);
-    parser_->data = this;
+  if (!req_) {
+    // A parser (and the rest of Request) only while a request is in
+    // progress: idle connections hold none.
+    req_ = new Request;
+    llhttp_init(&req_->parser, HTTP_REQUEST, &kSettings);
+    req_->parser.data = this;
   }
-  read_begin_ = p;
-  // Remembered for the obs-fold check of the next read's first fragment.
+  llhttp_t* parser = &req_->parser;
+  req_->read_begin = p;
+  // Remembered for the obs-fold check of the next read's first fragment
+  // (unless the connection went idle: the next request starts afresh).
   struct SaveLast {
     Http1ServerConnection* c;
     char last;
-    ~SaveLast() { c->prev_byte_ = last; c->read_begin_ = nullptr; }
-  } save{this, n ? p[n - 1] : prev_byte_};
+    ~SaveLast() {
+      if (!c->req_) return;
+      c->req_->prev_byte = last;
+      c->req_->read_begin = nullptr;
+    }
+  } save{this, n ? p[n - 1] : req_->prev_byte};
   while (n > 0 && !closing()) {
-    llhttp_errno_t err = llhttp_execute(parser_, p, n);
+    llhttp_errno_t err = llhttp_execute(parser, p, n);
     if (err == HPE_OK) {
-      // Everything parsed and no request open: idle (timer, no parser).
-      if (!stream_ && parser_->finish == HTTP_FINISH_SAFE) go_idle();
+      // Everything parsed and no request open: idle (timer, no Request).
+      if (!stream() && parser->finish == HTTP_FINISH_SAFE) go_idle();
       return;
     }
-    const char* pos = llhttp_get_error_pos(parser_);
+    const char* pos = llhttp_get_error_pos(parser);
     if (err == HPE_PAUSED) {
       // At a message boundary (on_message_complete paused the parser).
       n -= static_cast<size_t>(pos - p);
       p = pos;
-      if (stream_ && !stream_->finished()) {
+      if (Stream* s = stream(); s && !s->finished()) {
         paused_ = true;
         if (n) {
-          leftover_ = std::make_unique<std::string>(p, n);
+          req_->leftover = std::make_unique<std::string>(p, n);
           stop_reading();
         }
         return;
       }
       if (!complete_stream()) return;
-      llhttp_resume(parser_);
+      llhttp_resume(parser);
       if (n == 0) go_idle();
       continue;
     }
@@ -188,29 +229,31 @@ void Http1ServerConnection::parse(const char* p, size_t n) {
       raw_request_ = true;
       close_after_response_ = true;
       n -= static_cast<size_t>(pos - p);
-      if (n && stream_ && !stream_->finished()) stream_->on_request_data(pos, n);
+      if (Stream* s = stream(); n && s && !s->finished()) s->on_request_data(pos, n);
       return;
     }
     // A limit or check of ours (from any callback) carries its own status
     // and reason; everything else is llhttp's verdict.
-    if (user_reason_) protocol_error(error_status_, user_reason_);
-    else protocol_error(status_for(err, error_status_), llhttp_get_error_reason(parser_));
+    if (req_->user_reason) protocol_error(req_->error_status, req_->user_reason);
+    else protocol_error(status_for(err, req_->error_status), llhttp_get_error_reason(parser));
     return;
   }
 }
 
 void Http1ServerConnection::protocol_error(int status, std::string_view reason) {
   add(worker_.stats().listeners[static_cast<size_t>(listener_index_)]->protocol_errors);
-  log_debug("listener {}: {} from {}: {}", cfg().name, status, peer_ip_, reason);
+  char ip[PeerAddress::kMaxText];
+  const size_t ip_len = peer_.format(ip);
+  log_debug("listener {}: {} from {}: {}", cfg().name, status, std::string_view(ip, ip_len), reason);
   std::string body(http1::reason_phrase(status));
   body.append(": ").append(reason).push_back('\n');
-  if (stream_ && !stream_->finished()) {
-    if (stream_->response_started()) {
-      stream_->on_downstream_reset();
+  if (Stream* s = stream(); s && !s->finished()) {
+    if (s->response_started()) {
+      s->on_downstream_reset();
       close();
       return;
     }
-    stream_->send_local_reply(status, body, true);
+    s->send_local_reply(status, body, true);
   } else {
     // No stream to speak for (error between requests): answer directly.
     ResponseHead h;
@@ -230,18 +273,18 @@ void Http1ServerConnection::on_read_error(int err) {
   // The client went away (FIN or RST) before its response was done: the
   // stream is abandoned, as nginx and Envoy do, so a pending filter or an
   // upstream request does not keep working for nobody.
-  if (stream_ && !stream_->finished()) stream_->on_downstream_reset();
+  if (Stream* s = stream(); s && !s->finished()) s->on_downstream_reset();
   close();
 }
 
 void Http1ServerConnection::read_disable(bool disable) {
   read_disabled_ = disable;
   if (disable) stop_reading();
-  else if (!paused_ || !leftover_) start_reading();
+  else if (!paused_ || !req_->leftover) start_reading();
 }
 
 void Http1ServerConnection::on_drained() {
-  if (stream_ && !stream_->finished()) stream_->on_downstream_drained();
+  if (Stream* s = stream(); s && !s->finished()) s->on_downstream_drained();
 }
 
 // ---- the end of a stream -------------------------------------------------------------
@@ -262,9 +305,10 @@ void Http1ServerConnection::on_stream_complete() {
 }
 
 bool Http1ServerConnection::complete_stream() {
-  const bool request_unfinished = !stream_->request_complete();
-  const bool must_close = stream_->close_connection() || close_after_response_ || draining_ || request_unfinished;
-  stream_.reset();
+  Stream* s = stream();
+  const bool request_unfinished = !s->request_complete();
+  const bool must_close = s->close_connection() || close_after_response_ || draining_ || request_unfinished;
+  req_->stream.reset();
   if (must_close || closing()) {
     close_after_flush();
     return false;
@@ -273,32 +317,32 @@ bool Http1ServerConnection::complete_stream() {
 }
 
 void Http1ServerConnection::after_stream() {
-  if (!stream_ || !stream_->finished() || closing()) return;
+  Stream* s = stream();
+  if (!s || !s->finished() || closing()) return;
   if (!complete_stream()) return;
   if (paused_) {
     paused_ = false;
-    llhttp_resume(parser_);
-    if (leftover_) {
-      std::unique_ptr<std::string> pending = std::move(leftover_);
+    llhttp_resume(&req_->parser);
+    if (req_->leftover) {
+      std::unique_ptr<std::string> pending = std::move(req_->leftover);
       parse(pending->data(), pending->size());
       if (closing()) return;
       if (paused_) return;  // another request is in flight; reading stays stopped
     }
   }
-  if (!stream_) go_idle();
+  if (!stream()) go_idle();
   if (!read_disabled_) start_reading();
 }
 
 void Http1ServerConnection::go_idle() {
-  leftover_.reset();
-  release_parser();
+  release_request();
   worker_.timers().arm(this, static_cast<uint64_t>(cfg().timeouts.idle.count()), worker_.now_ms());
 }
 
 void Http1ServerConnection::on_timeout() {
-  if (stream_ && !stream_->finished()) {
+  if (Stream* s = stream(); s && !s->finished()) {
     // Headers did not arrive in time (slowloris).
-    stream_->send_local_reply(408, "request headers timeout\n", true);
+    s->send_local_reply(408, "request headers timeout\n", true);
     close_after_response_ = true;
     return;
   }
@@ -307,26 +351,25 @@ void Http1ServerConnection::on_timeout() {
 
 void Http1ServerConnection::start_drain() {
   draining_ = true;
-  if (!stream_) close();
+  if (!stream()) close();
   else close_after_response_ = true;
 }
 
 void Http1ServerConnection::force_close() {
-  if (stream_ && !stream_->finished()) stream_->on_downstream_reset();
+  if (Stream* s = stream(); s && !s->finished()) s->on_downstream_reset();
   close();
 }
 
-void Http1ServerConnection::release_parser() {
-  if (!parser_) return;
-  worker_.give_parser(parser_);
-  parser_ = nullptr;
+void Http1ServerConnection::release_request() {
+  delete req_;
+  req_ = nullptr;
 }
 
 void Http1ServerConnection::on_closed() {
   disarm();
-  release_parser();
-  if (stream_ && !stream_->finished()) stream_->on_downstream_reset();
-  stream_.reset();
+  if (Stream* s = stream(); s && !s->finished()) s->on_downstream_reset();
+  if (req_) req_->stream.reset();
+  release_request();
   worker_.remove_downstream(this);
   worker_.listener_shared(listener_index_)->connections.fetch_sub(1, std::memory_order_relaxed);
   sub(worker_.stats().listeners[static_cast<size_t>(listener_index_)]->connections_active);
@@ -339,7 +382,7 @@ void Http1ServerConnection::on_closed() {
 void Http1ServerConnection::encode_headers(const ResponseHead& head, bool end_stream) {
   std::string& o = out();
   if (head.status >= 100 && head.status < 200 && head.status != 101) {
-    if (version_minor_ == 0) return;  // HTTP/1.0 clients get no interim responses
+    if (http10_) return;  // HTTP/1.0 clients get no interim responses
     bool c1, c2;
     http1::write_response_head(o, head, 1, false, c1, c2);
     mark_dirty();
@@ -347,9 +390,12 @@ void Http1ServerConnection::encode_headers(const ResponseHead& head, bool end_st
   }
   const bool add_close = close_after_response_ || draining_;
   bool close_delimited = false;
-  http1::write_response_head(o, head, version_minor_, add_close, chunked_out_, close_delimited);
+  bool chunked = false;
+  http1::write_response_head(o, head, http10_ ? 0 : 1, add_close, chunked, close_delimited);
+  chunked_out_ = chunked;
   if (close_delimited) close_after_response_ = true;
-  if (head.status == 101 || (stream_ && stream_->request().is_connect && head.status < 300)) {
+  Stream* s = stream();
+  if (head.status == 101 || (s && s->request().is_connect && head.status < 300)) {
     tunnel_ = true;
     chunked_out_ = false;
   }
@@ -385,40 +431,43 @@ void Http1ServerConnection::reset_stream() {
 
 // ---- llhttp callbacks ---------------------------------------------------------------
 
+// The callbacks run inside parse(), so req_ is set.
+
 int Http1ServerConnection::limit_error(int status, const char* reason) {
-  error_status_ = status;
-  user_reason_ = reason;
-  llhttp_set_error_reason(parser_, reason);
+  req_->error_status = status;
+  req_->user_reason = reason;
+  llhttp_set_error_reason(&req_->parser, reason);
   return HPE_USER;
 }
 
 int Http1ServerConnection::on_message_begin() {
   if (draining_) return limit_error(503, "shutting down");
-  stream_ = std::make_unique<Stream>(worker_, *this, listener_index_);
-  header_bytes_ = 0;
-  in_field_ = false;
-  in_trailers_ = false;
+  Request& q = *req_;
+  q.stream = std::make_unique<Stream>(worker_, *this, listener_index_);
+  q.header_bytes = 0;
+  q.in_field = false;
+  q.in_trailers = false;
   chunked_out_ = false;
   tunnel_ = false;
-  error_status_ = 400;
-  user_reason_ = nullptr;
+  q.error_status = 400;
+  q.user_reason = nullptr;
   worker_.timers().arm(this, static_cast<uint64_t>(cfg().timeouts.request_headers.count()), worker_.now_ms());
   return 0;
 }
 
 int Http1ServerConnection::on_method(const char* p, size_t n) {
-  RequestHead& r = stream_->request();
+  RequestHead& r = req_->stream->request();
   if (r.method_view.empty()) r.headers.begin_raw();
   r.headers.append_raw(p, n);
   r.method_view = r.headers.raw();
-  header_bytes_ += static_cast<uint32_t>(n);
+  req_->header_bytes += static_cast<uint32_t>(n);
   return 0;
 }
 
 int Http1ServerConnection::on_url(const char* p, size_t n) {
-  RequestHead& r = stream_->request();
-  header_bytes_ += static_cast<uint32_t>(n);
-  if (header_bytes_ > cfg().limits.max_request_headers) return limit_error(431, "request headers too large");
+  RequestHead& r = req_->stream->request();
+  req_->header_bytes += static_cast<uint32_t>(n);
+  if (req_->header_bytes > cfg().limits.max_request_headers) return limit_error(431, "request headers too large");
   if (r.path_view.empty()) r.headers.begin_raw();
   r.headers.append_raw(p, n);
   r.path_view = r.headers.raw();
@@ -426,34 +475,36 @@ int Http1ServerConnection::on_url(const char* p, size_t n) {
 }
 
 int Http1ServerConnection::on_header_field(const char* p, size_t n) {
-  HeaderMap& h = in_trailers_ ? stream_->request_trailers() : stream_->request().headers;
-  header_bytes_ += static_cast<uint32_t>(n);
-  if (header_bytes_ > cfg().limits.max_request_headers) return limit_error(431, "request headers too large");
-  if (!in_field_) {
+  Request& q = *req_;
+  HeaderMap& h = q.in_trailers ? q.stream->request_trailers() : q.stream->request().headers;
+  q.header_bytes += static_cast<uint32_t>(n);
+  if (q.header_bytes > cfg().limits.max_request_headers) return limit_error(431, "request headers too large");
+  if (!q.in_field) {
     if (h.size() >= cfg().limits.max_headers) return limit_error(431, "too many headers");
     h.begin_name();
-    in_field_ = true;
+    q.in_field = true;
   }
-  if (n) have_name_ = true;
+  if (n) q.have_name = true;
   h.append_name(p, n);
   return 0;
 }
 
 int Http1ServerConnection::on_header_value(const char* p, size_t n) {
-  HeaderMap& h = in_trailers_ ? stream_->request_trailers() : stream_->request().headers;
-  header_bytes_ += static_cast<uint32_t>(n);
-  if (header_bytes_ > cfg().limits.max_request_headers) return limit_error(431, "request headers too large");
+  Request& q = *req_;
+  HeaderMap& h = q.in_trailers ? q.stream->request_trailers() : q.stream->request().headers;
+  q.header_bytes += static_cast<uint32_t>(n);
+  if (q.header_bytes > cfg().limits.max_request_headers) return limit_error(431, "request headers too large");
   // llhttp passes obs-fold (a line starting with SP/HT) through as part of
   // the value, CRLF included; RFC 9112 5.2 lets a proxy reject it, and
   // forwarding it is a smuggling vector.
   // llhttp ends the value span at the CRLF and starts a new one after the
   // fold, so a fold is a value fragment right after a line feed.
-  const char before = p > read_begin_ ? p[-1] : prev_byte_;
+  const char before = p > q.read_begin ? p[-1] : q.prev_byte;
   if (before == '\n') return limit_error(400, "obsolete line folding in a header value");
-  if (in_field_) {
+  if (q.in_field) {
     h.begin_value();
-    in_field_ = false;
-  } else if (!have_name_) {
+    q.in_field = false;
+  } else if (!q.have_name) {
     return limit_error(400, "empty header name");
   }
   h.append_value(p, n);
@@ -461,25 +512,27 @@ int Http1ServerConnection::on_header_value(const char* p, size_t n) {
 }
 
 int Http1ServerConnection::on_header_value_complete() {
-  HeaderMap& h = in_trailers_ ? stream_->request_trailers() : stream_->request().headers;
-  if (in_field_) {
+  Request& q = *req_;
+  HeaderMap& h = q.in_trailers ? q.stream->request_trailers() : q.stream->request().headers;
+  if (q.in_field) {
     h.begin_value();
-    in_field_ = false;
+    q.in_field = false;
   }
-  if (!have_name_) return limit_error(400, "empty header name");
-  have_name_ = false;
+  if (!q.have_name) return limit_error(400, "empty header name");
+  q.have_name = false;
   h.commit();
   return 0;
 }
 
 int Http1ServerConnection::on_headers_complete() {
   disarm();  // request-headers timeout
-  RequestHead& r = stream_->request();
-  if (parser_->http_major != 1 || parser_->http_minor > 1) return limit_error(505, "unsupported HTTP version");
-  r.version_major = parser_->http_major;
-  r.version_minor = parser_->http_minor;
-  version_minor_ = parser_->http_minor;
-  const auto method = static_cast<llhttp_method_t>(parser_->method);
+  RequestHead& r = req_->stream->request();
+  const llhttp_t* parser = &req_->parser;
+  if (parser->http_major != 1 || parser->http_minor > 1) return limit_error(505, "unsupported HTTP version");
+  r.version_major = parser->http_major;
+  r.version_minor = parser->http_minor;
+  http10_ = parser->http_minor == 0;
+  const auto method = static_cast<llhttp_method_t>(parser->method);
   r.is_head = method == HTTP_HEAD;
   r.is_connect = method == HTTP_CONNECT;
   const int hosts = r.headers.count("host");
@@ -496,40 +549,40 @@ int Http1ServerConnection::on_headers_complete() {
     r.headers.set("host", authority);
     r.set_path(path);
   }
-  if (parser_->flags & F_CHUNKED) {
+  if (parser->flags & F_CHUNKED) {
     r.has_body = true;
     r.content_length = -1;
-  } else if (parser_->flags & F_CONTENT_LENGTH) {
-    r.content_length = static_cast<int64_t>(parser_->content_length);
-    r.has_body = parser_->content_length > 0;
+  } else if (parser->flags & F_CONTENT_LENGTH) {
+    r.content_length = static_cast<int64_t>(parser->content_length);
+    r.has_body = parser->content_length > 0;
   } else {
     r.has_body = false;
     r.content_length = -1;
   }
-  r.upgrade = parser_->upgrade && !r.is_connect;
-  r.keep_alive = llhttp_should_keep_alive(parser_);
+  r.upgrade = parser->upgrade && !r.is_connect;
+  r.keep_alive = llhttp_should_keep_alive(parser);
   if (!r.keep_alive) close_after_response_ = true;
   const bool raw = r.upgrade || r.is_connect;
-  stream_->on_request_headers(!r.has_body && !raw);
+  req_->stream->on_request_headers(!r.has_body && !raw);
   return 0;
 }
 
 int Http1ServerConnection::on_body(const char* p, size_t n) {
-  if (stream_ && !stream_->finished()) stream_->on_request_data(p, n);
+  if (Stream* s = stream(); s && !s->finished()) s->on_request_data(p, n);
   return 0;
 }
 
 int Http1ServerConnection::on_chunk_header() {
-  if (parser_->content_length == 0) in_trailers_ = true;
+  if (req_->parser.content_length == 0) req_->in_trailers = true;
   return 0;
 }
 
 int Http1ServerConnection::on_message_complete() {
-  if (stream_ && !stream_->finished() && !stream_->request_complete()) {
-    if (!stream_->request_trailers().empty()) stream_->on_request_trailers();
-    else stream_->on_request_end();
+  if (Stream* s = stream(); s && !s->finished() && !s->request_complete()) {
+    if (!s->request_trailers().empty()) s->on_request_trailers();
+    else s->on_request_end();
   }
-  if (parser_->upgrade) return 0;  // llhttp returns HPE_PAUSED_UPGRADE next
+  if (req_->parser.upgrade) return 0;  // llhttp returns HPE_PAUSED_UPGRADE next
   return HPE_PAUSED;
 }
 

@@ -10,15 +10,22 @@
 // Limits are enforced in the parser callbacks and reported through HPE_USER
 // with a reason; every protocol error is answered with a 4xx/5xx and
 // Connection: close, before anything reaches an upstream.
+//
+// Memory: idle keep-alive connections are what a proxy holds by the ten
+// thousand, so an idle one keeps only what must outlive a request (288
+// bytes, see the budget in docs/design/data-path.md). Everything that lives
+// while a request is read or answered (the llhttp parser, the Stream, parse
+// state, leftover bytes, the peer address as text) is in a Request, taken
+// from a slab at the first byte of a request and given back when the
+// connection is idle again.
 // Thread: the owning worker.
 #pragma once
 
-#include <llhttp.h>
-
-#include <memory>
-#include <string>
+#include <cstdint>
+#include <string_view>
 
 #include "core/listener.h"
+#include "core/peer_address.h"
 #include "core/slab.h"
 #include "core/tcp_connection.h"
 #include "core/timer_list.h"
@@ -35,7 +42,9 @@ class Http1ServerConnection final : public TcpConnection,
                                     public TimerNode {
  public:
   Http1ServerConnection(Worker& worker, int listener_index, ListenerShared* shared);
-  void start();
+  ~Http1ServerConnection();
+  // `peer`: the client's address from accept4.
+  void start(const sockaddr* peer);
 
   // From the worker's slab (core/slab.h): idle connections are what a
   // per-node proxy holds by the ten thousand.
@@ -51,7 +60,7 @@ class Http1ServerConnection final : public TcpConnection,
   bool above_high_watermark() const override { return TcpConnection::above_high_watermark(); }
   void on_stream_complete() override;
   std::string_view protocol() const override;
-  std::string_view peer_ip() const override { return peer_ip_; }
+  std::string_view peer_ip() const override;
 
   // DownstreamConnection
   void start_drain() override;
@@ -80,6 +89,9 @@ class Http1ServerConnection final : public TcpConnection,
   void on_closed() override;
 
  private:
+  struct Request;  // per-request state (the .cc); null while idle
+
+  Stream* stream() const;
   // On an http2 listener, the first bytes when they are not the preface:
   // false when their first line is complete and is no HTTP/1.x request line.
   static bool looks_like_http1(std::string_view first);
@@ -90,36 +102,38 @@ class Http1ServerConnection final : public TcpConnection,
   void protocol_error(int status, std::string_view reason);
   int limit_error(int status, const char* reason);
   void go_idle();
-  void release_parser();
+  void release_request();
 
-  // Derived, not stored: every byte here is paid per idle connection.
+  // Derived, not stored: every byte below is paid per idle connection.
   const config::Listener& cfg() const { return worker_.config().listeners[static_cast<size_t>(listener_index_)]; }
-  int listener_index_;
-  llhttp_t* parser_ = nullptr;  // from the worker's pool while a request is read
-  std::unique_ptr<Stream> stream_;
-  std::unique_ptr<std::string> leftover_;  // unparsed pipelined bytes (see above); rare
-  std::string peer_ip_;
-  uint32_t header_bytes_ = 0;
-  int error_status_ = 400;         // status to send for HPE_USER
-  const char* user_reason_ = nullptr;  // set by limit_error: our own verdict
-  uint8_t version_minor_ = 1;      // of the current request, for the response
-  bool in_field_ = false;
-  bool have_name_ = false;         // a header name began since the last value
-  const char* read_begin_ = nullptr;  // start of the bytes being parsed
-  char prev_byte_ = 0;             // last byte of the previous read
-  bool in_trailers_ = false;
-  bool chunked_out_ = false;       // response body framed as chunks
-  bool close_after_response_ = false;
-  bool tunnel_ = false;
-  bool read_disabled_ = false;
-  bool paused_ = false;            // parser paused at a message boundary
-  bool draining_ = false;
-  bool raw_request_ = false;       // after an Upgrade/CONNECT head: bytes go to the stream as-is
-  bool after_stream_scheduled_ = false;
-  bool closed_ = false;
+  Request* req_ = nullptr;  // from a slab while a request is in progress
+  // Every request needs it (X-Forwarded-For, Go's stream info) and only
+  // accept4 gives it for free: asking getpeername(2) later would be a
+  // syscall per request. 17 bytes in binary.
+  PeerAddress peer_;
   // HTTP/2 hand-off (listener http2: true): bytes of the client preface
   // matched so far; -1 once the connection is HTTP/1 (or http2 is off).
   int8_t h2_preface_ = -1;
+  // Flags as bits (two bytes). The first three describe the current
+  // response; bits cost nothing here, so they stay out of Request.
+  bool http10_ : 1 = false;               // the current request is HTTP/1.0 (for the response)
+  bool chunked_out_ : 1 = false;          // response body framed as chunks
+  bool tunnel_ : 1 = false;               // the response agreed to Upgrade/CONNECT
+  bool close_after_response_ : 1 = false;
+  bool read_disabled_ : 1 = false;
+  bool paused_ : 1 = false;               // parser paused at a message boundary
+  bool draining_ : 1 = false;
+  bool raw_request_ : 1 = false;          // after an Upgrade/CONNECT head: bytes go to the stream as-is
+  bool after_stream_scheduled_ : 1 = false;
+  bool closed_ : 1 = false;
+  int listener_index_;  // which listener's config (limits, timeouts) and stats
 };
+
+// The budget of an idle keep-alive connection (docs/design/data-path.md):
+// TcpConnection 192 (160 of it libuv's uv_poll_t), the DownstreamCodec
+// vtable pointer 8, DownstreamConnection 24 (vtable pointer, the worker's
+// list links), TimerNode 32, and 32 here. A field added to any of them
+// must fit, or this fails and the budget is revisited on purpose.
+static_assert(sizeof(Http1ServerConnection) <= 288, "an idle HTTP/1 connection outgrew its memory budget");
 
 }  // namespace moe

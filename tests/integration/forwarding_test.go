@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -220,5 +221,36 @@ func TestUpstreamIdleCloseNotReused(t *testing.T) {
 	}
 	if up.accepted.Load() != 3 {
 		t.Fatalf("upstream accepted %d connections for 3 requests, want 3", up.accepted.Load())
+	}
+}
+
+// TestH1AndH2cIPv6ClientForwardedFor: the client address moe keeps in
+// binary per connection comes out as text in X-Forwarded-For, for an IPv6
+// client too, and survives the hand-off of an HTTP/1 connection to HTTP/2
+// (prior knowledge on an http2 listener).
+func TestH1AndH2cIPv6ClientForwardedFor(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	up := startEcho(t, "up")
+	startMoe(t, strings.Replace(h2YAML(1, up.Addr), "{{listen}}", addr, 1))
+
+	st, _, body := httpGet(t, "http://"+addr+"/v6", "X-Forwarded-For", "203.0.113.7")
+	if st != 200 {
+		t.Fatalf("HTTP/1.1: status %d", st)
+	}
+	if got := strings.Join(decodeEcho(t, body).Header["X-Forwarded-For"], ","); strings.ReplaceAll(got, " ", "") != "203.0.113.7,::1" {
+		t.Errorf("HTTP/1.1: upstream X-Forwarded-For = %q, want \"203.0.113.7, ::1\"", got)
+	}
+	body, status := curlH2(t, "http://"+addr+"/v6h2")
+	if status != "2 200" {
+		t.Fatalf("h2c: curl %q, want \"2 200\"", status)
+	}
+	if got := strings.Join(decodeEcho(t, body).Header["X-Forwarded-For"], ","); got != "::1" {
+		t.Errorf("h2c: upstream X-Forwarded-For = %q, want \"::1\"", got)
 	}
 }
