@@ -420,3 +420,44 @@ func TestMetricsRender(t *testing.T) {
 		}
 	}
 }
+
+// A header-only chain frees the stream's Go state at its last headers event
+// (no DONE crossing); a chain with OnDone, a body hook or a goroutine on the
+// stream keeps it until DONE.
+func TestLastCrossingFreesState(t *testing.T) {
+	noop := func(*api.Stream, *api.RequestHeaders, bool) api.Status { return api.Continue }
+	// Request hooks only: freed after the request headers.
+	s := chain(t, tf("lastreq", noop)).NewStream(t)
+	s.RequestHeaders("GET", "/", nil, true)
+	if s.HoldsGoState() {
+		t.Fatal("request-headers-only chain still holds Go state after its only event")
+	}
+	// traceid (request and response headers): held after the request,
+	// freed after the response headers.
+	s = chain(t, filtertest.Filter{Name: "traceid"}).NewStream(t)
+	s.RequestHeaders("GET", "/", nil, true)
+	if !s.HoldsGoState() {
+		t.Fatal("traceid chain freed its state before the response headers")
+	}
+	s.ResponseHeaders(200, nil, true)
+	if s.HoldsGoState() || s.Response.Headers.Get("x-request-id") == "" {
+		t.Fatalf("after the response headers: holds state %v, response %v", s.HoldsGoState(), s.Response.Headers)
+	}
+	// A body hook keeps it (request body may follow the response headers).
+	s = chain(t, filtertest.Filter{Name: "traceid"}, filtertest.Filter{Name: "bodyonly"}).NewStream(t)
+	s.RequestHeaders("POST", "/", nil, false)
+	s.ResponseHeaders(200, nil, false)
+	if !s.HoldsGoState() {
+		t.Fatal("a chain with a body hook freed its state at the response headers")
+	}
+	// A goroutine holding the stream keeps it.
+	s = chain(t, tf("ctx", func(st *api.Stream, _ *api.RequestHeaders, _ bool) api.Status {
+		_ = st.Context()
+		return api.Continue
+	})).NewStream(t)
+	s.RequestHeaders("GET", "/", nil, true)
+	if !s.HoldsGoState() {
+		t.Fatal("a stream whose Context was taken freed its state before DONE")
+	}
+	s.Done(200)
+}
