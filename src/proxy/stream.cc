@@ -208,11 +208,33 @@ void Stream::on_request_data(const char* p, size_t n) {
       pending_body_.append(chunk);
       return;
     }
+    if (chunk.size() != n && request_.content_length >= 0) {
+      body_size_changed();
+      return;
+    }
     if (r == MOE_PENDING) go_pending_ = MOE_EV_REQUEST_DATA;
     forward_request_data(chunk.data(), chunk.size());
     return;
   }
   forward_request_data(p, n);
+}
+
+void Stream::body_size_changed() {
+  // The request head is committed (sent, or routed and waiting for its
+  // connection) with its Content-Length: a body of another size would be
+  // read by the upstream as a short request plus the start of another one.
+  // A filter that resizes a sized body must hold the head (StopAndBuffer
+  // from its request-headers hook); then moe fixes Content-Length.
+  log_warn("listener {}: a Go filter changed the size of a sized request body after the request head was "
+           "committed; failing the stream",
+           worker_.config().listeners[static_cast<size_t>(listener_index_)].name);
+  flag("FB");
+  detach_upstream();
+  if (response_started_ && !resp_held_) {
+    abort_response(grpc::kInternal, "a filter changed the request body size after its head was sent");
+    return;
+  }
+  send_local_reply(500, "a filter changed the request body size after its head was sent\n", true);
 }
 
 void Stream::forward_request_data(const char* p, size_t n) {
@@ -248,10 +270,16 @@ void Stream::on_request_end() {
     std::string_view body(pending_body_);
     const int32_t r = call_go(MOE_EV_REQUEST_DATA, true, &body);
     if (finished_ || r == MOE_LOCAL_REPLY) return;
+    if (!req_held_ && body.size() != pending_body_.size() && request_.content_length >= 0) {
+      body_size_changed();
+      return;
+    }
     if (body.data() != pending_body_.data() || body.size() != pending_body_.size()) pending_body_.assign(body);
     req_buffering_ = false;
-    if (request_.content_length >= 0 || !request_has_trailers_) {
-      // The body is complete and known: send it sized.
+    if (req_held_ && (request_.content_length >= 0 || !request_has_trailers_)) {
+      // The body is complete and known, and the head has not gone out yet:
+      // send it sized. (Once forwarded, the head is what the upstream got,
+      // and what an h2c retry resends: it must not change.)
       request_.content_length = static_cast<int64_t>(pending_body_.size());
       request_.has_body = !pending_body_.empty();
       request_.headers.set("content-length", std::to_string(pending_body_.size()));
@@ -820,7 +848,10 @@ void Stream::send_reply(int status, std::string_view body,
     }
   }
   if (grpc_reply) {
-    response_.headers.add("content-type", "application/grpc");
+    // grpc-web clients read the status the same way, from their own type.
+    const std::string_view req_type = request_.headers.get("content-type");
+    response_.headers.add("content-type",
+                          req_type.starts_with("application/grpc-web") ? req_type : "application/grpc");
     if (!has_grpc_status) {
       response_.headers.add("grpc-status", std::to_string(grpc::status_for_http(status)));
       if (!body.empty()) response_.headers.add("grpc-message", grpc::encode_message(body));

@@ -129,6 +129,8 @@ class Stream final : public TimerNode {
   // The response is partly out and cannot be completed: gRPC over HTTP/2
   // ends with grpc-status `grpc_code` in trailers, anything else is reset.
   void abort_response(int grpc_code, std::string_view why);
+  // A Go filter resized a sized request body after its head was committed.
+  void body_size_changed();
   void add_forwarding_headers();
   void detach_upstream();
   void finish();

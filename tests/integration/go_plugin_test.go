@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -458,5 +459,37 @@ func TestGoTenThousandAsyncRequestsWithGC(t *testing.T) {
 	}
 	if n := up.Count(); n != total+conc {
 		t.Errorf("upstream received %d requests, want %d", n, total+conc)
+	}
+}
+
+// TestGoResizedBodyAfterHeadFails: a filter that lets the request head go
+// (Continue from the headers hook) and then resizes a body that has a
+// Content-Length fails the stream with 500 (flag FB): forwarding it would
+// make the upstream read the extra bytes as the start of another request.
+func TestGoResizedBodyAfterHeadFails(t *testing.T) {
+	t.Parallel()
+	requireGo(t)
+	p := testPlugins(t)
+	up := startEcho(t, "up")
+	filters := "      - name: test_upper\n        config: {suffix: \"-and-more\", late: true}"
+	m := startMoe(t, pluginYAML(1, []string{p.TestFilters}, [3]string{"main", "listen", filters}), "up", up.Addr)
+	body := strings.Repeat("abc", 1000)
+	resp, err := http.Post(m.URL("/resize"), "text/plain", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 500 || !strings.Contains(string(got), "request body size") {
+		t.Fatalf("status %d %q, want 500 naming the body size change", resp.StatusCode, got)
+	}
+	for _, r := range up.Requests() {
+		if r.BodyLen != int64(len(body)) {
+			t.Fatalf("upstream got a %d-byte body for Content-Length %d", r.BodyLen, len(body))
+		}
+	}
+	// The same worker keeps serving.
+	if r2, err := http.Get(m.URL("/after")); err != nil || r2.StatusCode != 200 {
+		t.Fatalf("after: %v %v", r2, err)
 	}
 }

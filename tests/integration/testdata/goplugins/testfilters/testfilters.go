@@ -4,7 +4,9 @@
 //
 //	test_panic   panics in OnRequestHeaders when the request has x-panic
 //	test_upper   buffers the whole request body (StopAndBuffer from the
-//	             headers hook), upper-cases it and appends config "suffix"
+//	             headers hook), upper-cases it and appends config "suffix";
+//	             with config late: true the headers hook continues and the
+//	             body hook buffers (resizing a body whose head is out)
 //	test_reply   answers a local reply (config status, body; header
 //	             x-reply-by: test_reply) when the request has x-deny
 //	test_async   goes Pending and resumes from a goroutine (s.Go), setting
@@ -45,7 +47,10 @@ func (panicFilter) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, _ bool
 
 // test_upper
 
-type upperFilter struct{ suffix []byte }
+type upperFilter struct {
+	suffix []byte
+	late   bool
+}
 
 var (
 	_ api.RequestHeadersFilter = (*upperFilter)(nil)
@@ -53,7 +58,7 @@ var (
 )
 
 func (f *upperFilter) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, endStream bool) api.Status {
-	if endStream {
+	if endStream || f.late {
 		return api.Continue
 	}
 	return api.StopAndBuffer
@@ -114,11 +119,12 @@ func init() {
 	api.Register("test_upper", func(raw json.RawMessage) (api.Factory, error) {
 		var c struct {
 			Suffix string `json:"suffix"`
+			Late   bool   `json:"late"`
 		}
 		if err := strict(raw, &c); err != nil {
 			return nil, err
 		}
-		return api.Shared(&upperFilter{suffix: []byte(c.Suffix)}), nil
+		return api.Shared(&upperFilter{suffix: []byte(c.Suffix), late: c.Late}), nil
 	})
 	api.Register("test_reply", func(raw json.RawMessage) (api.Factory, error) {
 		c := struct {
