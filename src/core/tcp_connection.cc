@@ -201,6 +201,9 @@ void TcpConnection::flush() {
 
 void TcpConnection::do_write() {
   if (pending_bytes() == 0) {
+    // A buffer taken for nothing (an empty last write) goes back now: an
+    // idle connection holds none.
+    if (out_) release_out();
     if (close_after_flush_) close();
     return;
   }

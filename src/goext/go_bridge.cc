@@ -28,6 +28,7 @@ namespace {
 // Written once at startup, before any worker thread runs; read-only after.
 constexpr int kMaxWorkers = 1024;
 Worker* g_workers[kMaxWorkers];
+bool g_any_chain = false;  // some listener has Go filters
 
 std::string take(char* s) {
   if (!s) return {};
@@ -84,11 +85,16 @@ std::vector<config::ConfigError> start(const config::Config& cfg, int workers, s
       continue;
     }
     chain_events[li] = events;
+    if (events) g_any_chain = true;
   }
   return errors;
 }
 
-void run_thread(void (*fn)(void*), void* arg) { moe_go_run_thread(fn, arg); }
+void run_thread(void (*fn)(void*), void* arg) {
+  // Workers that will never cross into Go do not enter it at all.
+  if (g_any_chain) moe_go_run_thread(fn, arg);
+  else fn(arg);
+}
 
 int32_t on_event(moe_event* ev) { return moe_go_on_event(ev); }
 int32_t on_resume(moe_event* ev) { return moe_go_on_resume(ev); }

@@ -164,6 +164,8 @@ void Http1ServerConnection::on_data(const char* p, size_t n) {
 }
 
 bool Http1ServerConnection::looks_like_http1(std::string_view first) {
+  // Empty lines before a request line are allowed (RFC 9112 2.2).
+  while (!first.empty() && (first.front() == '\r' || first.front() == '\n')) first.remove_prefix(1);
   // Only a complete first line is judged; a partial one goes to llhttp.
   const size_t eol = first.find('\n');
   if (eol == std::string_view::npos) return true;

@@ -511,3 +511,39 @@ func TestH2cClientResetStream(t *testing.T) {
 		t.Errorf("reset stream logged with flags %v, want DC", en["flags"])
 	}
 }
+
+// TestH2cListenerFirstBytes: on an http2 listener, first bytes that are
+// neither the HTTP/2 preface nor an HTTP/1.x request line close the
+// connection without an HTTP/1 answer (an h2 client with a bad preface must
+// see a close); an HTTP/1.1 request after empty lines (RFC 9112 2.2) and a
+// plain one are served; a bad request line on a plain HTTP/1 listener still
+// gets its 400.
+func TestH2cListenerFirstBytes(t *testing.T) {
+	t.Parallel()
+	up := startEcho(t, "up")
+	m := startMoe(t, h2YAML(1, up.Addr))
+	exchange := func(addr, req string) string {
+		t.Helper()
+		c := dial(t, addr)
+		defer c.Close()
+		c.Write([]byte(req))
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b, _ := io.ReadAll(c)
+		return string(b)
+	}
+	if got := exchange(m.Addr("listen"), "INVALID CONNECTION PREFACE\r\n\r\n"); got != "" {
+		t.Errorf("bad preface: got %q, want the connection closed without an answer", truncate([]byte(got), 80))
+	}
+	for _, req := range []string{
+		"GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		"\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+	} {
+		if got := exchange(m.Addr("listen"), req); !strings.HasPrefix(got, "HTTP/1.1 200") {
+			t.Errorf("%q: got %q, want 200", req, truncate([]byte(got), 80))
+		}
+	}
+	h1 := startMoe(t, simpleYAML(1, up.Addr))
+	if got := exchange(h1.Addr("listen"), "INVALID CONNECTION PREFACE\r\n\r\n"); !strings.HasPrefix(got, "HTTP/1.1 400") {
+		t.Errorf("plain HTTP/1 listener: got %q, want 400", truncate([]byte(got), 80))
+	}
+}
