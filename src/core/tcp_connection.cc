@@ -204,7 +204,7 @@ void TcpConnection::do_write() {
     // A buffer taken for nothing (an empty last write) goes back now: an
     // idle connection holds none.
     if (out_) release_out();
-    if (close_after_flush_) close();
+    if (close_after_flush_) close_flushed();
     return;
   }
   const size_t before = pending_bytes();
@@ -225,7 +225,7 @@ void TcpConnection::do_write() {
       update_poll();
     }
     if (close_after_flush_) {
-      close();
+      close_flushed();
       return;
     }
   } else {
@@ -246,6 +246,22 @@ void TcpConnection::close_after_flush() {
   close_after_flush_ = true;
   stop_reading();
   mark_dirty();
+}
+
+void TcpConnection::close_flushed() {
+  // Everything we meant to send is in the kernel. Bytes the peer sent that
+  // we stopped reading (a client still uploading after a 413, a PING after
+  // its GOAWAY) would make close() send RST, and an RST can destroy our last
+  // response in the peer's receive queue before it is read. Read them away
+  // first (bounded: a peer still sending after that gets the RST).
+  if (fd_ >= 0 && !closing_) {
+    const uv_buf_t buf = worker_.read_buffer();
+    for (int i = 0; i < 4; i++) {
+      if (::recv(fd_, buf.base, buf.len, MSG_DONTWAIT) <= 0) break;
+    }
+    ::shutdown(fd_, SHUT_WR);  // FIN after the data, before the close
+  }
+  close();
 }
 
 void TcpConnection::close() {

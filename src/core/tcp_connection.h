@@ -113,6 +113,7 @@ class TcpConnection {
   void update_poll();
   void do_read();
   void do_write();
+  void close_flushed();  // close_after_flush: output is out; drain input, then close
   void release_out();  // out_ back to the worker's pool
 
   // Every byte here is paid by every idle client connection (see the
