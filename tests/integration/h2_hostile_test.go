@@ -104,3 +104,46 @@ func TestH2cHostileFramesContained(t *testing.T) {
 		t.Errorf("after the hostile cases: %q", status)
 	}
 }
+
+// TestH2cLateFramesAfterEarlyReplyIgnored: moe answers before the request
+// ends (a direct response) and resets the stream with NO_ERROR (RFC 9113
+// 8.1). The client's DATA and trailers already in flight for that stream
+// must then be ignored (5.1), not treated as frames on a closed stream: the
+// frame gate is strict only about streams the *client* ended. The
+// connection stays up and serves the next stream.
+func TestH2cLateFramesAfterEarlyReplyIgnored(t *testing.T) {
+	t.Parallel()
+	up := startEcho(t, "up")
+	y := strings.Replace(h2YAML(1, up.Addr), "    routes:\n", "    routes:\n      - match: {prefix: /early}\n        direct_response: {status: 403, body: \"no\"}\n", 1)
+	m := startMoe(t, y)
+	h := dialH2(t, m.Addr("listen"))
+	defer h.c.Close()
+	h.write(appendFrame(nil, frameHeaders, flagEndHeaders, 1, requestBlock("POST", "/early", "h2.test")))
+	// Wait for the reply and the RST_STREAM(NO_ERROR) of stream 1.
+	ex, frames, err := h.readUntil(10*time.Second, func(f h2Frame, ex map[uint32]*h2Exchange) bool {
+		return f.Type == frameRSTStream && f.Stream == 1 || f.Type == frameGoaway
+	})
+	if err != nil || ex[1] == nil || ex[1].Reset != errCodeNo+1 || !ex[1].Ended {
+		t.Fatalf("early reply: exchange %+v, %d frames, %v", ex[1], len(frames), err)
+	}
+	// The client had more in flight: body and trailers for stream 1.
+	var late []byte
+	late = appendFrame(late, frameData, 0, 1, []byte("late body"))
+	late = appendFrame(late, frameHeaders, flagEndHeaders|flagEndStream, 1, hpackLiteral(nil, "x-trailer", "t", false))
+	h.write(late)
+	// Then a new stream on the same connection.
+	h.get(3, "/next")
+	ex, frames, err = h.readUntil(10*time.Second, func(f h2Frame, ex map[uint32]*h2Exchange) bool {
+		return f.Type == frameGoaway || (ex[3] != nil && ex[3].Ended)
+	})
+	if err != nil {
+		t.Fatalf("after the late frames: %v (%d frames)", err, len(frames))
+	}
+	if last := frames[len(frames)-1]; last.Type == frameGoaway {
+		_, code := goawayCode(last)
+		t.Fatalf("late frames on a stream moe reset got GOAWAY code %#x", code)
+	}
+	if e := ex[3]; e == nil || !e.Ended || e.Reset != 0 || !strings.Contains(string(e.Body), "/next") {
+		t.Fatalf("stream 3: %+v", e)
+	}
+}
