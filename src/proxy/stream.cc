@@ -581,9 +581,19 @@ int32_t Stream::call_go(uint32_t kind, bool end_stream, std::string_view* chunk,
     info_.protocol = proto.data();
     info_.protocol_len = static_cast<uint32_t>(proto.size());
     info_.worker = static_cast<uint32_t>(worker_.id());
-    info_.start_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                              std::chrono::system_clock::now().time_since_epoch()).count() -
-                          static_cast<int64_t>((now_us() - start_us_) * 1000);
+    // Wall-clock start: the monotonic start plus this worker's offset
+    // between the two clocks, read again at most once a second (two clock
+    // reads per stream were visible in a traceid profile).
+    thread_local uint64_t offset_at_ms = 0;
+    thread_local int64_t unix_minus_mono_ns = 0;
+    if (offset_at_ms == 0 || worker_.now_ms() - offset_at_ms >= 1000) {
+      offset_at_ms = worker_.now_ms() | 1;
+      unix_minus_mono_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count() -
+                           static_cast<int64_t>(uv_hrtime());
+    }
+    info_.start_unix_ns = unix_minus_mono_ns + static_cast<int64_t>(start_us_ * 1000);
   }
   // The route can change when filters rewrite the request: refresh.
   if (route_) {
@@ -597,9 +607,14 @@ int32_t Stream::call_go(uint32_t kind, bool end_stream, std::string_view* chunk,
   }
   info_.upstream_addr = upstream_host_.data();
   info_.upstream_addr_len = static_cast<uint32_t>(upstream_host_.size());
-  std::string_view rid = request_.headers.get("x-request-id");
-  info_.request_id = rid.data();
-  info_.request_id_len = static_cast<uint32_t>(rid.size());
+  if (rid_stale_) {
+    // Looked up again only after Go changed the request headers (a filter
+    // such as traceid may have just set it); views into the arena stay valid.
+    rid_stale_ = false;
+    std::string_view rid = request_.headers.get("x-request-id");
+    info_.request_id = rid.data();
+    info_.request_id_len = static_cast<uint32_t>(rid.size());
+  }
   moe_event ev{};
   ev.now_ms = worker_.now_ms();
   ev.handle = handle_;
@@ -682,7 +697,7 @@ void Stream::apply_ops(std::string_view* chunk) {
       case MOE_TARGET_RESPONSE_TRAILERS: hm = &response_trailers_; break;
       default: break;
     }
-    if (target == MOE_TARGET_REQUEST_HEADERS) head_modified_ = true;
+    if (target == MOE_TARGET_REQUEST_HEADERS) head_modified_ = rid_stale_ = true;
     switch (code) {
       case MOE_OP_SET:
         if (hm) hm->set(a, b);

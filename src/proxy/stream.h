@@ -183,7 +183,8 @@ class Stream final : public TimerNode {
   bool resp_held_ = false;          // response headers not yet sent (filters)
   bool resp_end_held_ = false;
   bool head_modified_ = false;
-  bool grpc_ = false;               // an HTTP/2 request with content-type application/grpc*
+  bool grpc_ = false;
+  bool rid_stale_ = true;           // info_.request_id needs a lookup before the next crossing               // an HTTP/2 request with content-type application/grpc*
   bool replying_ = false;           // send_reply is running the response hooks      // a filter changed method/path/host/headers: route again
   std::string resp_body_;           // response bytes held (buffering or pending)
   std::string scratch_;             // a chunk rewritten by body ops
