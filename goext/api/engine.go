@@ -336,7 +336,10 @@ func (st *streamState) lastCall(ev *abi.Event, kind uint32, r int32) {
 	if r != abi.Continue || st.escaped || st.chain == nil || st.chain.lastKinds&(1<<kind) == 0 {
 		return
 	}
-	st.endCall() // release wants the views dropped
+	// release wants the views dropped; unlike endCall, the response header
+	// list is not copied for later hooks: there are none.
+	st.ops = nil
+	st.reqHeaders.raw, st.respHeaders.raw, st.reqTrailers.raw, st.respTrailers.raw = nil, nil, nil, nil
 	st.done = true
 	st.cur = -1
 	st.w.release(st)
