@@ -124,11 +124,7 @@ void H2ClientStream::encode_data(const char* p, size_t n, bool end_stream) {
 
 void H2ClientStream::encode_trailers(const HeaderMap& trailers) {
   if (done_ || !has_body_ || body_end_) return;
-  for (size_t i = 0; i < trailers.size(); i++) {
-    std::string_view n = trailers.name(i);
-    if (n.empty() || n[0] == ':' || not_forwarded(n)) continue;
-    trailers_.emplace_back(n, trailers.value(i));
-  }
+  h2::collect_trailers(trailers, not_forwarded, trailers_);
   body_end_ = true;
   if (deferred_ && id_ > 0) {
     deferred_ = false;
@@ -138,23 +134,8 @@ void H2ClientStream::encode_trailers(const HeaderMap& trailers) {
 }
 
 ssize_t H2ClientStream::read_body(size_t max, uint32_t* flags) {
-  const size_t n = std::min(queued(), max);
-  if (n == 0 && !body_end_) {
-    deferred_ = true;
-    return NGHTTP2_ERR_DEFERRED;
-  }
-  *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-  if (body_end_ && n == queued()) {
-    *flags |= NGHTTP2_DATA_FLAG_EOF;
-    if (!trailers_.empty()) {
-      std::vector<nghttp2_nv> nva;
-      nva.reserve(trailers_.size());
-      for (const auto& [k, v] : trailers_) nva.push_back(make_nv(k, v));
-      if (nghttp2_submit_trailer(conn_->session(), id_, nva.data(), nva.size()) == 0)
-        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-    }
-  }
-  return static_cast<ssize_t>(n);
+  // Trailers are kept after submission: a retry resubmits them.
+  return h2::read_body(conn_->session(), id_, queued(), body_end_, trailers_, max, flags, &deferred_, conn_->nva_);
 }
 
 void H2ClientStream::reset_stream() {

@@ -40,6 +40,7 @@
 
 #include "core/intrusive_list.h"
 #include "core/tcp_connection.h"
+#include "http2/h2_util.h"
 #include "core/timer_list.h"
 #include "proxy/codec.h"
 
@@ -87,7 +88,7 @@ class H2ClientStream final : public UpstreamCodec {
   // The Stream's request head, read again by a resubmission: it lives as
   // long as the Stream, and nothing resubmits once the Stream is gone.
   const RequestHead* head_ = nullptr;
-  std::vector<std::pair<std::string, std::string>> trailers_;
+  h2::Trailers trailers_;
   std::string body_;
   size_t body_off_ = 0;
   size_t unconsumed_ = 0;

@@ -58,8 +58,9 @@ void H2Stream::encode_headers(const ResponseHead& head, bool end_stream) {
   if (closed_ || rst_submitted_ || response_submitted_) return;
   char status[8];
   auto [end, ec] = std::to_chars(status, status + sizeof status, head.status);
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(head.headers.size() + 2);
+  // The connection's scratch array: nghttp2 copies the fields at submit.
+  std::vector<nghttp2_nv>& nva = conn_.nva_;
+  nva.clear();
   nva.push_back(make_nv(":status", std::string_view(status, static_cast<size_t>(end - status))));
   for (size_t i = 0; i < head.headers.size(); i++) {
     std::string_view n = head.headers.name(i);
@@ -123,11 +124,7 @@ void H2Stream::encode_data(const char* p, size_t n, bool end_stream) {
 
 void H2Stream::encode_trailers(const HeaderMap& trailers) {
   if (closed_ || rst_submitted_ || !data_provider_ || body_end_) return;
-  for (size_t i = 0; i < trailers.size(); i++) {
-    std::string_view n = trailers.name(i);
-    if (n.empty() || n[0] == ':' || connection_specific(n)) continue;
-    trailers_.emplace_back(n, trailers.value(i));
-  }
+  h2::collect_trailers(trailers, connection_specific, trailers_);
   body_end_ = true;
   if (deferred_) {
     deferred_ = false;
@@ -137,25 +134,8 @@ void H2Stream::encode_trailers(const HeaderMap& trailers) {
 }
 
 ssize_t H2Stream::read_body(size_t max, uint32_t* flags) {
-  const size_t n = std::min(queued(), max);
-  if (n == 0 && !body_end_) {
-    deferred_ = true;
-    return NGHTTP2_ERR_DEFERRED;
-  }
   // The bytes are written straight from body_ by on_send_data.
-  *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-  if (body_end_ && n == queued()) {
-    *flags |= NGHTTP2_DATA_FLAG_EOF;
-    if (!trailers_.empty()) {
-      std::vector<nghttp2_nv> nva;
-      nva.reserve(trailers_.size());
-      for (const auto& [k, v] : trailers_) nva.push_back(make_nv(k, v));
-      if (nghttp2_submit_trailer(conn_.session(), id_, nva.data(), nva.size()) == 0)
-        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-      trailers_.clear();
-    }
-  }
-  return static_cast<ssize_t>(n);
+  return h2::read_body(conn_.session(), id_, queued(), body_end_, trailers_, max, flags, &deferred_, conn_.nva_);
 }
 
 void H2Stream::reset_stream() {

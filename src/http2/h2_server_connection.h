@@ -39,6 +39,7 @@
 
 #include "core/intrusive_list.h"
 #include "core/tcp_connection.h"
+#include "http2/h2_util.h"
 #include "core/timer_list.h"
 #include "core/worker.h"
 #include "http2/h2_frame_gate.h"
@@ -86,7 +87,7 @@ class H2Stream final : public DownstreamCodec {
   std::string body_;
   size_t body_off_ = 0;
   // Trailers to send after the body (name, value pairs).
-  std::vector<std::pair<std::string, std::string>> trailers_;
+  h2::Trailers trailers_;
   size_t unconsumed_ = 0;      // request DATA bytes held back while read-disabled
   uint32_t header_bytes_ = 0;  // request header block, for max_request_headers
   std::string_view authority_;
@@ -167,7 +168,9 @@ class H2ServerConnection final : public TcpConnection, public DownstreamConnecti
   int listener_index_;
   std::string peer_ip_;
   nghttp2_session* session_ = nullptr;
-  h2::FrameGate gate_;  // client stream-state rules nghttp2 leaves lax
+  h2::FrameGate gate_;
+  friend class H2Stream;
+  std::vector<nghttp2_nv> nva_;  // H2Stream's scratch for HEADERS and trailers (capacity kept)  // client stream-state rules nghttp2 leaves lax
   IntrusiveList<H2Stream, &H2Stream::link> streams_;
   enum class TimerKind : uint8_t { none, request_headers, idle };
   uint64_t reset_window_ms_ = 0;  // start of the current one-second RST window

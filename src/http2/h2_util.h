@@ -3,8 +3,14 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
+
+#include "proxy/headers.h"
 
 namespace moe::h2 {
 
@@ -22,6 +28,44 @@ inline nghttp2_nv make_nv(std::string_view name, std::string_view value) {
 inline bool connection_specific(std::string_view name) {
   return name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
          name == "transfer-encoding" || name == "upgrade" || name == "te";
+}
+
+// Trailer fields waiting to follow a stream's body (name, value).
+using Trailers = std::vector<std::pair<std::string, std::string>>;
+
+// Copies the fields of `in` that may go out as HTTP/2 trailers: no pseudo
+// fields, none that drop(name) refuses (connection-specific, hop-by-hop).
+template <typename Drop>
+void collect_trailers(const HeaderMap& in, Drop drop, Trailers& out) {
+  for (size_t i = 0; i < in.size(); i++) {
+    const std::string_view n = in.name(i);
+    if (n.empty() || n[0] == ':' || drop(n)) continue;
+    out.emplace_back(n, in.value(i));
+  }
+}
+
+// Both codecs' data-source callback: up to `max` of the `queued` body
+// bytes go in the next DATA frame (written from the codec's buffer:
+// NO_COPY); none yet and not the end: DEFERRED until resumed. With the last
+// bytes, the trailers (if any) are submitted and the DATA frame does not
+// end the stream. nva: the connection's scratch array for the trailers.
+inline ssize_t read_body(nghttp2_session* session, int32_t id, size_t queued, bool end, const Trailers& trailers,
+                         size_t max, uint32_t* flags, bool* deferred, std::vector<nghttp2_nv>& nva) {
+  const size_t n = std::min(queued, max);
+  if (n == 0 && !end) {
+    *deferred = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  if (end && n == queued) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (!trailers.empty()) {
+      nva.clear();
+      for (const auto& [k, v] : trailers) nva.push_back(make_nv(k, v));
+      if (nghttp2_submit_trailer(session, id, nva.data(), nva.size()) == 0) *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    }
+  }
+  return static_cast<ssize_t>(n);
 }
 
 // The callbacks both codecs handle with the same signature, as trampolines

@@ -84,6 +84,10 @@ void ClusterPool::acquire(Stream* s) {
       return;
     }
   }
+  queue_or_overflow(s);
+}
+
+void ClusterPool::queue_or_overflow(Stream* s) {
   if (pending_.size() < cfg_.max_pending) {
     pending_.push_back(s);
     add(stats_.pending);
@@ -205,13 +209,7 @@ void ClusterPool::acquire_h2(Stream* s) {
       return;
     }
   }
-  if (pending_.size() < cfg_.max_pending) {
-    pending_.push_back(s);
-    add(stats_.pending);
-    return;
-  }
-  add(stats_.overflow);
-  s->on_upstream_failure(UpstreamFailure::overflow, "max_connections and max_pending reached");
+  queue_or_overflow(s);
 }
 
 void ClusterPool::on_connect_failed(H2ClientConnection* c, int err) {

@@ -63,6 +63,8 @@ class ClusterPool {
   Worker& worker() { return worker_; }
 
  private:
+  // No connection can take s now: wait in pending_ (max_pending), else 503.
+  void queue_or_overflow(Stream* s);
   struct Endpoint;
   int pick_endpoint();
   void connect(int endpoint, Stream* s);

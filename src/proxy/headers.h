@@ -59,6 +59,12 @@ class HeaderMap {
   // Removes every entry named `lower_name`; returns how many.
   int remove(std::string_view lower_name);
   void remove_at(size_t i);
+  // Removes every field whose (lower-case) name drop(name) accepts, in one
+  // pass; returns how many went.
+  template <typename Drop>
+  size_t remove_if(Drop drop) {
+    return std::erase_if(spans_, [&](const HeaderSpan& s) { return drop(std::string_view(s.name, s.name_len)); });
+  }
 
   // Incremental building used by the HTTP/1 parser: the current name, then
   // value, arrive in fragments; commit() makes the pair visible.

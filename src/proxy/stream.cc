@@ -64,8 +64,7 @@ void Stream::on_request_headers(bool end_stream) {
   request_done_ = end_stream;
   bytes_received_ += request_.headers.bytes();
   const config::Listener& lc = worker_.config().listeners[static_cast<size_t>(listener_index_)];
-  route_index_ = match_route(lc, request_);
-  route_ = route_index_ >= 0 ? &lc.routes[static_cast<size_t>(route_index_)] : nullptr;
+  match(lc);
   // gRPC (proxy/grpc.h) rides on HTTP/2 only: HTTP/1 requests skip the
   // header lookup.
   grpc_ = request_.version_major == 2 && grpc::is_grpc(request_.headers.get("content-type"));
@@ -86,12 +85,14 @@ void Stream::on_request_headers(bool end_stream) {
   route_and_forward();
 }
 
+void Stream::match(const config::Listener& lc) {
+  route_index_ = match_route(lc, request_);
+  route_ = route_index_ >= 0 ? &lc.routes[static_cast<size_t>(route_index_)] : nullptr;
+}
+
 void Stream::route_and_forward() {
   const config::Listener& lc = worker_.config().listeners[static_cast<size_t>(listener_index_)];
-  if (head_modified_) {
-    route_index_ = match_route(lc, request_);
-    route_ = route_index_ >= 0 ? &lc.routes[static_cast<size_t>(route_index_)] : nullptr;
-  }
+  if (head_modified_) match(lc);
   if (!route_) {
     send_local_reply(404, "no route matched\n");
     return;
@@ -142,22 +143,16 @@ void Stream::strip_hop_by_hop(MessageHead& head, bool keep_upgrade) {
   size_t n_named = 0;
   for (size_t i = 0; i < h.size() && n_named < kMaxConnectionHeaders; i++)
     if (h.name(i) == "connection") named[n_named++] = h.value(i);
-  if (n_named) {
-    for (size_t i = h.size(); i-- > 0;) {
-      std::string_view n = h.name(i);
-      if (n == "connection" || (keep_upgrade && n == "upgrade")) continue;
-      for (size_t k = 0; k < n_named; k++) {
-        if (header_list_has(named[k], n)) {
-          h.remove_at(i);
-          break;
-        }
-      }
-    }
-  }
-  for (std::string_view n : kHopByHop) {
-    if (keep_upgrade && n == "upgrade") continue;
-    h.remove(n);
-  }
+  // One pass over the fields for both lists (this runs on every request and
+  // every response).
+  h.remove_if([&](std::string_view n) {
+    if (keep_upgrade && n == "upgrade") return false;
+    for (std::string_view hop : kHopByHop)
+      if (n == hop) return true;
+    for (size_t k = 0; k < n_named; k++)
+      if (header_list_has(named[k], n)) return true;
+    return false;
+  });
   if (keep_upgrade) h.add("connection", "upgrade");
 }
 
@@ -651,8 +646,9 @@ int32_t Stream::call_go(uint32_t kind, bool end_stream, std::string_view* chunk,
     ev.final_status = response_started_ ? response_.status : 0;
     ev.bytes_received = bytes_received_;
     ev.bytes_sent = bytes_sent_;
-    ev.duration_ns = static_cast<int64_t>((now_us() - start_us_) * 1000);
-    ev.upstream_ns = upstream_start_us_ ? static_cast<int64_t>((now_us() - upstream_start_us_) * 1000) : -1;
+    // DONE comes from finish(), which read the clock once (end_us_).
+    ev.duration_ns = static_cast<int64_t>((end_us_ - start_us_) * 1000);
+    ev.upstream_ns = upstream_start_us_ ? static_cast<int64_t>((end_us_ - upstream_start_us_) * 1000) : -1;
   }
   ev.info = &info_;
   moe_ops& ops = worker_.go_ops();
@@ -919,7 +915,7 @@ void Stream::finish() {
   finished_ = true;
   disarm();
   detach_upstream();
-  const uint64_t end = now_us();
+  const uint64_t end = end_us_ = now_us();
   const uint64_t dur = end - start_us_;
   Stats& st = worker_.stats();
   const int sc = response_started_ ? status_class(response_.status) : 0;

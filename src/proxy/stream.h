@@ -126,6 +126,7 @@ class Stream final : public TimerNode {
   void send_reply(int status, std::string_view body, const std::vector<std::pair<std::string, std::string>>* headers,
                   bool close);
   void strip_hop_by_hop(MessageHead& head, bool keep_upgrade);
+  void match(const config::Listener& lc);  // route_index_ and route_ for the request as it is now
   // The response is partly out and cannot be completed: gRPC over HTTP/2
   // ends with grpc-status `grpc_code` in trailers, anything else is reset.
   void abort_response(int grpc_code, std::string_view why);
@@ -153,6 +154,7 @@ class Stream final : public TimerNode {
 
   uint64_t start_us_;
   uint64_t upstream_start_us_ = 0;
+  uint64_t end_us_ = 0;  // set by finish(): the DONE event's timings
   uint64_t bytes_received_ = 0;
   uint64_t bytes_sent_ = 0;
   uint64_t request_body_bytes_ = 0;

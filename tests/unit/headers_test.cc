@@ -114,6 +114,20 @@ TEST_CASE("headers: remove and remove_at", "[headers]") {
   CHECK(h.empty());
 }
 
+TEST_CASE("headers: remove_if drops every match in one pass, keeping order and views", "[headers]") {
+  HeaderMap h;
+  for (const char* n : {"keep-1", "drop", "keep-2", "drop", "drop-too", "keep-3"}) h.add(n, n);
+  const std::string_view v = h.value(5);  // a view taken before the removal
+  CHECK(h.remove_if([](std::string_view n) { return n.starts_with("drop"); }) == 3);
+  REQUIRE(h.size() == 3);
+  CHECK(h.name(0) == "keep-1");
+  CHECK(h.name(1) == "keep-2");
+  CHECK(h.name(2) == "keep-3");
+  CHECK(v == "keep-3");
+  CHECK(h.remove_if([](std::string_view) { return false; }) == 0);
+  CHECK(h.size() == 3);
+}
+
 TEST_CASE("headers: commit trims optional whitespace around the value", "[headers]") {
   HeaderMap h;
   h.add("a", "  \t value with  inner  spaces \t ");
