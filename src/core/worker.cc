@@ -107,11 +107,19 @@ void Worker::run() {
     listeners_.push_back(std::move(l));
   }
   uv_run(&loop_, UV_RUN_DEFAULT);
-  // Close every remaining handle so the loop can be closed cleanly.
-  uv_walk(&loop_, [](uv_handle_t* h, void*) {
-    if (!uv_is_closing(h)) uv_close(h, nullptr);
-  }, nullptr);
-  uv_run(&loop_, UV_RUN_DEFAULT);
+  // Close every remaining handle so the loop can be closed cleanly. A close
+  // callback may open a handle of its own (a pool retrying a stream on a new
+  // connection while the last ones close): repeat until none is left, else
+  // uv_loop_close fails and the loop's memory leaks.
+  for (int round = 0; round < 16; round++) {
+    bool any = false;
+    uv_walk(&loop_, [](uv_handle_t* h, void* any) {
+      *static_cast<bool*>(any) = true;
+      if (!uv_is_closing(h)) uv_close(h, nullptr);
+    }, &any);
+    if (!any) break;
+    uv_run(&loop_, UV_RUN_DEFAULT);
+  }
   done_.store(true, std::memory_order_release);
 }
 
