@@ -261,13 +261,15 @@ func (w *workerTable) alloc(c *chain, ev *abi.Event) *streamState {
 	st.handle, st.chain, st.rawInfo, st.cur = ev.Handle, c, ev.Info, -1
 	n := len(c.filters)
 	if cap(st.handles) < n {
+		// A state is reused only by itself (its slot), so handles made here
+		// stay right for every later stream in this state.
 		st.handles = make([]Stream, n)
 		st.filters = make([]Filter, n)
+		for i := range st.handles {
+			st.handles[i] = Stream{st: st, idx: i}
+		}
 	}
 	st.handles, st.filters = st.handles[:n], st.filters[:n]
-	for i := range st.handles {
-		st.handles[i] = Stream{st: st, idx: i}
-	}
 	ev.GoState = uint64(w.id+1)<<32 | uint64(st.slot)
 	return st
 }

@@ -201,6 +201,19 @@ func validName(s string) bool {
 	return true
 }
 
+// validMethod: a non-empty token, any case (methods are case-sensitive).
+func validMethod(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !tokenChar[c] && !(c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
 // validValue: no CR, LF or NUL (what would split or end a field on the wire).
 // Eight bytes at a time: values are the long part of a field (ids, tokens),
 // and a byte loop was most of a Set's cost in a traceid profile.
@@ -283,7 +296,7 @@ func (h *RequestHeaders) Host() string {
 
 // SetMethod changes the method sent upstream.
 func (h *RequestHeaders) SetMethod(m string) {
-	if h.st == nil || h.st.probe || m == "" || !validName(lowerName(m)) {
+	if h.st == nil || h.st.probe || !validMethod(m) {
 		return
 	}
 	h.method = m

@@ -1,12 +1,33 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
 )
+
+// DecodeConfig decodes a filter's `config` subtree (the raw JSON its
+// factory gets) into v, strictly: an unknown key, a wrong type or anything
+// after the value is an error, which moe reports with the filter's name and
+// YAML line. An absent or null config leaves v as it is (its defaults).
+func DecodeConfig(raw json.RawMessage, v any) error {
+	if len(bytes.TrimSpace(raw)) == 0 || string(raw) == "null" {
+		return nil
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return errors.New("unexpected data after the config value")
+	}
+	return nil
+}
 
 // Register makes a filter available to moe configs under name. Call it from
 // the init() of your package (compiled into moe) or of your plugin's main

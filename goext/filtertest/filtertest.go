@@ -594,7 +594,8 @@ func (s *Stream) Done(finalStatus int) {
 		return
 	}
 	s.done = true
-	if s.c.events != 0 {
+	// As moe: no DONE crossing once Go freed the stream's state.
+	if s.c.events != 0 && s.goState != 0 {
 		ev := s.newEvent(abi.EvDone, true)
 		ev.FinalStatus = int32(finalStatus)
 		ev.BytesReceived = uint64(len(s.Request.Body))

@@ -37,9 +37,7 @@ type filter struct {
 // New is the filter's factory.
 func New(raw json.RawMessage) (api.Factory, error) {
 	c := config{}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&c); err != nil {
+	if err := api.DecodeConfig(raw, &c); err != nil {
 		return nil, err
 	}
 	if len(c.Replacements) == 0 {

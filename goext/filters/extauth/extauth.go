@@ -16,7 +16,6 @@
 package extauth
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -54,9 +53,7 @@ type filter struct {
 // New is the filter's factory.
 func New(raw json.RawMessage) (api.Factory, error) {
 	var c config
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&c); err != nil {
+	if err := api.DecodeConfig(raw, &c); err != nil {
 		return nil, err
 	}
 	u, err := url.Parse(c.URL)

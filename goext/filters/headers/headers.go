@@ -78,12 +78,8 @@ type filter struct{ req, resp ops }
 // New is the filter's factory.
 func New(raw json.RawMessage) (api.Factory, error) {
 	var c config
-	if len(raw) > 0 && string(raw) != "null" {
-		d := json.NewDecoder(bytes.NewReader(raw))
-		d.DisallowUnknownFields()
-		if err := d.Decode(&c); err != nil {
-			return nil, err
-		}
+	if err := api.DecodeConfig(raw, &c); err != nil {
+		return nil, err
 	}
 	return api.Shared(&filter{
 		req:  ops{c.RequestAdd, c.RequestSet, c.RequestRemove},

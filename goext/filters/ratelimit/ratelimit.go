@@ -12,7 +12,6 @@
 package ratelimit
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -130,9 +129,7 @@ type filter struct {
 // New is the filter's factory.
 func New(raw json.RawMessage) (api.Factory, error) {
 	c := config{Key: "client_ip", MaxKeys: 100000}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&c); err != nil {
+	if err := api.DecodeConfig(raw, &c); err != nil {
 		return nil, err
 	}
 	if c.Rate == 0 {

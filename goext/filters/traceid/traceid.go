@@ -23,7 +23,7 @@ type config struct {
 // New is the filter's factory.
 func New(raw json.RawMessage) (api.Factory, error) {
 	c := config{Header: "x-request-id"}
-	if err := strictJSON(raw, &c); err != nil {
+	if err := api.DecodeConfig(raw, &c); err != nil {
 		return nil, err
 	}
 	if c.Header == "" {
@@ -67,13 +67,4 @@ func NewID() string {
 		lo >>= 4
 	}
 	return string(b[:])
-}
-
-func strictJSON(raw json.RawMessage, v any) error {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil
-	}
-	d := json.NewDecoder(strings.NewReader(string(raw)))
-	d.DisallowUnknownFields()
-	return d.Decode(v)
 }

@@ -23,15 +23,6 @@ import (
 	"moe/goext/api"
 )
 
-func strict(raw json.RawMessage, v any) error {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil
-	}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.DisallowUnknownFields()
-	return d.Decode(v)
-}
-
 // test_panic
 
 type panicFilter struct{}
@@ -121,7 +112,7 @@ func init() {
 			Suffix string `json:"suffix"`
 			Late   bool   `json:"late"`
 		}
-		if err := strict(raw, &c); err != nil {
+		if err := api.DecodeConfig(raw, &c); err != nil {
 			return nil, err
 		}
 		return api.Shared(&upperFilter{suffix: []byte(c.Suffix), late: c.Late}), nil
@@ -131,7 +122,7 @@ func init() {
 			Status int    `json:"status"`
 			Body   string `json:"body"`
 		}{Status: 403, Body: "denied by test_reply\n"}
-		if err := strict(raw, &c); err != nil {
+		if err := api.DecodeConfig(raw, &c); err != nil {
 			return nil, err
 		}
 		if c.Status < 200 || c.Status > 599 {
