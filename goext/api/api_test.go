@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -296,9 +297,9 @@ func TestAsyncLocalReplyGRPC(t *testing.T) {
 	// shapes it into grpc-status on the wire (src/proxy/grpc.h, covered by
 	// the integration tests).
 	s = c.NewStream(t)
-	s.RequestHeaders("POST", "/pkg.Svc/M", filtertest.Headers{{"content-type", "application/grpc+proto"}}, false)
-	if r := s.Reply; r.Status != 403 || string(r.Body) != "go away" || r.Headers.Get("grpc-status") != "" {
-		t.Fatalf("grpc reply %+v", r)
+	st := s.RequestHeaders("POST", "/pkg.Svc/M", filtertest.Headers{{"content-type", "application/grpc+proto"}}, false)
+	if r := s.Reply; st != api.LocalReply || r == nil || r.Status != 403 || string(r.Body) != "go away" {
+		t.Fatalf("grpc request: status %v, reply %+v", st, r)
 	}
 }
 
@@ -334,6 +335,7 @@ func TestTimeout(t *testing.T) {
 func TestPanic(t *testing.T) {
 	boom := func(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status { panic("boom") }
 	tests["boom"] = boom
+	before := panicsOf(t, "t")
 	c := chain(t, filtertest.Filter{Name: "t", Config: `"boom"`})
 	s := c.NewStream(t)
 	if st := s.RequestHeaders("GET", "/", nil, true); st != api.LocalReply || s.Reply.Status != 500 {
@@ -348,8 +350,8 @@ func TestPanic(t *testing.T) {
 	if st := s.RequestHeaders("GET", "/", nil, true); st != api.Continue || s.Request.Headers.Get("x-mark") != "1" {
 		t.Fatalf("%v %v", st, s.Request.Headers)
 	}
-	if m := string(host.E.Metrics()); !strings.Contains(m, `moe_go_filter_panics_total{filter="t"} 2`) {
-		t.Fatalf("metrics:\n%s", m)
+	if got := panicsOf(t, "t"); got != before+2 {
+		t.Fatalf("moe_go_filter_panics_total{filter=\"t\"} went from %d to %d, want +2", before, got)
 	}
 	found := false
 	for _, l := range filtertest.Logs() {
@@ -388,23 +390,30 @@ func TestOpsGrow(t *testing.T) {
 	}
 }
 
+var metricsRuns int
+
 func TestMetricsRender(t *testing.T) {
-	c := api.NewCounter("mf", "hits_total", "Hits.")
+	// Metrics are process-wide: a fresh filter label per run keeps the
+	// expected values exact under -count=N.
+	metricsRuns++
+	mf := "mf" + strconv.Itoa(metricsRuns)
+	c := api.NewCounter(mf, "hits_total", "Hits.")
 	c.Add(3)
-	api.NewGauge("mf", "level", "Level.").Set(1.5)
-	h := api.NewHistogram("mf", "lat_seconds", "Latency.", []float64{0.1, 1})
+	api.NewGauge(mf, "level", "Level.").Set(1.5)
+	h := api.NewHistogram(mf, "lat_seconds", "Latency.", []float64{0.1, 1})
 	h.Observe(0.05)
 	h.Observe(2)
-	if api.NewCounter("mf", "hits_total", "") != c {
+	if api.NewCounter(mf, "hits_total", "") != c {
 		t.Fatal("NewCounter not idempotent")
 	}
 	m := string(host.E.Metrics())
 	for _, want := range []string{
-		"# TYPE moe_go_filter_hits_total counter\nmoe_go_filter_hits_total{filter=\"mf\"} 3\n",
-		"moe_go_filter_level{filter=\"mf\"} 1.5\n",
-		"moe_go_filter_lat_seconds_bucket{filter=\"mf\",le=\"0.1\"} 1\n",
-		"moe_go_filter_lat_seconds_bucket{filter=\"mf\",le=\"+Inf\"} 2\n",
-		"moe_go_filter_lat_seconds_count{filter=\"mf\"} 2\n",
+		"# TYPE moe_go_filter_hits_total counter\n",
+		"moe_go_filter_hits_total{filter=\"" + mf + "\"} 3\n",
+		"moe_go_filter_level{filter=\"" + mf + "\"} 1.5\n",
+		"moe_go_filter_lat_seconds_bucket{filter=\"" + mf + "\",le=\"0.1\"} 1\n",
+		"moe_go_filter_lat_seconds_bucket{filter=\"" + mf + "\",le=\"+Inf\"} 2\n",
+		"moe_go_filter_lat_seconds_count{filter=\"" + mf + "\"} 2\n",
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("missing %q in\n%s", want, m)
@@ -460,4 +469,21 @@ func TestLastCrossingFreesState(t *testing.T) {
 		t.Fatal("a stream whose Context was taken freed its state before DONE")
 	}
 	s.Done(200)
+}
+
+// panicsOf reads moe_go_filter_panics_total for filter from the metrics
+// (0 when absent), so a test can check its own increment.
+func panicsOf(t *testing.T, filter string) int {
+	t.Helper()
+	prefix := `moe_go_filter_panics_total{filter="` + filter + `"} `
+	for _, line := range strings.Split(string(host.E.Metrics()), "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatalf("metric line %q: %v", line, err)
+			}
+			return n
+		}
+	}
+	return 0
 }

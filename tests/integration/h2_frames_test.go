@@ -216,10 +216,12 @@ func goawayCode(f h2Frame) (lastStream, code uint32) {
 }
 
 // needTool skips the test when a client binary is missing.
+// needTool fails (not skips) when a client tool is missing: make test
+// installs them (scripts/install-deps.sh), so CI must not drop tests.
 func needTool(t testing.TB, name string) {
 	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
-		t.Skipf("%s not installed (Debian package nghttp2-client / curl)", name)
+		t.Fatalf("%s not installed (Debian package nghttp2-client / curl; scripts/install-deps.sh installs it)", name)
 	}
 }
 

@@ -572,9 +572,7 @@ func TestH2UpstreamDrainInFlight(t *testing.T) {
 // moe -> h2c nginx), GET and POST.
 func TestH2UpstreamFromH2Client(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl not installed")
-	}
+	needTool(t, "curl")
 	ng := startH2cNginx(t, startH2cBackend(t))
 	m := startMoe(t, h2cYAML(1, ng.Addr, ""))
 	code, out, errs := runCmd(t, 30*time.Second, "curl", "-sS", "--noproxy", "*", "--http2-prior-knowledge", "-m", "20",

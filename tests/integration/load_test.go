@@ -164,11 +164,14 @@ func TestDrainOnSIGTERM(t *testing.T) {
 // connection carried last.
 func TestDrainWithNothingInFlight(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ name, path string }{
-		{"after_proxied_response", "/proxied"},
-		{"after_direct_response", "/direct"},
-		{"after_no_route_404", "/nothing"},
-		{"after_upstream_refused_502", "/refused"},
+	for _, tc := range []struct {
+		name, path string
+		status     int
+	}{
+		{"after_proxied_response", "/proxied", 200},
+		{"after_direct_response", "/direct", 200},
+		{"after_no_route_404", "/nothing", 404},
+		{"after_upstream_refused_502", "/refused", 502},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -200,7 +203,9 @@ clusters:
 			br := bufio.NewReader(c)
 			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", tc.path)
 			resp := readRawResponse(t, br, "GET")
-			t.Logf("GET %s: %d", tc.path, resp.Status)
+			if resp.Status != tc.status {
+				t.Fatalf("GET %s: %d, want %d", tc.path, resp.Status, tc.status)
+			}
 			m.Signal(syscall.SIGTERM)
 			expectClosed(t, c, br, 10*time.Second)
 			select {
