@@ -16,8 +16,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -80,114 +78,33 @@ func startH2cNginx(t testing.TB, backend string) *h2Nginx {
 // many streams on a connection.
 func startH2cNginxWith(t testing.TB, backend string, keepaliveRequests int) *h2Nginx {
 	t.Helper()
-	if _, err := os.Stat(nginxBin); err != nil {
-		t.Fatalf("nginx not installed at %s: %v", nginxBin, err)
-	}
-	prefix := t.TempDir()
-	for _, d := range []string{"logs", "html", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(prefix, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f, err := os.Create(filepath.Join(prefix, "html", "big.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(f, newPatternStream(h2BigLen)); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	user := ""
-	if os.Geteuid() == 0 {
-		user = "user root root;"
-	}
+	prefix, _ := nginxPrefix(t, h2BigLen)
 	n := &h2Nginx{Prefix: prefix}
-	for attempt := 0; attempt < 3; attempt++ {
-		n.Addr = freePort(t)
-		conf := fmt.Sprintf(`%s
-worker_processes 1;
-pid %[2]s/logs/nginx.pid;
-error_log %[2]s/logs/error.log warn;
-events { worker_connections 4096; }
-http {
+	n.Addr = runNginx(t, prefix, func(addr string) string {
+		return fmt.Sprintf(`http {
     log_format conn '$connection $server_protocol $request_method $uri $status';
-    access_log %[2]s/logs/access.log conn;
+    access_log %[1]s/logs/access.log conn;
     default_type text/plain;
-    client_body_temp_path %[2]s/tmp/client_body;
-    proxy_temp_path %[2]s/tmp/proxy;
-    fastcgi_temp_path %[2]s/tmp/fastcgi;
-    uwsgi_temp_path %[2]s/tmp/uwsgi;
-    scgi_temp_path %[2]s/tmp/scgi;
-    client_max_body_size 0;
+%[5]s
     http2_max_concurrent_streams 16;
-    keepalive_requests %[5]d;
+    keepalive_requests %[4]d;
     server {
-        listen %[3]s http2;
-        root %[2]s/html;
+        listen %[2]s http2;
+        root %[1]s/html;
         location = / { return 200 "h2c-ok"; }
         location = /proto { return 200 "$server_protocol|$http_host|$http_te|$http_x_test"; }
         location = /trailers {
             add_trailer x-checksum abc123;
-            proxy_pass http://%[4]s;
+            proxy_pass http://%[3]s;
         }
-        location = /body { proxy_pass http://%[4]s; }
-        location = /slow { proxy_pass http://%[4]s; }
-        location = /big { default_type application/octet-stream; alias %[2]s/html/big.bin; }
+        location = /body { proxy_pass http://%[3]s; }
+        location = /slow { proxy_pass http://%[3]s; }
+        location = /big { default_type application/octet-stream; alias %[1]s/html/big.bin; }
     }
 }
-`, user, prefix, n.Addr, backend, keepaliveRequests)
-		confPath := filepath.Join(prefix, "nginx.conf")
-		if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(nginxBin, "-p", prefix, "-c", confPath, "-g", "daemon off;")
-		out, _ := os.Create(filepath.Join(prefix, "logs", "stdout"))
-		cmd.Stdout = out
-		cmd.Stderr = out
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start nginx: %v", err)
-		}
-		done := make(chan struct{})
-		go func() { cmd.Wait(); out.Close(); close(done) }()
-		stop := func() {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			cmd.Process.Signal(syscall.SIGQUIT)
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-done
-			}
-		}
-		ready := waitFor(10*time.Second, func() bool {
-			select {
-			case <-done:
-				return true
-			default:
-			}
-			return dialable(n.Addr)
-		})
-		select {
-		case <-done:
-			if attempt < 2 {
-				continue
-			}
-			t.Fatalf("nginx exited during startup:\n%s", readFileString(filepath.Join(prefix, "logs", "error.log"))+
-				readFileString(filepath.Join(prefix, "logs", "stdout")))
-		default:
-		}
-		if !ready {
-			stop()
-			t.Fatalf("nginx on %s never accepted", n.Addr)
-		}
-		t.Cleanup(stop)
-		return n
-	}
-	return nil
+`, prefix, addr, backend, keepaliveRequests, nginxTempPaths(prefix))
+	}, dialable)
+	return n
 }
 
 // accessLines returns nginx's access log lines ("$connection $protocol
