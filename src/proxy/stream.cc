@@ -104,9 +104,7 @@ void Stream::route_and_forward() {
   }
   if (route_->direct_response) {
     const config::DirectResponse& d = *route_->direct_response;
-    std::vector<std::pair<std::string, std::string>> headers;
-    for (const auto& h : d.headers) headers.emplace_back(h.name, h.value);
-    send_reply(d.status, d.body, &headers, false);
+    send_reply(d.status, d.body, d.headers, false);  // the config's fields, not copies
     return;
   }
   strip_hop_by_hop(request_, request_.upgrade);
@@ -669,7 +667,7 @@ void Stream::apply_ops(std::string_view* chunk) {
   moe_ops& ops = worker_.go_ops();
   const char* p = ops.buf;
   const char* end = ops.buf + ops.len;
-  std::vector<std::pair<std::string, std::string>> reply_headers;
+  std::vector<config::HeaderValue> reply_headers;
   int reply_status = 0;
   std::string reply_body;
   bool reply = false;
@@ -699,7 +697,7 @@ void Stream::apply_ops(std::string_view* chunk) {
         if (hm) hm->set(a, b);
         break;
       case MOE_OP_ADD:
-        if (target == MOE_TARGET_LOCAL_REPLY) reply_headers.emplace_back(a, b);
+        if (target == MOE_TARGET_LOCAL_REPLY) reply_headers.push_back({std::string(a), std::string(b)});
         else if (hm) hm->add(a, b);
         break;
       case MOE_OP_DEL:
@@ -767,7 +765,7 @@ void Stream::apply_ops(std::string_view* chunk) {
       abort_response(grpc::status_for_http(reply_status), "a filter answered after the response had started");
       return;
     }
-    send_reply(reply_status, reply_body, &reply_headers, !request_done_);
+    send_reply(reply_status, reply_body, reply_headers, !request_done_);
   }
 }
 
@@ -819,7 +817,7 @@ void Stream::on_go_resume() {
 // ---- ending ---------------------------------------------------------------
 
 void Stream::send_local_reply(int status, std::string_view body, bool close) {
-  send_reply(status, body, nullptr, close);
+  send_reply(status, body, {}, close);
 }
 
 void Stream::abort_response(int grpc_code, std::string_view why) {
@@ -839,8 +837,8 @@ void Stream::abort_response(int grpc_code, std::string_view why) {
   finish();
 }
 
-void Stream::send_reply(int status, std::string_view body,
-                        const std::vector<std::pair<std::string, std::string>>* headers, bool close) {
+void Stream::send_reply(int status, std::string_view body, std::span<const config::HeaderValue> headers,
+                        bool close) {
   response_.headers.clear();
   // A gRPC request gets moe's error as a gRPC status (proxy/grpc.h):
   // HTTP 200, trailers-only. A filter's reply that sets grpc-status itself
@@ -849,14 +847,13 @@ void Stream::send_reply(int status, std::string_view body,
   const bool grpc_reply = grpc_ && status >= 300;
   bool has_type = false;
   bool has_grpc_status = false;
-  if (headers) {
-    for (const auto& [n, v] : *headers) {
-      if (iequals(n, "content-length") || iequals(n, "transfer-encoding") || iequals(n, "connection")) continue;
-      if (grpc_reply && iequals(n, "content-type")) continue;
-      has_type = has_type || iequals(n, "content-type");
-      has_grpc_status = has_grpc_status || iequals(n, "grpc-status");
-      response_.headers.add(n, v);
-    }
+  for (const config::HeaderValue& h : headers) {
+    const std::string_view n = h.name;
+    if (iequals(n, "content-length") || iequals(n, "transfer-encoding") || iequals(n, "connection")) continue;
+    if (grpc_reply && iequals(n, "content-type")) continue;
+    has_type = has_type || iequals(n, "content-type");
+    has_grpc_status = has_grpc_status || iequals(n, "grpc-status");
+    response_.headers.add(n, h.value);
   }
   if (grpc_reply) {
     // grpc-web clients read the status the same way, from their own type.

@@ -29,6 +29,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -123,8 +124,8 @@ class Stream final : public TimerNode {
   int32_t call_go(uint32_t kind, bool end_stream, std::string_view* chunk, bool resume = false);
   void apply_ops(std::string_view* chunk);
   bool wants(uint32_t kind) const { return go_events_ & (1u << kind); }
-  void send_reply(int status, std::string_view body, const std::vector<std::pair<std::string, std::string>>* headers,
-                  bool close);
+  // Headers: a direct response's (from the config) or a filter's local reply's.
+  void send_reply(int status, std::string_view body, std::span<const config::HeaderValue> headers, bool close);
   void strip_hop_by_hop(MessageHead& head, bool keep_upgrade);
   void match(const config::Listener& lc);  // route_index_ and route_ for the request as it is now
   // The response is partly out and cannot be completed: gRPC over HTTP/2
