@@ -25,6 +25,7 @@ func init() {
 	host.E = host.Engine{
 		CreateChain: createChain,
 		OnEvent:     onEvent,
+		OnEvents:    onEvents,
 		OnResume:    onResume,
 		BeginSource: beginSource,
 		EndSource:   endSource,
@@ -199,15 +200,16 @@ type workerTable struct {
 	id        uint32
 	streams   []*streamState
 	free      []uint32
-	lastYield uint64 // the worker loop's ms (Event.NowMs) at the last keepP yield
-	crossings atomic.Uint64
-	_         [64]byte // keep workers' counters on separate cache lines
+	lastYield uint64        // the worker loop's ms (Event.NowMs) at the last keepP yield
+	crossings atomic.Uint64 // calls from C++ (a batch is one)
+	events    atomic.Uint64 // events handled (a batch of n is n)
+	_         [64]byte      // keep workers' counters on separate cache lines
 }
 
 var workers [maxWorkers]atomic.Pointer[workerTable]
 
 // keepP lets the worker's callback goroutine go through the scheduler once
-// every 2 ms of crossings. A cgo callback never calls schedule(), so its P's
+// every keepPeriodMs of crossings. A cgo callback never calls schedule(), so its P's
 // schedtick never moves; after 10 ms sysmon's retake takes that P away as
 // "running too long", every crossing then finds all Ps idle, and each
 // return to C wakes sysmon out of its deep sleep (a futex wake, and a
@@ -216,8 +218,19 @@ var workers [maxWorkers]atomic.Pointer[workerTable]
 // advances the tick and keeps the P attached between crossings. The clock
 // is the worker loop's cached one (Event.NowMs): a clock_gettime per
 // crossing was 10% of a crossing's time.
+//
+// The period: each Gosched of this locked goroutine is a handoff through
+// other Ms (stoplockedm, startm, startlockedm: three futex wakeups and
+// context switches, measured with perf sched tracepoints), so it should be
+// rare; it must stay under sysmon's 10 ms forcePreemptNS so that every
+// 10 ms window sysmon looks at contains a tick. The loop clock counts whole
+// ms and is read once per loop iteration, so 7 here means 6 to 8 ms and a
+// little more after a long iteration: under 10. Against 2 ms, 8 ms cut the
+// CPU per request with traceid by ~0.3 µs (docs/go-runtime.md).
+const keepPeriodMs = 7
+
 func (w *workerTable) keepP(nowMs uint64) {
-	if nowMs-w.lastYield >= 2 {
+	if nowMs-w.lastYield >= keepPeriodMs {
 		w.lastYield = nowMs
 		runtime.Gosched()
 	}
@@ -300,8 +313,47 @@ func (w *workerTable) release(st *streamState) {
 func onEvent(ev *abi.Event) int32 {
 	w := workerOf(ev.Handle)
 	w.crossings.Add(1)
+	return handleEvent(w, ev)
+}
+
+// onEvents is one crossing for a worker's batch of header events of
+// independent streams (moe_go_on_events, docs/go-runtime.md "Batched
+// header events"): each is handled as onEvent would, in order, and gets its
+// status and the range of its ops in the shared buffer.
+func onEvents(evs []abi.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	w := workerOf(evs[0].Handle)
+	w.crossings.Add(1)
+	for i := range evs {
+		ev := &evs[i]
+		ev.OpsBegin = ev.Ops.Len
+		ev.Result = batchedEvent(w, ev)
+		ev.OpsEnd = ev.Ops.Len
+	}
+}
+
+// batchedEvent fails only its own stream if the engine panics (filter
+// panics are recovered deeper, per filter): the rest of the batch goes on.
+func batchedEvent(w *workerTable, ev *abi.Event) (r int32) {
+	defer func() {
+		if p := recover(); p != nil {
+			panicsTotal("(engine)").Inc()
+			Log(LevelError, fmt.Sprintf("go engine: panic in a batched event: %v\n%s", p, debug.Stack()))
+			r = failStream(ev, 500, "internal error in the Go filter engine")
+		}
+	}()
+	return handleEvent(w, ev)
+}
+
+func handleEvent(w *workerTable, ev *abi.Event) int32 {
+	w.events.Add(1)
 	w.keepP(ev.NowMs)
 	st := w.get(ev.GoState)
+	if st != nil && st.handle != ev.Handle {
+		st = nil // a state id from an ended stream, reused since: not this stream's
+	}
 	if ev.Kind == abi.EvDone {
 		if st != nil {
 			st.ops = ev.Ops
@@ -351,6 +403,7 @@ func (st *streamState) lastCall(ev *abi.Event, kind uint32, r int32) {
 func onResume(ev *abi.Event) int32 {
 	w := workerOf(ev.Handle)
 	w.crossings.Add(1)
+	w.events.Add(1)
 	st := w.get(ev.GoState)
 	if st == nil || st.handle != ev.Handle {
 		return abi.Continue // the stream ended; C++ should not have called

@@ -25,7 +25,7 @@ func runtimeJSON(goVersion string) []byte {
 		}
 		return 0
 	}
-	var crossings uint64
+	var crossings, events uint64
 	var perWorker []uint64
 	for i := range workers {
 		if w := workers[i].Load(); w != nil {
@@ -35,6 +35,7 @@ func runtimeJSON(goVersion string) []byte {
 			n := w.crossings.Load()
 			perWorker = append(perWorker, n)
 			crossings += n
+			events += w.events.Load()
 		}
 	}
 	out := map[string]any{
@@ -44,6 +45,7 @@ func runtimeJSON(goVersion string) []byte {
 		"heap_alloc":           u(2),
 		"crossings":            crossings,
 		"crossings_per_worker": perWorker,
+		"events":               events,
 		"panics":               counterSum("panics_total"),
 		"timeouts":             counterSum("timeouts_total"),
 		"go_version":           goVersion,

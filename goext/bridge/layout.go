@@ -61,6 +61,9 @@ var (
 	_ [unsafe.Offsetof(ce.now_ms)]byte               = [unsafe.Offsetof(ge.NowMs)]byte{}
 	_ [unsafe.Offsetof(ce.info)]byte                 = [unsafe.Offsetof(ge.Info)]byte{}
 	_ [unsafe.Offsetof(ce.ops)]byte                  = [unsafe.Offsetof(ge.Ops)]byte{}
+	_ [unsafe.Offsetof(ce.result)]byte               = [unsafe.Offsetof(ge.Result)]byte{}
+	_ [unsafe.Offsetof(ce.ops_begin)]byte            = [unsafe.Offsetof(ge.OpsBegin)]byte{}
+	_ [unsafe.Offsetof(ce.ops_end)]byte              = [unsafe.Offsetof(ge.OpsEnd)]byte{}
 
 	_ [unsafe.Offsetof(ch.value)]byte     = [unsafe.Offsetof(gh.Value)]byte{}
 	_ [unsafe.Offsetof(ch.name_len)]byte  = [unsafe.Offsetof(gh.NameLen)]byte{}

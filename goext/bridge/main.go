@@ -124,6 +124,13 @@ func moe_go_on_event(ev *C.moe_event) (ret C.int32_t) {
 	return C.int32_t(host.E.OnEvent((*abi.Event)(unsafe.Pointer(ev))))
 }
 
+//export moe_go_on_events
+func moe_go_on_events(evs *C.moe_event, n C.uint32_t) {
+	// The engine recovers per event; this is the last line of defence.
+	defer recoverExport("moe_go_on_events", func() {})
+	host.E.OnEvents(unsafe.Slice((*abi.Event)(unsafe.Pointer(evs)), int(n)))
+}
+
 //export moe_go_on_resume
 func moe_go_on_resume(ev *C.moe_event) (ret C.int32_t) {
 	defer recoverEvent(ev, &ret)

@@ -146,6 +146,10 @@ typedef struct moe_event {
    * iteration): time for Go's per-crossing housekeeping without a
    * clock_gettime per crossing. */
   uint64_t now_ms;
+  /* moe_go_on_events only, set by Go: the event's status (MOE_CONTINUE...)
+   * and its ops, ops->buf[ops_begin, ops_end). */
+  int32_t result;
+  uint32_t ops_begin, ops_end;
 } moe_event;
 
 /* ---- implemented in Go (goext/bridge), called by C++ ---- */
@@ -168,6 +172,11 @@ typedef struct moe_event {
  * by every worker: runtime.cgocallbackg1, when m.ncgo == 0). */
 /* void moe_go_run_thread(void (*fn)(void*), void* arg); */
 /* int32_t moe_go_on_event(moe_event* ev); */
+/* A batch: the header events a worker queued during one loop iteration,
+ * for streams of header-only chains, in one crossing (docs/go-runtime.md,
+ * "Batched header events"). Every evs[i].ops is the same buffer; Go
+ * appends each event's ops and sets result, ops_begin and ops_end. */
+/* void moe_go_on_events(moe_event* evs, uint32_t n); */
 /* Called on the worker after moe_post_resume: Go continues the chain after
  * the filter that returned PENDING (same event kind as then); ev->kind is
  * that kind; headers are the current arrays, with the ops returned along

@@ -40,12 +40,8 @@ Worker::Worker(int id, std::shared_ptr<const config::Config> cfg, std::vector<Li
       resumes.swap(w->resumes_);
     }
     for (auto& fn : q) fn(*w);
-    for (uint64_t h : resumes) {
-      const uint32_t slot = static_cast<uint32_t>(h & 0xffffff);
-      const uint32_t gen = static_cast<uint32_t>((h >> 24) & 0xffffff);
-      if (slot < w->stream_slots_.size() && w->stream_slots_[slot].generation == gen && w->stream_slots_[slot].stream)
-        w->stream_slots_[slot].stream->on_go_resume();
-    }
+    for (uint64_t h : resumes)
+      if (Stream* s = w->find_stream(h)) s->on_go_resume();
     w->on_check();
   });
   async_.data = this;
@@ -69,6 +65,7 @@ Worker::~Worker() {
   listeners_.clear();
   clusters_.clear();
   free(go_ops_.buf);
+  free(go_batch_ops_.buf);
   uv_loop_close(&loop_);
 }
 
@@ -148,19 +145,53 @@ void Worker::give_buffer(OutBuffer* b) {
 }
 
 void Worker::on_check() {
-  // Deferred work first: it may queue writes.
-  while (!deferred_.empty()) {
-    std::vector<std::function<void()>> d;
-    d.swap(deferred_);
-    for (auto& fn : d) fn();
+  // Go's batch and deferred work first: they may queue writes, and each
+  // may queue more of the other.
+  while (!go_batch_.empty() || !deferred_.empty()) {
+    if (!go_batch_.empty()) run_go_batch();
+    if (!deferred_.empty()) {
+      std::vector<std::function<void()>> d;
+      d.swap(deferred_);
+      for (auto& fn : d) fn();
+    }
   }
   // One flush per dirty connection per loop iteration.
   for (size_t i = 0; i < dirty_.size(); i++) dirty_[i]->flush();
   dirty_.clear();
   // A flush can complete work that defers more (rare): run it now rather
   // than after the loop sleeps.
-  if (!deferred_.empty()) on_check();
+  if (!deferred_.empty() || !go_batch_.empty()) on_check();
   if (draining_) maybe_finish_drain();
+}
+
+void Worker::run_go_batch() {
+  // One crossing for every header event queued since the last batch
+  // (docs/go-runtime.md, "Batched header events"). Streams that ended in
+  // the meantime are skipped.
+  go_batch_running_.swap(go_batch_);
+  go_batch_.clear();
+  go_batch_events_.clear();
+  for (uint64_t h : go_batch_running_)
+    if (Stream* s = find_stream(h)) s->fill_batched_event(go_batch_events_.emplace_back(), go_batch_ops_);
+  go_batch_running_.clear();
+  if (go_batch_events_.empty()) return;
+  go_batch_ops_.len = 0;
+  go::on_events(go_batch_events_.data(), static_cast<uint32_t>(go_batch_events_.size()));
+  // Every stream takes its Go state before any goes on: going on can end
+  // other streams of the batch (a local reply that closes an HTTP/2
+  // connection), and their DONE crossing must name the state Go has now.
+  for (const moe_event& ev : go_batch_events_)
+    if (Stream* s = find_stream(ev.handle)) s->take_go_state(ev);
+  for (const moe_event& ev : go_batch_events_)
+    if (Stream* s = find_stream(ev.handle)) s->on_go_batched(ev, go_batch_ops_);
+  go_batch_ops_.len = 0;
+}
+
+Stream* Worker::find_stream(uint64_t handle) const {
+  const uint32_t slot = static_cast<uint32_t>(handle & 0xffffff);
+  const uint32_t gen = static_cast<uint32_t>((handle >> 24) & 0xffffff);
+  if (slot >= stream_slots_.size() || stream_slots_[slot].generation != gen) return nullptr;
+  return stream_slots_[slot].stream;
 }
 
 uint64_t Worker::register_stream(Stream* s) {

@@ -105,6 +105,11 @@ class Worker {
   void unregister_stream(uint64_t handle);
   // Any thread (a goroutine through moe_post_resume).
   void post_resume(uint64_t handle);
+  // The stream registered under `handle`, or null if it has ended.
+  Stream* find_stream(uint64_t handle) const;
+  // Queues a stream's header event for this iteration's batch crossing
+  // (run_go_batch, from on_check: before the loop sleeps).
+  void batch_go(uint64_t handle) { go_batch_.push_back(handle); }
 
   // Server connections register so drain can reach the idle ones.
   void add_downstream(DownstreamConnection* c);
@@ -115,6 +120,7 @@ class Worker {
   static constexpr unsigned kReadBufferSize = 64 * 1024;
   void run();
   void on_check();
+  void run_go_batch();
   void maybe_finish_drain();
   static void schedule_timer(void* ctx, uint64_t delay_ms);
 
@@ -143,6 +149,15 @@ class Worker {
   IntrusiveList<DownstreamConnection, &DownstreamConnection::worker_link> downstreams_;
   std::vector<uint32_t> chain_events_;
   moe_ops go_ops_{};
+  // The batch: handles queued this iteration, the events built for its
+  // crossing, and the op buffer Go writes them into. The batch has its
+  // own buffer because applying one stream's result can make synchronous
+  // crossings (a local reply's response hooks, DONE) into go_ops_ while
+  // the other streams' ops still wait to be applied.
+  std::vector<uint64_t> go_batch_;
+  std::vector<uint64_t> go_batch_running_;
+  std::vector<moe_event> go_batch_events_;
+  moe_ops go_batch_ops_{};
   struct StreamSlot {
     Stream* stream = nullptr;
     uint32_t generation = 0;

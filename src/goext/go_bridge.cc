@@ -18,6 +18,7 @@ char* moe_go_create_chain(uint32_t chain, const char* json, uint32_t json_len, u
 void moe_go_run_thread(void (*fn)(void*), void* arg);
 int32_t moe_go_on_event(moe_event* ev);
 int32_t moe_go_on_resume(moe_event* ev);
+void moe_go_on_events(moe_event* evs, uint32_t n);
 char* moe_go_runtime_json(void);
 char* moe_go_metrics(void);
 }
@@ -98,6 +99,7 @@ void run_thread(void (*fn)(void*), void* arg) {
 
 int32_t on_event(moe_event* ev) { return moe_go_on_event(ev); }
 int32_t on_resume(moe_event* ev) { return moe_go_on_resume(ev); }
+void on_events(moe_event* evs, uint32_t n) { moe_go_on_events(evs, n); }
 
 void register_worker(int id, Worker* w) {
   if (id >= 0 && id < kMaxWorkers) g_workers[id] = w;

@@ -38,6 +38,9 @@ void run_thread(void (*fn)(void*), void* arg);
 
 int32_t on_event(moe_event* ev);
 int32_t on_resume(moe_event* ev);
+// One crossing for n events of independent streams (a worker's batch):
+// sets each event's result, go_state and ops range.
+void on_events(moe_event* evs, uint32_t n);
 
 // Workers register so moe_post_resume can find them by handle.
 void register_worker(int id, Worker* w);

@@ -23,6 +23,9 @@ std::vector<config::ConfigError> start(const config::Config& cfg, int, std::vect
 void run_thread(void (*fn)(void*), void* arg) { fn(arg); }
 int32_t on_event(moe_event*) { return MOE_CONTINUE; }
 int32_t on_resume(moe_event*) { return MOE_CONTINUE; }
+void on_events(moe_event* evs, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) evs[i].result = MOE_CONTINUE;
+}
 void register_worker(int, Worker*) {}
 std::string runtime_json() { return "{\"enabled\":false}\n"; }
 std::string metrics() { return {}; }

@@ -70,6 +70,7 @@ void Stream::on_request_headers(bool end_stream) {
   grpc_ = request_.version_major == 2 && grpc::is_grpc(request_.headers.get("content-type"));
   if (wants(MOE_EV_REQUEST_HEADERS)) {
     req_held_ = true;
+    if (batch_go(MOE_EV_REQUEST_HEADERS, end_stream)) return;  // goes on in on_go_batched
     const int32_t r = call_go(MOE_EV_REQUEST_HEADERS, end_stream, nullptr);
     if (finished_ || r == MOE_LOCAL_REPLY) return;
     if (r == MOE_PENDING) {
@@ -385,6 +386,10 @@ void Stream::on_response_headers(bool end_stream) {
   strip_hop_by_hop(response_, tunnel_ && !request_.is_connect);
   if (wants(MOE_EV_RESPONSE_HEADERS) && !tunnel_) {
     resp_held_ = true;
+    if (batch_go(MOE_EV_RESPONSE_HEADERS, end_stream)) {  // goes on in on_go_batched
+      resp_end_held_ = end_stream;
+      return;
+    }
     const int32_t r = call_go(MOE_EV_RESPONSE_HEADERS, end_stream, nullptr);
     if (finished_ || r == MOE_LOCAL_REPLY) return;
     if (r == MOE_PENDING) {
@@ -455,8 +460,15 @@ void Stream::encode_response_data(const char* p, size_t n, bool end_stream) {
 }
 
 void Stream::on_response_trailers() {
-  if (resp_held_ || resp_buffering_) {
-    // Held responses end as sized bodies; their trailers are dropped.
+  if (resp_held_ && !resp_buffering_) {
+    // Headers waiting for a filter (batch or Pending): the trailers go out
+    // after them (a gRPC status is in the trailers).
+    resp_trailers_held_ = true;
+    on_response_end();
+    return;
+  }
+  if (resp_buffering_) {
+    // Buffered responses end as sized bodies; their trailers are dropped.
     on_response_end();
     return;
   }
@@ -523,14 +535,16 @@ void Stream::finish_response_buffer() {
 void Stream::release_held_response() {
   // A response-headers filter resumed with Continue.
   resp_held_ = false;
-  const bool end = resp_end_held_ && resp_body_.empty();
-  encode_response_headers(end && !response_.has_body);
+  // The end goes with the body, or with the trailers when there are some.
+  const bool end_on_data = resp_end_held_ && !resp_trailers_held_;
+  encode_response_headers(end_on_data && resp_body_.empty() && !response_.has_body);
   if (!resp_body_.empty()) {
-    encode_response_data(resp_body_.data(), resp_body_.size(), resp_end_held_);
+    encode_response_data(resp_body_.data(), resp_body_.size(), end_on_data);
     std::string().swap(resp_body_);
-  } else if (resp_end_held_ && response_.has_body) {
+  } else if (end_on_data && response_.has_body) {
     encode_response_data(nullptr, 0, true);
   }
+  if (resp_trailers_held_) downstream_.encode_trailers(response_trailers_);
   if (upstream_read_disabled_ && upstream_) {
     upstream_read_disabled_ = false;
     upstream_->read_disable(false);
@@ -562,6 +576,53 @@ void Stream::on_timeout() {
 // ---- Go --------------------------------------------------------------------
 
 int32_t Stream::call_go(uint32_t kind, bool end_stream, std::string_view* chunk, bool resume) {
+  moe_event ev{};
+  fill_event(ev, kind, end_stream, chunk);
+  moe_ops& ops = worker_.go_ops();
+  ops.len = 0;
+  ev.ops = &ops;
+  const int32_t r = resume ? go::on_resume(&ev) : go::on_event(&ev);
+  go_state_ = ev.go_state;
+  if (kind != MOE_EV_DONE && ops.len) apply_ops(chunk, ops, 0, ops.len);
+  ops.len = 0;
+  if (kind != MOE_EV_DONE && finished_) return MOE_LOCAL_REPLY;
+  return r;
+}
+
+bool Stream::batch_go(uint32_t kind, bool end_stream) {
+  // Chunks are views into the read buffer, valid during the callback only,
+  // so only chains that see no body or trailers wait for the batch.
+  constexpr uint32_t kBodyHooks = (1u << MOE_EV_REQUEST_DATA) | (1u << MOE_EV_REQUEST_TRAILERS) |
+                                  (1u << MOE_EV_RESPONSE_DATA) | (1u << MOE_EV_RESPONSE_TRAILERS);
+  if (go_events_ & kBodyHooks) return false;
+  register_go();
+  go_pending_ = kind;
+  go_batched_ = true;
+  go_batched_end_ = end_stream;
+  worker_.batch_go(handle_);
+  return true;
+}
+
+void Stream::fill_batched_event(moe_event& ev, moe_ops& ops) {
+  fill_event(ev, go_pending_, go_batched_end_, nullptr);
+  ev.ops = &ops;
+}
+
+void Stream::on_go_batched(const moe_event& ev, moe_ops& ops) {
+  if (finished_ || !go_batched_) return;
+  go_batched_ = false;
+  const uint32_t kind = go_pending_;
+  go_pending_ = 0;
+  if (ev.ops_end > ev.ops_begin) apply_ops(nullptr, ops, ev.ops_begin, ev.ops_end);
+  if (finished_ || ev.result == MOE_LOCAL_REPLY) return;
+  if (ev.result == MOE_PENDING) {
+    go_pending_ = kind;
+    return;
+  }
+  continue_after_go(kind, ev.result);
+}
+
+void Stream::register_go() {
   if (!handle_) {
     handle_ = worker_.register_stream(this);
     const config::Listener& lc = worker_.config().listeners[static_cast<size_t>(listener_index_)];
@@ -588,6 +649,10 @@ int32_t Stream::call_go(uint32_t kind, bool end_stream, std::string_view* chunk,
     }
     info_.start_unix_ns = unix_minus_mono_ns + static_cast<int64_t>(start_us_ * 1000);
   }
+}
+
+void Stream::fill_event(moe_event& ev, uint32_t kind, bool end_stream, std::string_view* chunk) {
+  register_go();
   // The route can change when filters rewrite the request: refresh.
   if (route_) {
     info_.route = route_->name.data();
@@ -608,7 +673,6 @@ int32_t Stream::call_go(uint32_t kind, bool end_stream, std::string_view* chunk,
     info_.request_id = rid.data();
     info_.request_id_len = static_cast<uint32_t>(rid.size());
   }
-  moe_event ev{};
   ev.now_ms = worker_.now_ms();
   ev.handle = handle_;
   ev.go_state = go_state_;
@@ -649,24 +713,11 @@ int32_t Stream::call_go(uint32_t kind, bool end_stream, std::string_view* chunk,
     ev.upstream_ns = upstream_start_us_ ? static_cast<int64_t>((end_us_ - upstream_start_us_) * 1000) : -1;
   }
   ev.info = &info_;
-  moe_ops& ops = worker_.go_ops();
-  ops.len = 0;
-  ev.ops = &ops;
-  const int32_t r = resume ? go::on_resume(&ev) : go::on_event(&ev);
-  go_state_ = ev.go_state;
-  if (kind == MOE_EV_DONE) {
-    ops.len = 0;
-    return r;
-  }
-  if (ops.len) apply_ops(chunk);
-  if (finished_) return MOE_LOCAL_REPLY;
-  return r;
 }
 
-void Stream::apply_ops(std::string_view* chunk) {
-  moe_ops& ops = worker_.go_ops();
-  const char* p = ops.buf;
-  const char* end = ops.buf + ops.len;
+void Stream::apply_ops(std::string_view* chunk, const moe_ops& ops, uint32_t begin, uint32_t end_off) {
+  const char* p = ops.buf + begin;
+  const char* end = ops.buf + end_off;
   std::vector<config::HeaderValue> reply_headers;
   int reply_status = 0;
   std::string reply_body;
@@ -753,7 +804,6 @@ void Stream::apply_ops(std::string_view* chunk) {
         break;
     }
   }
-  ops.len = 0;
   if (body_changed && chunk) {
     scratch_ = std::move(body);
     *chunk = scratch_;
@@ -770,7 +820,9 @@ void Stream::apply_ops(std::string_view* chunk) {
 }
 
 void Stream::on_go_resume() {
-  if (finished_ || !go_pending_) return;
+  // A resume for an event still in the batch is a stale one (a second
+  // resume of an earlier Pending): Go has not seen this event yet.
+  if (finished_ || !go_pending_ || go_batched_) return;
   const uint32_t kind = go_pending_;
   go_pending_ = 0;
   std::string_view chunk;
@@ -780,6 +832,10 @@ void Stream::on_go_resume() {
     go_pending_ = kind;
     return;
   }
+  continue_after_go(kind, r);
+}
+
+void Stream::continue_after_go(uint32_t kind, int32_t r) {
   switch (kind) {
     case MOE_EV_REQUEST_HEADERS:
       if (r == MOE_STOP_AND_BUFFER && !request_done_) {

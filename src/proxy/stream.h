@@ -109,6 +109,11 @@ class Stream final : public TimerNode {
 
   // The worker found this stream for a resume Go posted.
   void on_go_resume();
+  // The worker's batch crossing (Worker::run_go_batch): the queued header
+  // event, the Go state Go returned with it, then its status and ops.
+  void fill_batched_event(moe_event& ev, moe_ops& ops);
+  void take_go_state(const moe_event& ev) { go_state_ = ev.go_state; }
+  void on_go_batched(const moe_event& ev, moe_ops& ops);
 
   ListLink pending_link;  // in ClusterPool's pending queue
 
@@ -122,7 +127,16 @@ class Stream final : public TimerNode {
   // One crossing. Applies the ops; returns the status (MOE_LOCAL_REPLY when
   // the ops ended the stream). `chunk` (DATA kinds) may be replaced.
   int32_t call_go(uint32_t kind, bool end_stream, std::string_view* chunk, bool resume = false);
-  void apply_ops(std::string_view* chunk);
+  void fill_event(moe_event& ev, uint32_t kind, bool end_stream, std::string_view* chunk);
+  void register_go();  // the handle and the fixed stream info, on the first crossing
+  void apply_ops(std::string_view* chunk, const moe_ops& ops, uint32_t begin, uint32_t end);
+  // A header event of a header-only chain goes into the worker's batch
+  // instead of crossing now; the direction waits as for Pending. False
+  // when the chain has body or trailer hooks (their chunks are views into
+  // the read buffer, valid only now) or the stream is replying.
+  bool batch_go(uint32_t kind, bool end_stream);
+  // After Go answered a headers event late (a resume, a batch): go on.
+  void continue_after_go(uint32_t kind, int32_t r);
   bool wants(uint32_t kind) const { return go_events_ & (1u << kind); }
   // Headers: a direct response's (from the config) or a filter's local reply's.
   void send_reply(int status, std::string_view body, std::span<const config::HeaderValue> headers, bool close);
@@ -179,16 +193,19 @@ class Stream final : public TimerNode {
   uint32_t go_events_ = 0;
   uint64_t go_state_ = 0;
   uint64_t handle_ = 0;
-  uint32_t go_pending_ = 0;         // the MOE_EV_* a filter is Pending on
+  uint32_t go_pending_ = 0;         // the MOE_EV_* a filter is Pending on, or that waits in the batch
+  bool go_batched_ = false;         // go_pending_ waits in the worker's batch, not for a resume
+  bool go_batched_end_ = false;     // end_stream of the batched event
   bool req_buffering_ = false;      // StopAndBuffer on the request
   bool req_held_ = false;           // request not yet routed/forwarded (filters)
   bool resp_buffering_ = false;     // StopAndBuffer on the response
   bool resp_held_ = false;          // response headers not yet sent (filters)
   bool resp_end_held_ = false;
-  bool head_modified_ = false;
-  bool grpc_ = false;
-  bool rid_stale_ = true;           // info_.request_id needs a lookup before the next crossing               // an HTTP/2 request with content-type application/grpc*
-  bool replying_ = false;           // send_reply is running the response hooks      // a filter changed method/path/host/headers: route again
+  bool resp_trailers_held_ = false;  // trailers came while the headers were held
+  bool head_modified_ = false;      // a filter changed method/path/host/headers: route again
+  bool grpc_ = false;               // an HTTP/2 request with content-type application/grpc*
+  bool rid_stale_ = true;           // info_.request_id needs a lookup before the next crossing
+  bool replying_ = false;           // send_reply is running the response hooks
   std::string resp_body_;           // response bytes held (buffering or pending)
   std::string scratch_;             // a chunk rewritten by body ops
   std::vector<std::pair<std::string, std::string>> kv_;

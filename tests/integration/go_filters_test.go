@@ -5,10 +5,14 @@ package integration
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -312,6 +316,95 @@ func TestGoCrossingsPerRequestIndependentOfChainLength(t *testing.T) {
 	}
 	if perReq[1] != perReq[3] || perReq[1] != perReq[10] {
 		t.Fatalf("crossings per request depend on the chain length: %v (want the same for 1, 3 and 10 filters)", perReq)
+	}
+}
+
+// TestGoBatchedHeaderEvents: with many connections in flight, the header
+// events of a header-only chain (traceid + headers) reach Go in batches, one
+// crossing per worker loop iteration (docs/go-runtime.md, "Batched header
+// events"). Each stream must still get its own filter results: every
+// response carries the id its own request went upstream with, on the right
+// path, and Go saw two events per request in fewer crossings than events.
+func TestGoBatchedHeaderEvents(t *testing.T) {
+	t.Parallel()
+	requireGo(t)
+	up := startEcho(t, "up")
+	m := startMoe(t, goFilterYAML(1, `      - name: traceid
+      - name: headers
+        config: {response_set: {x-chain: done}}`), "up", up.Addr)
+	warm := newClient()
+	if st, _, body := httpDo(t, warm, "GET", m.URL("/warm"), nil); st != 200 {
+		t.Fatalf("warm-up: status %d: %s", st, body)
+	}
+	eventsBefore := stableGoStat(t, m, "events")
+	crossingsBefore := stableGoStat(t, m, "crossings")
+
+	const conns, perConn = 64, 40
+	errs := make(chan error, conns)
+	var wg sync.WaitGroup
+	for g := 0; g < conns; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			c := newClient()
+			for i := 0; i < perConn; i++ {
+				path := fmt.Sprintf("/batch/%d/%d", g, i)
+				req, _ := http.NewRequest("GET", m.URL(path), nil)
+				clientID := ""
+				if i%2 == 1 {
+					clientID = fmt.Sprintf("client-%d-%d", g, i)
+					req.Header.Set("X-Request-Id", clientID)
+				}
+				resp, err := c.Do(req)
+				if err != nil {
+					errs <- fmt.Errorf("%s: %v", path, err)
+					return
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 {
+					errs <- fmt.Errorf("%s: status %d, read error %v", path, resp.StatusCode, err)
+					return
+				}
+				var e echoReply
+				if err := json.Unmarshal(body, &e); err != nil {
+					errs <- fmt.Errorf("%s: body is not the echo JSON: %v", path, err)
+					return
+				}
+				sent := e.Header["X-Request-Id"]
+				got := resp.Header.Values("X-Request-Id")
+				switch {
+				case e.Target != path:
+					errs <- fmt.Errorf("%s: the upstream saw %q", path, e.Target)
+				case len(sent) != 1 || (clientID != "" && sent[0] != clientID) || (clientID == "" && !hex32RE.MatchString(sent[0])):
+					errs <- fmt.Errorf("%s: upstream X-Request-Id %q (client sent %q)", path, sent, clientID)
+				case len(got) != 1 || got[0] != sent[0]:
+					errs <- fmt.Errorf("%s: response X-Request-Id %q, want [%s] (the id of this request)", path, got, sent[0])
+				case resp.Header.Get("X-Chain") != "done":
+					errs <- fmt.Errorf("%s: the second filter's response header is missing", path)
+				default:
+					continue
+				}
+				return
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if t.Failed() {
+		return
+	}
+	events := stableGoStat(t, m, "events") - eventsBefore
+	crossings := stableGoStat(t, m, "crossings") - crossingsBefore
+	t.Logf("%d requests: %v events in %v crossings", conns*perConn, events, crossings)
+	if events != 2*conns*perConn {
+		t.Fatalf("%v events for %d requests, want 2 per request (request and response headers)", events, conns*perConn)
+	}
+	if crossings >= events {
+		t.Fatalf("%v crossings for %v events: with %d connections in flight, some events should share a crossing", crossings, events, conns)
 	}
 }
 

@@ -127,6 +127,11 @@ type Event struct {
 	Ops                *Ops
 	// The worker loop's clock (monotonic ms, cached per loop iteration).
 	NowMs uint64
+	// moe_go_on_events only: the event's status and its ops,
+	// Ops.Buf[OpsBegin:OpsEnd].
+	Result   int32
+	OpsBegin uint32
+	OpsEnd   uint32
 }
 
 // String is a zero-copy view of n bytes at p ("" when p is nil or n is 0).

@@ -20,7 +20,9 @@ type Env interface {
 type Engine struct {
 	CreateChain func(id uint32, spec []byte) (events uint32, err error)
 	OnEvent     func(ev *abi.Event) int32
-	OnResume    func(ev *abi.Event) int32
+	// OnEvents handles a batch (moe_go_on_events) in one crossing.
+	OnEvents func(evs []abi.Event)
+	OnResume func(ev *abi.Event) int32
 	// BeginSource attributes later api.Register calls to src (a plugin path);
 	// EndSource ends that and returns the registration errors (duplicates).
 	BeginSource func(src string)
