@@ -487,3 +487,28 @@ func panicsOf(t *testing.T, filter string) int {
 	}
 	return 0
 }
+
+// CopyString: a copy (later changes to b don't show), usable as a header
+// value, and each stream's strings are its own while it lives.
+func TestCopyString(t *testing.T) {
+	var got []string
+	tests["copystring"] = func(s *api.Stream, h *api.RequestHeaders, end bool) api.Status {
+		b := []byte("v-" + h.Path())
+		v := s.CopyString(b)
+		b[0] = 'X'
+		big := s.CopyString(bytes.Repeat([]byte{'b'}, 1000)) // a new block
+		h.Set("x-copy", v)
+		got = append(got, v, big[:3])
+		return api.Continue
+	}
+	c := filtertest.MustChain(t, filtertest.Filter{Name: "t", Config: `"copystring"`})
+	s1, s2 := c.NewStream(t), c.NewStream(t)
+	s1.RequestHeaders("GET", "/1", nil, true)
+	s2.RequestHeaders("GET", "/2", nil, true)
+	if s1.Request.Headers.Get("x-copy") != "v-/1" || s2.Request.Headers.Get("x-copy") != "v-/2" {
+		t.Fatalf("headers %v %v", s1.Request.Headers, s2.Request.Headers)
+	}
+	if strings.Join(got, ",") != "v-/1,bbb,v-/2,bbb" {
+		t.Fatalf("strings %q", got)
+	}
+}

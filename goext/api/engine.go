@@ -301,6 +301,7 @@ func (w *workerTable) release(st *streamState) {
 			clear(st.kv)
 		}
 		st.chain, st.rawInfo, st.infoSet, st.haveReq, st.haveResp = nil, nil, false, false, false
+		st.strs = st.strs[:0]
 		st.reqBuf, st.respBuf, st.afterResume, st.created = bufState{}, bufState{}, nil, 0
 		st.done, st.resumeReq, st.resumeFn, st.reply = false, false, nil, nil
 		st.signal.Store(0)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"moe/goext/internal/abi"
 	"moe/goext/internal/host"
@@ -82,6 +83,28 @@ func (s *Stream) Set(key, value string) {
 	}
 	st.kv[key] = value
 	st.emit(abi.OpKVSet, abi.TargetStream, key, value)
+}
+
+// CopyString returns a copy of b as a string in memory the stream owns:
+// like the strings moe hands out, it is valid until the stream ends, and its
+// bytes are reused for a later stream afterwards. It saves the heap
+// allocation of string(b) per request, e.g. for a value made in a stack
+// buffer and passed to Header.Set. Call it in hooks (or a ResumeWith
+// function) only.
+func (s *Stream) CopyString(b []byte) string {
+	st := s.st
+	if st.probe || len(b) == 0 {
+		return string(b)
+	}
+	if cap(st.strs)-len(st.strs) < len(b) {
+		// A new block; the strings in the old one stay valid (the GC keeps
+		// it while they are referenced). The state keeps the larger block
+		// for its later streams.
+		st.strs = make([]byte, 0, max(256, 2*cap(st.strs), len(b)))
+	}
+	n := len(st.strs)
+	st.strs = append(st.strs, b...)
+	return unsafe.String(&st.strs[n], len(b))
 }
 
 // RequestHeaders returns the stream's request headers as they are now: with
@@ -231,6 +254,7 @@ type streamState struct {
 	infoSet bool
 	ops     *abi.Ops // set during a crossing
 	kv      map[string]string
+	strs    []byte // CopyString's block, emptied when the state is reused
 
 	reqHeaders   RequestHeaders
 	respHeaders  ResponseHeaders
