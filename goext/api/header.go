@@ -13,17 +13,24 @@ import (
 // for the stream (see the package doc); a change is visible to the later
 // filters of the chain at once and is applied by moe when the chain returns.
 type Header struct {
-	st       *streamState
-	target   uint8
-	raw      []abi.Header // moe's array: a view valid during the current call only
-	kv       []field      // copy-on-write overlay, used once modified
+	st     *streamState
+	target uint8
+	raw    []abi.Header // moe's array: a view valid during the current call only
+	// The overlay. Not modified: the fields are raw followed by kv (fields
+	// added by Set/Add of names raw doesn't have): adding a field copies
+	// nothing. Modified (a field of raw was replaced or removed): kv holds
+	// every field.
+	kv       []field
 	modified bool
+	// rawMiss is a name known to be absent from raw (the last Lookup that
+	// missed it), so the usual "if absent, Set" scans raw once, not twice.
+	rawMiss string
 }
 
 type field struct{ name, value string }
 
 func (h *Header) reset(st *streamState, target uint8, raw []abi.Header) {
-	h.st, h.target, h.raw, h.kv, h.modified = st, target, raw, h.kv[:0], false
+	h.st, h.target, h.raw, h.kv, h.modified, h.rawMiss = st, target, raw, h.kv[:0], false, ""
 }
 
 // Get returns the first value of name, or "" when absent.
@@ -35,21 +42,44 @@ func (h *Header) Get(name string) string {
 // Lookup returns the first value of name and whether it is present.
 func (h *Header) Lookup(name string) (string, bool) {
 	name = lowerName(name)
-	if h.modified {
-		for i := range h.kv {
-			if h.kv[i].name == name {
-				return h.kv[i].value, true
+	if !h.modified {
+		if i := h.rawIndex(name); i >= 0 {
+			r := &h.raw[i]
+			v := abi.String(r.Value, r.ValueLen)
+			if h.st != nil {
+				h.st.lastView = v
 			}
+			return v, true
 		}
-		return "", false
+		h.rawMiss = name
 	}
-	for i := range h.raw {
-		r := &h.raw[i]
-		if int(r.NameLen) == len(name) && abi.String(r.Name, r.NameLen) == name {
-			return abi.String(r.Value, r.ValueLen), true
+	for i := range h.kv {
+		if h.kv[i].name == name {
+			return h.kv[i].value, true
 		}
 	}
 	return "", false
+}
+
+// rawIndex is the index of name's first field in raw, or -1. The lengths are
+// compared first: most names differ in length, and that needs no load of
+// the name's bytes (moe's memory, often not in cache).
+func (h *Header) rawIndex(name string) int {
+	for i := range h.raw {
+		r := &h.raw[i]
+		if int(r.NameLen) == len(name) && abi.String(r.Name, r.NameLen) == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// inRaw tells whether raw has a field called name.
+func (h *Header) inRaw(name string) bool {
+	if name == h.rawMiss {
+		return false
+	}
+	return h.rawIndex(name) >= 0
 }
 
 // Values returns every value of name, in order (nil when absent).
@@ -67,17 +97,16 @@ func (h *Header) Values(name string) []string {
 
 // Range calls fn for each field in order until fn returns false.
 func (h *Header) Range(fn func(name, value string) bool) {
-	if h.modified {
-		for _, f := range h.kv {
-			if !fn(f.name, f.value) {
+	if !h.modified {
+		for i := range h.raw {
+			r := &h.raw[i]
+			if !fn(abi.String(r.Name, r.NameLen), abi.String(r.Value, r.ValueLen)) {
 				return
 			}
 		}
-		return
 	}
-	for i := range h.raw {
-		r := &h.raw[i]
-		if !fn(abi.String(r.Name, r.NameLen), abi.String(r.Value, r.ValueLen)) {
+	for _, f := range h.kv {
+		if !fn(f.name, f.value) {
 			return
 		}
 	}
@@ -88,7 +117,7 @@ func (h *Header) Len() int {
 	if h.modified {
 		return len(h.kv)
 	}
-	return len(h.raw)
+	return len(h.raw) + len(h.kv)
 }
 
 // Set replaces every value of name with value.
@@ -96,7 +125,9 @@ func (h *Header) Set(name, value string) {
 	if name = h.checked(name, value); name == "" {
 		return
 	}
-	h.materialize()
+	if !h.modified && h.inRaw(name) {
+		h.materialize()
+	}
 	h.del(name)
 	h.kv = append(h.kv, field{name, value})
 	h.st.emit(abi.OpSet, h.target, name, value)
@@ -107,7 +138,6 @@ func (h *Header) Add(name, value string) {
 	if name = h.checked(name, value); name == "" {
 		return
 	}
-	h.materialize()
 	h.kv = append(h.kv, field{name, value})
 	h.st.emit(abi.OpAdd, h.target, name, value)
 }
@@ -120,11 +150,14 @@ func (h *Header) Del(name string) {
 	if _, ok := h.Lookup(name); !ok {
 		return
 	}
-	h.materialize()
+	if !h.modified && h.inRaw(name) {
+		h.materialize()
+	}
 	h.del(name)
 	h.st.emit(abi.OpDel, h.target, name, "")
 }
 
+// del removes name from kv.
 func (h *Header) del(name string) {
 	first := -1
 	for i := range h.kv {
@@ -146,59 +179,98 @@ func (h *Header) del(name string) {
 	h.kv = kv
 }
 
+// materialize makes kv hold every field (raw's, then the added ones), so
+// raw can be changed or dropped. Only a change to a field of raw needs it,
+// and the response headers when their call ends (dropViews).
 func (h *Header) materialize() {
 	if h.modified {
 		return
 	}
 	h.modified = true
-	h.kv = h.kv[:0]
+	n, added := len(h.raw), len(h.kv)
+	if n == 0 {
+		return
+	}
+	if cap(h.kv) < n+added {
+		kv := make([]field, n+added, max(n+added+4, 16))
+		copy(kv[n:], h.kv)
+		h.kv = kv
+	} else {
+		h.kv = h.kv[:n+added]
+		copy(h.kv[n:], h.kv[:added])
+	}
 	for i := range h.raw {
 		r := &h.raw[i]
-		h.kv = append(h.kv, field{abi.String(r.Name, r.NameLen), abi.String(r.Value, r.ValueLen)})
+		h.kv[i] = field{abi.String(r.Name, r.NameLen), abi.String(r.Value, r.ValueLen)}
 	}
 }
 
 // checked lower-cases name and validates name and value; "" = rejected (logged).
 func (h *Header) checked(name, value string) string {
-	if h.st == nil || h.st.probe {
+	st := h.st
+	if st == nil || st.probe {
 		return ""
 	}
-	name = lowerName(name)
-	if !validName(name) || !validValue(value) {
-		h.st.logf(LevelError, "invalid header field %q: %q (ignored)", name, value)
+	name, ok := canonName(name)
+	// A view of a header value moe handed out during this call (the last
+	// Lookup's) was checked by moe's parsers or by an earlier Set: a filter
+	// copying a header (traceid's response id) needs no second scan. Any
+	// other value is checked: a CR, LF or NUL would split the field on the
+	// wire, and moe does not check the ops again.
+	if !ok || !(isView(value, st.lastView) || validValue(value)) {
+		st.logf(LevelError, "invalid header field %q: %q (ignored)", name, value)
 		return ""
 	}
 	return name
 }
 
+// isView tells whether s is v or its start (the same bytes of memory).
+func isView(s, v string) bool {
+	return len(s) > 0 && len(s) <= len(v) && unsafe.StringData(s) == unsafe.StringData(v)
+}
+
 func lowerName(s string) string {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c >= 'A' && c <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if c := b[j]; c >= 'A' && c <= 'Z' {
-					b[j] = c + 'a' - 'A'
-				}
-			}
-			return string(b)
+			return lowerCopy(s, i)
 		}
 	}
 	return s
 }
 
-// validName: a non-empty RFC 9110 token in lower case (no pseudo-headers).
-// One table load per byte: every Set/Add/Del of every filter checks its
-// name and value, and a branchy loop showed up in profiles.
-func validName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tokenChar[s[i]] {
-			return false
+// lowerCopy lower-cases s from i on, in a copy.
+func lowerCopy(s string, i int) string {
+	b := []byte(s)
+	for j := i; j < len(b); j++ {
+		if c := b[j]; c >= 'A' && c <= 'Z' {
+			b[j] = c + 'a' - 'A'
 		}
 	}
-	return true
+	return string(b)
+}
+
+// canonName is lowerName and validName in one pass (one table load and an OR
+// per byte): the name of every Set/Add/Del is checked.
+func canonName(s string) (string, bool) {
+	switch cls := nameBits(s); {
+	case cls == 0 && s != "":
+		return s, true
+	case cls == nameUpper:
+		return lowerCopy(s, 0), true
+	}
+	return s, false
+}
+
+// validName: a non-empty RFC 9110 token in lower case (no pseudo-headers).
+func validName(s string) bool { return s != "" && nameBits(s) == 0 }
+
+// nameBits ORs the nameClass of s's bytes.
+func nameBits(s string) uint8 {
+	var cls uint8
+	for i := 0; i < len(s); i++ {
+		cls |= nameClass[s[i]]
+	}
+	return cls
 }
 
 // validMethod: a non-empty token, any case (methods are case-sensitive).
@@ -215,29 +287,56 @@ func validMethod(s string) bool {
 }
 
 // validValue: no CR, LF or NUL (what would split or end a field on the wire).
-// Eight bytes at a time: values are the long part of a field (ids, tokens),
-// and a byte loop was most of a Set's cost in a traceid profile.
+// Eight bytes at a time, with one test per word: all three bytes are below
+// 0x0e, and a printable value has none, so only a word holding a byte below
+// 0x0e (a tab, say) is looked at byte by byte. The last word overlaps the
+// one before it instead of ending in a byte loop.
 func validValue(s string) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	hasZero := func(x uint64) bool { return (x-ones)&^x&highs != 0 }
-	i := 0
-	if len(s) >= 8 {
-		p := unsafe.Pointer(unsafe.StringData(s))
-		for ; i+8 <= len(s); i += 8 {
-			// An unaligned 8-byte load, fine on amd64 and arm64.
-			w := *(*uint64)(unsafe.Add(p, i))
-			if hasZero(w) || hasZero(w^(0x0d*ones)) || hasZero(w^(0x0a*ones)) {
-				return false
-			}
+	n := len(s)
+	if n < 8 {
+		return validBytes(s)
+	}
+	p := unsafe.Pointer(unsafe.StringData(s))
+	for i := 0; ; i += 8 {
+		i = min(i, n-8)
+		// An unaligned 8-byte load, fine on amd64 and arm64. Exact for
+		// "some byte < 0x0e" (the borrow trick is exact below 0x80).
+		w := *(*uint64)(unsafe.Add(p, i))
+		if (w-0x0e*ones)&^w&highs != 0 && !validBytes(s[i:i+8]) {
+			return false
+		}
+		if i == n-8 {
+			return true
 		}
 	}
-	for ; i < len(s); i++ {
+}
+
+func validBytes(s string) bool {
+	for i := 0; i < len(s); i++ {
 		if badValueChar[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// nameClass: 0 for a lower-case token byte, nameUpper for A-Z, nameBad for
+// the rest.
+const nameUpper, nameBad = 1, 2
+
+var nameClass = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case tokenChar[c]:
+		case c >= 'A' && c <= 'Z':
+			t[c] = nameUpper
+		default:
+			t[c] = nameBad
+		}
+	}
+	return
+}()
 
 var tokenChar, badValueChar = func() (tok, bad [256]bool) {
 	for c := 'a'; c <= 'z'; c++ {

@@ -255,6 +255,10 @@ type streamState struct {
 	ops     *abi.Ops // set during a crossing
 	kv      map[string]string
 	strs    []byte // CopyString's block, emptied when the state is reused
+	// lastView is the last header value Lookup returned from moe's arrays
+	// during this call: moe checked it, so Set/Add need not (Header.checked).
+	// Reset at each call: moe's memory of an ended stream is reused.
+	lastView string
 
 	reqHeaders   RequestHeaders
 	respHeaders  ResponseHeaders
