@@ -39,6 +39,7 @@ const defaultTimeout = 5 * time.Second
 type chainFilter struct {
 	name     string
 	factory  Factory
+	shared   Filter // the filter of a Shared factory: no NewFilter per stream
 	hooks    uint32
 	timeout  time.Duration
 	failOpen bool
@@ -171,6 +172,9 @@ func buildFilter(fs filterSpec) (chainFilter, error) {
 	}
 	if cf.factory == nil {
 		return cf, fmt.Errorf("filter %q: the factory returned nil", fs.Name)
+	}
+	if sf, ok := cf.factory.(sharedFactory); ok {
+		cf.shared = sf.f
 	}
 	probe := &streamState{probe: true, cur: -1}
 	f := cf.factory.NewFilter(&Stream{st: probe})
@@ -589,6 +593,10 @@ func (st *streamState) run() int32 {
 	for st.created < len(fs) { // the stream's first event: make its filters
 		i := st.created
 		st.created++
+		if f := fs[i].shared; f != nil { // what NewFilter would return
+			st.filters[i] = f
+			continue
+		}
 		st.cur, st.creating = i, true
 		st.filters[i] = fs[i].factory.NewFilter(&st.handles[i])
 		st.creating = false
