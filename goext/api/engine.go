@@ -306,9 +306,14 @@ func (w *workerTable) release(st *streamState) {
 		}
 		st.chain, st.rawInfo, st.infoSet, st.haveReq, st.haveResp = nil, nil, false, false, false
 		st.strs = st.strs[:0]
-		st.reqBuf, st.respBuf, st.afterResume, st.created = bufState{}, bufState{}, nil, 0
-		st.done, st.resumeReq, st.resumeFn, st.reply = false, false, nil, nil
-		st.signal.Store(0)
+		st.reqBuf, st.respBuf, st.afterResume, st.created, st.done = bufState{}, bufState{}, nil, 0, false
+		// A Resume no hook took (made in NewFilter, say). resumeReq
+		// implies signal, so the usual stream neither touches the line of
+		// the fields under mu nor pays an atomic store (an XCHG).
+		if st.signal.Load() != 0 {
+			st.resumeReq, st.resumeFn, st.reply = false, nil, nil
+			st.signal.Store(0)
+		}
 	}
 	w.free = append(w.free, slot)
 }
@@ -396,9 +401,10 @@ func (st *streamState) lastCall(ev *abi.Event, kind uint32, r int32) {
 		return
 	}
 	// release wants the views dropped; unlike endCall, the response header
-	// list is not copied for later hooks: there are none.
+	// list is not copied for later hooks: there are none. A chain with
+	// lastKinds has no trailer hooks, so its trailers never held a view.
 	st.ops = nil
-	st.reqHeaders.raw, st.respHeaders.raw, st.reqTrailers.raw, st.respTrailers.raw = nil, nil, nil, nil
+	st.reqHeaders.raw, st.respHeaders.raw = nil, nil
 	st.done = true
 	st.cur = -1
 	st.w.release(st)
@@ -532,11 +538,20 @@ func (st *streamState) endCall() {
 
 func (st *streamState) dropViews() {
 	st.reqHeaders.raw = nil
-	if h := &st.respHeaders.Header; h.raw != nil {
-		h.materialize()
-		h.raw = nil
+	// The other blocks are bound only in their own event (startEvent,
+	// onResume), so only the block of st.c.kind can hold a view: the
+	// others' cache lines are left alone.
+	switch st.c.kind {
+	case abi.EvResponseHeaders:
+		if h := &st.respHeaders.Header; h.raw != nil {
+			h.materialize()
+			h.raw = nil
+		}
+	case abi.EvRequestTrailers:
+		st.reqTrailers.raw = nil
+	case abi.EvResponseTrailers:
+		st.respTrailers.raw = nil
 	}
-	st.reqTrailers.raw, st.respTrailers.raw = nil, nil
 }
 
 // resumeCursor: the buffered body after a StopAndBuffer continues where the

@@ -242,23 +242,38 @@ type bufState struct {
 // streamState is Go's per-stream state; only its worker touches it, except
 // the fields under mu (async completion).
 type streamState struct {
-	w       *workerTable
-	slot    uint32
-	handle  uint64
-	probe   bool
-	chain   *chain
-	filters []Filter
-	handles []Stream
-	rawInfo *abi.StreamInfo
-	info    StreamInfo
-	infoSet bool
-	ops     *abi.Ops // set during a crossing
-	kv      map[string]string
-	strs    []byte // CopyString's block, emptied when the state is reused
+	// The fields a headers event touches come first, in the fewest cache
+	// lines (each crossing starts with cold caches: the kernel's network
+	// work runs between events); what only Info, bodies, trailers or async
+	// filters use comes after.
+	w           *workerTable
+	chain       *chain
+	filters     []Filter
+	handles     []Stream
+	ops         *abi.Ops // set during a crossing
+	rawInfo     *abi.StreamInfo
+	handle      uint64
+	c           cursor // where the chain is
+	cur         int    // the filter running now (-1: none)
+	created     int    // filters made so far (NewFilter)
+	afterResume func() // a ResumeWith function to run before going on
+	kv          map[string]string
+	strs        []byte // CopyString's block, emptied when the state is reused
 	// lastView is the last header value Lookup returned from moe's arrays
 	// during this call: moe checked it, so Set/Add need not (Header.checked).
 	// Reset at each call: moe's memory of an ended stream is reused.
 	lastView string
+	reqBuf   bufState
+	respBuf  bufState
+	slot     uint32
+	signal   atomic.Uint32 // nonzero: requestResume or a timeout happened
+	probe    bool
+	infoSet  bool
+	haveReq  bool
+	haveResp bool
+	creating bool // inside NewFilter
+	escaped  bool // a goroutine may hold it: never reuse (written on the worker, or under mu while waiting)
+	done     bool // under mu once escaped
 
 	reqHeaders   RequestHeaders
 	respHeaders  ResponseHeaders
@@ -266,32 +281,20 @@ type streamState struct {
 	respTrailers Header
 	reqBody      Body
 	respBody     Body
-	haveReq      bool
-	haveResp     bool
-	reqBuf       bufState
-	respBuf      bufState
+	info         StreamInfo
 
-	c           cursor // where the chain is
-	cur         int    // the filter running now (-1: none)
-	afterResume func() // a ResumeWith function to run before going on
-	created     int    // filters made so far (NewFilter)
-	creating    bool   // inside NewFilter
-
-	signal atomic.Uint32 // nonzero: requestResume or a timeout happened
-	mu     sync.Mutex
+	mu sync.Mutex
 	// under mu:
 	waiting   bool // PENDING was returned to C++ for filter pend
 	pend      int
 	pendSeq   uint64
-	resumeReq bool
+	resumeReq bool // implies signal != 0
 	resumeFn  func()
 	reply     *localReply
 	timedOut  bool
 	timer     *time.Timer
 	ctx       context.Context
 	cancel    context.CancelFunc
-	escaped   bool // a goroutine may hold it: never reuse (written on the worker, or under mu while waiting)
-	done      bool
 }
 
 func (st *streamState) requestResume(idx int, fn func(), r *localReply) {
