@@ -517,7 +517,7 @@ func (st *streamState) bindRequest(ev *abi.Event) {
 	// Route, cluster, upstream and request id can change between events
 	// (filters rewrite the request, the upstream is picked): Info() reads
 	// them again after each crossing starts.
-	st.infoSet, st.lastView = false, ""
+	st.infoSet, st.lastView, st.goodName = false, "", ""
 	raw := abi.Headers(ev.RequestHeaders, ev.RequestHeaderCount)
 	if ev.Kind == abi.EvRequestHeaders {
 		raw = abi.Headers(ev.Headers, ev.HeaderCount)

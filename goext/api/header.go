@@ -41,7 +41,7 @@ func (h *Header) Get(name string) string {
 
 // Lookup returns the first value of name and whether it is present.
 func (h *Header) Lookup(name string) (string, bool) {
-	name = lowerName(name)
+	name = h.key(name)
 	if !h.modified {
 		if i := h.rawIndex(name); i >= 0 {
 			r := &h.raw[i]
@@ -59,6 +59,26 @@ func (h *Header) Lookup(name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// key is name lower-cased, for a lookup. A valid lower-case name is
+// remembered for the call (streamState.goodName): a filter names the same
+// header in its Lookup and Set (traceid: five times per request), and the
+// scan is then done once per call.
+func (h *Header) key(name string) string {
+	st := h.st
+	if st != nil && isView(name, st.goodName) {
+		return name
+	}
+	switch cls := nameBits(name); {
+	case cls == 0:
+		if st != nil && name != "" {
+			st.goodName = name
+		}
+	case cls&nameUpper != 0:
+		return lowerName(name)
+	}
+	return name // lower-case, valid or not (":authority")
 }
 
 // rawIndex is the index of name's first field in raw, or -1. The lengths are
@@ -84,7 +104,7 @@ func (h *Header) inRaw(name string) bool {
 
 // Values returns every value of name, in order (nil when absent).
 func (h *Header) Values(name string) []string {
-	name = lowerName(name)
+	name = h.key(name)
 	var out []string
 	h.Range(func(n, v string) bool {
 		if n == name {
@@ -211,7 +231,12 @@ func (h *Header) checked(name, value string) string {
 	if st == nil || st.probe {
 		return ""
 	}
-	name, ok := canonName(name)
+	ok := isView(name, st.goodName) // a prefix of a lower-case token is one too
+	if !ok {
+		if name, ok = canonName(name); ok {
+			st.goodName = name
+		}
+	}
 	// A view of a header value moe handed out during this call (the last
 	// Lookup's) was checked by moe's parsers or by an earlier Set: a filter
 	// copying a header (traceid's response id) needs no second scan. Any
@@ -224,7 +249,9 @@ func (h *Header) checked(name, value string) string {
 	return name
 }
 
-// isView tells whether s is v or its start (the same bytes of memory).
+// isView tells whether s is v or its start (the same bytes of memory). For
+// strings that can't change during the call (a call's views of moe's and
+// CopyString's memory, or Go strings).
 func isView(s, v string) bool {
 	return len(s) > 0 && len(s) <= len(v) && unsafe.StringData(s) == unsafe.StringData(v)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"moe/goext/api"
@@ -62,7 +63,7 @@ func (f *modelFilter) check(where string, h *api.Header, want filtertest.Headers
 		if got, w := h.Values(n), want.Values(n); !slices.Equal(got, w) {
 			modelT.Fatalf("%s: Values(%s) %q, want %q", where, n, got, w)
 		}
-		v, ok := h.Lookup(n)
+		v, ok := h.Lookup(strings.ToUpper(n))
 		if w := want.Values(n); ok != (len(w) > 0) || (ok && v != w[0]) {
 			modelT.Fatalf("%s: Lookup(%s) %q %v, want %q", where, n, v, ok, w)
 		}
@@ -83,13 +84,28 @@ func (f *modelFilter) edit(where string, h *api.Header, m filtertest.Headers) fi
 				value = v
 			}
 		}
+		arg := name
+		switch modelRng.IntN(6) {
+		case 0:
+			arg = strings.ToUpper(name)
+		case 1: // ignored: a bad name or value
+			arg = name + ":"
+		case 2:
+			if op != 2 {
+				value = value + "\r\nx-evil: 1"
+			}
+		}
 		switch op {
 		case 0:
-			h.Set(name, value)
+			h.Set(arg, value)
 		case 1:
-			h.Add(name, value)
+			h.Add(arg, value)
 		default:
-			h.Del(name)
+			h.Del(arg)
+		}
+		if arg == name+":" || strings.Contains(value, "\r") {
+			f.check("after an ignored op", h, m)
+			continue
 		}
 		m = modelApply(m, op, name, value)
 		f.check(fmt.Sprintf("%s after op %d %s=%s", where, op, name, value), h, m)

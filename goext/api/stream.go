@@ -263,6 +263,9 @@ type streamState struct {
 	// during this call: moe checked it, so Set/Add need not (Header.checked).
 	// Reset at each call: moe's memory of an ended stream is reused.
 	lastView string
+	// goodName is the last valid lower-case header name a Header method
+	// was given in this call: it needs no second scan (Header.key).
+	goodName string
 	reqBuf   bufState
 	respBuf  bufState
 	slot     uint32
