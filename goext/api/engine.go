@@ -37,12 +37,13 @@ func init() {
 const defaultTimeout = 5 * time.Second
 
 type chainFilter struct {
-	name     string
-	factory  Factory
+	// What run reads per event first, in the filter's first cache line.
 	shared   Filter // the filter of a Shared factory: no NewFilter per stream
 	hooks    uint32
-	timeout  time.Duration
 	failOpen bool
+	name     string
+	factory  Factory
+	timeout  time.Duration
 }
 
 type chain struct {
