@@ -85,4 +85,31 @@ class Slab {
   }
 };
 
+// A std::allocator for short-lived vectors that are usually small: an array
+// of up to N elements (the size the owner reserves first) comes from the
+// thread's Slab, a bigger one from the heap. A request's header index costs
+// no malloc/free pair this way (four per proxied request before, measured
+// with a uprobe on malloc). Memory must be freed on the thread that
+// allocated it, as for Slab.
+template <typename T, size_t N>
+struct SlabAllocator {
+  using value_type = T;
+  SlabAllocator() = default;
+  template <typename U>
+  SlabAllocator(const SlabAllocator<U, N>&) {}
+  template <typename U>
+  struct rebind {
+    using other = SlabAllocator<U, N>;
+  };
+  T* allocate(size_t n) {
+    if (n == N) return static_cast<T*>(Slab<N * sizeof(T)>::alloc());
+    return static_cast<T*>(::operator new(n * sizeof(T)));
+  }
+  void deallocate(T* p, size_t n) {
+    if (n == N) Slab<N * sizeof(T)>::release(p);
+    else ::operator delete(p);
+  }
+  friend bool operator==(const SlabAllocator&, const SlabAllocator&) { return true; }
+};
+
 }  // namespace moe

@@ -150,9 +150,10 @@ void Worker::on_check() {
   while (!go_batch_.empty() || !deferred_.empty()) {
     if (!go_batch_.empty()) run_go_batch();
     if (!deferred_.empty()) {
-      std::vector<std::function<void()>> d;
-      d.swap(deferred_);
-      for (auto& fn : d) fn();
+      // Swapped with a second vector, so both keep their capacity.
+      deferred_running_.swap(deferred_);
+      for (auto& fn : deferred_running_) fn();
+      deferred_running_.clear();
     }
   }
   // One flush per dirty connection per loop iteration.

@@ -141,6 +141,7 @@ class Worker {
   std::vector<std::unique_ptr<OutBuffer>> free_buffers_;
   std::vector<TcpConnection*> dirty_;
   std::vector<std::function<void()>> deferred_;
+  std::vector<std::function<void()>> deferred_running_;
   TimerWheel timers_;
   Stats stats_;
   std::vector<int> route_base_;

@@ -12,9 +12,6 @@ inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
 // Most requests fit in the first block: one allocation per header block.
 constexpr size_t kFirstBlock = 1024;
-// The span index starts with room for this many headers: one allocation
-// for a typical request instead of a doubling series.
-constexpr size_t kFirstSpans = 16;
 
 }  // namespace
 
@@ -72,6 +69,7 @@ char* HeaderMap::reserve(size_t n) {
   // stable from here on.)
   if (!blocks_.empty()) blocks_.back().used -= tok_len_;
   tok_ = nb.mem;
+  if (blocks_.capacity() == 0) blocks_.reserve(kFirstBlocks);  // from the slab
   blocks_.push_back(nb);
   return blocks_.back().mem + blocks_.back().used;
 }
@@ -125,7 +123,7 @@ void HeaderMap::commit() {
   uint32_t len = tok_len_;
   while (len && is_ows(*v)) { v++; len--; }
   while (len && is_ows(v[len - 1])) len--;
-  if (spans_.capacity() == 0) spans_.reserve(kFirstSpans);
+  if (spans_.capacity() == 0) spans_.reserve(kFirstSpans);  // from the slab
   spans_.push_back(HeaderSpan{cur_name_ ? cur_name_ : "", v, cur_name_len_, len});
   tok_ = nullptr;
   tok_len_ = 0;

@@ -24,6 +24,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/slab.h"
+
 namespace moe {
 
 // Layout shared with Go (include/moe/goext_abi.h mirrors it).
@@ -84,7 +86,11 @@ class HeaderMap {
 
   void clear();
 
-  const std::vector<HeaderSpan>& spans() const { return spans_; }
+  // The index starts with room for this many fields, from the thread's
+  // slab: one allocation for a typical message, and no malloc.
+  static constexpr size_t kFirstSpans = 16;
+  using Spans = std::vector<HeaderSpan, SlabAllocator<HeaderSpan, kFirstSpans>>;
+  const Spans& spans() const { return spans_; }
 
  private:
   char* reserve(size_t n);  // room for n more bytes of the current token
@@ -99,8 +105,9 @@ class HeaderMap {
   };
   static char* alloc_block(size_t cap);
   static void free_block(Block& b);
-  std::vector<Block> blocks_;
-  std::vector<HeaderSpan> spans_;
+  static constexpr size_t kFirstBlocks = 4;
+  std::vector<Block, SlabAllocator<Block, kFirstBlocks>> blocks_;
+  Spans spans_;
   // The token being built: it may move to a new block until committed.
   char* tok_ = nullptr;
   uint32_t tok_len_ = 0;
