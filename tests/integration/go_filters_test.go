@@ -5,6 +5,7 @@ package integration
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -406,6 +407,144 @@ func TestGoBatchedHeaderEvents(t *testing.T) {
 	if crossings >= events {
 		t.Fatalf("%v crossings for %v events: with %d connections in flight, some events should share a crossing", crossings, events, conns)
 	}
+}
+
+// TestGoBatchedPipelinedAndH2: header events that wait for the worker's
+// batch while the rest of the message keeps arriving. Pipelined HTTP/1
+// requests with bodies (sized and chunked) in one write, and 40 concurrent
+// HTTP/2 streams with bodies on one connection, one of them over the route's
+// body limit (413 from the batch's continuation): every other stream gets
+// its own id and its whole body upstream, in order for HTTP/1.
+func TestGoBatchedPipelinedAndH2(t *testing.T) {
+	t.Parallel()
+	requireGo(t)
+	up := startEcho(t, "up")
+	m := startMoe(t, `workers: 1
+admin: {address: "{{admin}}"}
+log: {level: info, access_log: "off"}
+listeners:
+  - name: main
+    address: "{{listen}}"
+    http2: true
+    filters:
+      - name: traceid
+    routes:
+      - name: to-up
+        match: {prefix: /}
+        cluster: up
+        max_request_body: 100000
+clusters:
+  - name: up
+    endpoints: ["{{up}}"]
+`, "up", up.Addr)
+
+	t.Run("h1_pipelined", func(t *testing.T) {
+		c := dial(t, m.Addr("listen"))
+		var b bytes.Buffer
+		const n = 9
+		for i := 0; i < n; i++ {
+			id := fmt.Sprintf("pipe-%d", i)
+			switch i % 3 {
+			case 0:
+				fmt.Fprintf(&b, "GET /pipe/%d HTTP/1.1\r\nHost: p\r\nX-Request-Id: %s\r\n\r\n", i, id)
+			case 1:
+				body := strings.Repeat("b", i*1000)
+				fmt.Fprintf(&b, "POST /pipe/%d HTTP/1.1\r\nHost: p\r\nX-Request-Id: %s\r\nContent-Length: %d\r\n\r\n%s", i, id, len(body), body)
+			case 2:
+				fmt.Fprintf(&b, "POST /pipe/%d HTTP/1.1\r\nHost: p\r\nX-Request-Id: %s\r\nTransfer-Encoding: chunked\r\n\r\n", i, id)
+				fmt.Fprintf(&b, "%x\r\n%s\r\n0\r\n\r\n", i*100, strings.Repeat("c", i*100))
+			}
+		}
+		if _, err := c.Write(b.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(c)
+		for i := 0; i < n; i++ {
+			resp := readResponse(t, br, "GET")
+			if resp.Status != 200 {
+				t.Fatalf("response %d: status %d: %s", i, resp.Status, resp.Body)
+			}
+			e := decodeEcho(t, resp.Body)
+			if e.Target != fmt.Sprintf("/pipe/%d", i) {
+				t.Fatalf("response %d is for %q: out of order", i, e.Target)
+			}
+			want := fmt.Sprintf("pipe-%d", i)
+			if got := e.Header["X-Request-Id"]; len(got) != 1 || got[0] != want {
+				t.Fatalf("response %d: upstream X-Request-Id %q, want [%s]", i, got, want)
+			}
+			if got := resp.Header.Get("X-Request-Id"); got != want {
+				t.Fatalf("response %d: X-Request-Id %q, want %s", i, got, want)
+			}
+			wantLen := map[int]int64{0: 0, 1: int64(i * 1000), 2: int64(i * 100)}[i%3]
+			if e.BodyLen != wantLen {
+				t.Fatalf("response %d: upstream got %d body bytes, want %d", i, e.BodyLen, wantLen)
+			}
+		}
+	})
+
+	t.Run("h2_streams", func(t *testing.T) {
+		c := h2cHTTPClient(30 * time.Second)
+		const n = 40
+		const tooBig = 17
+		errs := make(chan error, n)
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				size := i * 997
+				if i == tooBig {
+					size = 150000
+				}
+				req, _ := http.NewRequest("POST", m.URL(fmt.Sprintf("/h2/%d", i)), strings.NewReader(strings.Repeat("h", size)))
+				req.ContentLength = int64(size)
+				id := fmt.Sprintf("h2-%d", i)
+				req.Header.Set("X-Request-Id", id)
+				resp, err := c.Do(req)
+				if err != nil {
+					errs <- fmt.Errorf("stream %d: %v", i, err)
+					return
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil {
+					errs <- fmt.Errorf("stream %d: read: %v", i, err)
+					return
+				}
+				if resp.ProtoMajor != 2 {
+					errs <- fmt.Errorf("stream %d: HTTP/%d, want HTTP/2", i, resp.ProtoMajor)
+					return
+				}
+				if got := resp.Header.Get("X-Request-Id"); got != id {
+					errs <- fmt.Errorf("stream %d: X-Request-Id %q, want %s", i, got, id)
+					return
+				}
+				if i == tooBig {
+					if resp.StatusCode != 413 {
+						errs <- fmt.Errorf("stream %d: status %d for a body over the limit, want 413", i, resp.StatusCode)
+					}
+					return
+				}
+				if resp.StatusCode != 200 {
+					errs <- fmt.Errorf("stream %d: status %d: %s", i, resp.StatusCode, body)
+					return
+				}
+				var e echoReply
+				if err := json.Unmarshal(body, &e); err != nil {
+					errs <- fmt.Errorf("stream %d: not the echo JSON: %v", i, err)
+					return
+				}
+				if e.Target != fmt.Sprintf("/h2/%d", i) || e.BodyLen != int64(size) {
+					errs <- fmt.Errorf("stream %d: upstream saw %s with %d body bytes, want /h2/%d with %d", i, e.Target, e.BodyLen, i, size)
+				}
+			}(i)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	})
 }
 
 // TestGoResponseFiltersSeeLocalReplies: replies moe makes itself (a direct
