@@ -33,12 +33,7 @@ func benchChain(b *testing.B, spec string) {
 		h.Value, h.ValueLen = str(kv[1])
 		hs = append(hs, h)
 	}
-	info := &abi.StreamInfo{}
-	info.Listener, info.ListenerLen = str("ingress")
-	ops := &abi.Ops{}
-	buf := make([]byte, 4096)
-	ops.Buf, ops.Cap = &buf[0], uint32(len(buf))
-	ev := &abi.Event{}
+	info, ops, ev := benchEventParts()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -87,12 +82,7 @@ func benchRequest(b *testing.B, spec string) {
 	reqNow := arr(append(req, [2]string{"x-request-id", "0123456789abcdef0123456789abcdef"}, [2]string{"x-via", "moe"})...)
 	resp := arr([2]string{"server", "nginx"}, [2]string{"date", "Mon, 01 Jan 2024 00:00:00 GMT"},
 		[2]string{"content-type", "text/plain"}, [2]string{"content-length", "2"}, [2]string{"connection", "keep-alive"})
-	info := &abi.StreamInfo{}
-	info.Listener, info.ListenerLen = str("ingress")
-	ops := &abi.Ops{}
-	buf := make([]byte, 4096)
-	ops.Buf, ops.Cap = &buf[0], uint32(len(buf))
-	ev := &abi.Event{}
+	info, ops, ev := benchEventParts()
 	run := func(i int) (reqOps, respOps uint32) {
 		h := 4001<<48 | uint64(i&0xffffff)
 		*ev = abi.Event{Handle: h, Chain: id, Kind: abi.EvRequestHeaders, EndStream: 1,
@@ -133,4 +123,13 @@ func BenchmarkRequestTraceid(b *testing.B) { benchRequest(b, `[{"name":"traceid"
 
 func BenchmarkRequestTraceidHeaders(b *testing.B) {
 	benchRequest(b, `[{"name":"traceid"},{"name":"headers","config":{"request_set":{"x-via":"moe"},"response_set":{"x-served-by":"moe"}}}]`)
+}
+
+// benchEventParts: the stream info, a 4 KiB op buffer and an event, as a
+// worker holds them.
+func benchEventParts() (*abi.StreamInfo, *abi.Ops, *abi.Event) {
+	info := &abi.StreamInfo{}
+	info.Listener, info.ListenerLen = unsafe.StringData("ingress"), uint32(len("ingress"))
+	buf := make([]byte, 4096)
+	return info, &abi.Ops{Buf: &buf[0], Cap: uint32(len(buf))}, &abi.Event{}
 }

@@ -8,12 +8,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -21,13 +19,19 @@ import (
 // goFilterYAML: one listener {{listen}} with the given filters: block
 // (already indented for "    filters:"), prefix / to cluster up at {{up}}.
 func goFilterYAML(workers int, filters string) string {
+	return goFilterYAMLWith(workers, filters, "")
+}
+
+// goFilterYAMLWith: goFilterYAML with more keys for the listener (lines
+// indented for it, e.g. "    http2: true\n").
+func goFilterYAMLWith(workers int, filters, listenerKeys string) string {
 	return fmt.Sprintf(`workers: %d
 admin: {address: "{{admin}}"}
 log: {level: info, access_log: "off"}
 listeners:
   - name: main
     address: "{{listen}}"
-    filters:
+%s    filters:
 %s
     routes:
       - name: to-up
@@ -36,7 +40,7 @@ listeners:
 clusters:
   - name: up
     endpoints: ["{{up}}"]
-`, workers, strings.TrimRight(filters, "\n"))
+`, workers, listenerKeys, strings.TrimRight(filters, "\n"))
 }
 
 var hex32RE = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -341,60 +345,39 @@ func TestGoBatchedHeaderEvents(t *testing.T) {
 	crossingsBefore := stableGoStat(t, m, "crossings")
 
 	const conns, perConn = 64, 40
-	errs := make(chan error, conns)
-	var wg sync.WaitGroup
-	for g := 0; g < conns; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			c := newClient()
-			for i := 0; i < perConn; i++ {
-				path := fmt.Sprintf("/batch/%d/%d", g, i)
-				req, _ := http.NewRequest("GET", m.URL(path), nil)
-				clientID := ""
-				if i%2 == 1 {
-					clientID = fmt.Sprintf("client-%d-%d", g, i)
-					req.Header.Set("X-Request-Id", clientID)
-				}
-				resp, err := c.Do(req)
-				if err != nil {
-					errs <- fmt.Errorf("%s: %v", path, err)
-					return
-				}
-				body, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err != nil || resp.StatusCode != 200 {
-					errs <- fmt.Errorf("%s: status %d, read error %v", path, resp.StatusCode, err)
-					return
-				}
-				var e echoReply
-				if err := json.Unmarshal(body, &e); err != nil {
-					errs <- fmt.Errorf("%s: body is not the echo JSON: %v", path, err)
-					return
-				}
-				sent := e.Header["X-Request-Id"]
-				got := resp.Header.Values("X-Request-Id")
-				switch {
-				case e.Target != path:
-					errs <- fmt.Errorf("%s: the upstream saw %q", path, e.Target)
-				case len(sent) != 1 || (clientID != "" && sent[0] != clientID) || (clientID == "" && !hex32RE.MatchString(sent[0])):
-					errs <- fmt.Errorf("%s: upstream X-Request-Id %q (client sent %q)", path, sent, clientID)
-				case len(got) != 1 || got[0] != sent[0]:
-					errs <- fmt.Errorf("%s: response X-Request-Id %q, want [%s] (the id of this request)", path, got, sent[0])
-				case resp.Header.Get("X-Chain") != "done":
-					errs <- fmt.Errorf("%s: the second filter's response header is missing", path)
-				default:
-					continue
-				}
-				return
+	inParallel(t, conns, func(g int) error {
+		c := newClient()
+		for i := 0; i < perConn; i++ {
+			path := fmt.Sprintf("/batch/%d/%d", g, i)
+			req, _ := http.NewRequest("GET", m.URL(path), nil)
+			clientID := ""
+			if i%2 == 1 {
+				clientID = fmt.Sprintf("client-%d-%d", g, i)
+				req.Header.Set("X-Request-Id", clientID)
 			}
-		}(g)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+			resp, body, err := fetch(c, req)
+			if err != nil || resp.StatusCode != 200 {
+				return fmt.Errorf("%s: %v (response %v)", path, err, resp)
+			}
+			var e echoReply
+			if err := json.Unmarshal(body, &e); err != nil {
+				return fmt.Errorf("%s: body is not the echo JSON: %v", path, err)
+			}
+			sent := e.Header["X-Request-Id"]
+			got := resp.Header.Values("X-Request-Id")
+			switch {
+			case e.Target != path:
+				return fmt.Errorf("%s: the upstream saw %q", path, e.Target)
+			case len(sent) != 1 || (clientID != "" && sent[0] != clientID) || (clientID == "" && !hex32RE.MatchString(sent[0])):
+				return fmt.Errorf("%s: upstream X-Request-Id %q (client sent %q)", path, sent, clientID)
+			case len(got) != 1 || got[0] != sent[0]:
+				return fmt.Errorf("%s: response X-Request-Id %q, want [%s] (the id of this request)", path, got, sent[0])
+			case resp.Header.Get("X-Chain") != "done":
+				return fmt.Errorf("%s: the second filter's response header is missing", path)
+			}
+		}
+		return nil
+	})
 	if t.Failed() {
 		return
 	}
@@ -419,24 +402,7 @@ func TestGoBatchedPipelinedAndH2(t *testing.T) {
 	t.Parallel()
 	requireGo(t)
 	up := startEcho(t, "up")
-	m := startMoe(t, `workers: 1
-admin: {address: "{{admin}}"}
-log: {level: info, access_log: "off"}
-listeners:
-  - name: main
-    address: "{{listen}}"
-    http2: true
-    filters:
-      - name: traceid
-    routes:
-      - name: to-up
-        match: {prefix: /}
-        cluster: up
-        max_request_body: 100000
-clusters:
-  - name: up
-    endpoints: ["{{up}}"]
-`, "up", up.Addr)
+	m := startMoe(t, goFilterYAMLWith(1, "      - name: traceid", "    http2: true\n    limits: {max_request_body: 100000}\n"), "up", up.Addr)
 
 	t.Run("h1_pipelined", func(t *testing.T) {
 		c := dial(t, m.Addr("listen"))
@@ -486,64 +452,39 @@ clusters:
 		c := h2cHTTPClient(30 * time.Second)
 		const n = 40
 		const tooBig = 17
-		errs := make(chan error, n)
-		var wg sync.WaitGroup
-		for i := 0; i < n; i++ {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				size := i * 997
-				if i == tooBig {
-					size = 150000
-				}
-				req, _ := http.NewRequest("POST", m.URL(fmt.Sprintf("/h2/%d", i)), strings.NewReader(strings.Repeat("h", size)))
-				req.ContentLength = int64(size)
-				id := fmt.Sprintf("h2-%d", i)
-				req.Header.Set("X-Request-Id", id)
-				resp, err := c.Do(req)
-				if err != nil {
-					errs <- fmt.Errorf("stream %d: %v", i, err)
-					return
-				}
-				body, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err != nil {
-					errs <- fmt.Errorf("stream %d: read: %v", i, err)
-					return
-				}
-				if resp.ProtoMajor != 2 {
-					errs <- fmt.Errorf("stream %d: HTTP/%d, want HTTP/2", i, resp.ProtoMajor)
-					return
-				}
-				if got := resp.Header.Get("X-Request-Id"); got != id {
-					errs <- fmt.Errorf("stream %d: X-Request-Id %q, want %s", i, got, id)
-					return
-				}
-				if i == tooBig {
-					if resp.StatusCode != 413 {
-						errs <- fmt.Errorf("stream %d: status %d for a body over the limit, want 413", i, resp.StatusCode)
-					}
-					return
-				}
-				if resp.StatusCode != 200 {
-					errs <- fmt.Errorf("stream %d: status %d: %s", i, resp.StatusCode, body)
-					return
-				}
-				var e echoReply
-				if err := json.Unmarshal(body, &e); err != nil {
-					errs <- fmt.Errorf("stream %d: not the echo JSON: %v", i, err)
-					return
-				}
-				if e.Target != fmt.Sprintf("/h2/%d", i) || e.BodyLen != int64(size) {
-					errs <- fmt.Errorf("stream %d: upstream saw %s with %d body bytes, want /h2/%d with %d", i, e.Target, e.BodyLen, i, size)
-				}
-			}(i)
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Error(err)
-		}
+		inParallel(t, n, func(i int) error {
+			size := i * 997
+			if i == tooBig {
+				size = 150000
+			}
+			req, _ := http.NewRequest("POST", m.URL(fmt.Sprintf("/h2/%d", i)), strings.NewReader(strings.Repeat("h", size)))
+			req.ContentLength = int64(size)
+			id := fmt.Sprintf("h2-%d", i)
+			req.Header.Set("X-Request-Id", id)
+			resp, body, err := fetch(c, req)
+			switch {
+			case err != nil:
+				return fmt.Errorf("stream %d: %v", i, err)
+			case resp.ProtoMajor != 2:
+				return fmt.Errorf("stream %d: HTTP/%d, want HTTP/2", i, resp.ProtoMajor)
+			case resp.Header.Get("X-Request-Id") != id:
+				return fmt.Errorf("stream %d: X-Request-Id %q, want %s", i, resp.Header.Get("X-Request-Id"), id)
+			case i == tooBig && resp.StatusCode != 413:
+				return fmt.Errorf("stream %d: status %d for a body over the limit, want 413", i, resp.StatusCode)
+			case i == tooBig:
+				return nil
+			case resp.StatusCode != 200:
+				return fmt.Errorf("stream %d: status %d: %s", i, resp.StatusCode, body)
+			}
+			var e echoReply
+			if err := json.Unmarshal(body, &e); err != nil {
+				return fmt.Errorf("stream %d: not the echo JSON: %v", i, err)
+			}
+			if e.Target != fmt.Sprintf("/h2/%d", i) || e.BodyLen != int64(size) {
+				return fmt.Errorf("stream %d: upstream saw %s with %d body bytes, want /h2/%d with %d", i, e.Target, e.BodyLen, i, size)
+			}
+			return nil
+		})
 	})
 }
 

@@ -472,6 +472,40 @@ func httpDo(t testing.TB, c *http.Client, method, url string, body io.Reader, hd
 	return resp.StatusCode, resp.Header, b
 }
 
+// fetch runs req on c and reads the whole body. No testing.T: for
+// goroutines, which must not call t.Fatal.
+func fetch(c *http.Client, req *http.Request) (*http.Response, []byte, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp, body, err
+}
+
+// inParallel runs fn(0) .. fn(n-1) on n goroutines, waits for all, and
+// reports every error they return.
+func inParallel(t testing.TB, n int, fn func(i int) error) {
+	t.Helper()
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if err := fn(i); err != nil {
+				errs <- err
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
 // httpGet is a GET on a fresh client with a 20s overall timeout.
 func httpGet(t testing.TB, url string, hdr ...string) (int, http.Header, []byte) {
 	t.Helper()
