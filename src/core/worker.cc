@@ -167,25 +167,31 @@ void Worker::on_check() {
 
 void Worker::run_go_batch() {
   // One crossing for every header event queued since the last batch
-  // (docs/go-runtime.md, "Batched header events"). Streams that ended in
-  // the meantime are skipped.
+  // (docs/go-runtime.md, "Batched header events"), at most kMaxGoBatch
+  // at a time so the event array and the op buffer stay small after a
+  // burst (256 events already spread a crossing's fixed cost thin).
+  // Streams that ended in the meantime are skipped.
+  constexpr size_t kMaxGoBatch = 256;
   go_batch_running_.swap(go_batch_);
   go_batch_.clear();
-  go_batch_events_.clear();
-  for (uint64_t h : go_batch_running_)
-    if (Stream* s = find_stream(h)) s->fill_batched_event(go_batch_events_.emplace_back(), go_batch_ops_);
+  for (size_t next = 0; next < go_batch_running_.size();) {
+    go_batch_events_.clear();
+    for (; next < go_batch_running_.size() && go_batch_events_.size() < kMaxGoBatch; next++)
+      if (Stream* s = find_stream(go_batch_running_[next]))
+        s->fill_batched_event(go_batch_events_.emplace_back(), go_batch_ops_);
+    if (go_batch_events_.empty()) break;
+    go_batch_ops_.len = 0;
+    go::on_events(go_batch_events_.data(), static_cast<uint32_t>(go_batch_events_.size()));
+    // Every stream takes its Go state before any goes on: going on can end
+    // other streams of the batch (a local reply that closes an HTTP/2
+    // connection), and their DONE crossing must name the state Go has now.
+    for (const moe_event& ev : go_batch_events_)
+      if (Stream* s = find_stream(ev.handle)) s->take_go_state(ev);
+    for (const moe_event& ev : go_batch_events_)
+      if (Stream* s = find_stream(ev.handle)) s->on_go_batched(ev, go_batch_ops_);
+    go_batch_ops_.len = 0;
+  }
   go_batch_running_.clear();
-  if (go_batch_events_.empty()) return;
-  go_batch_ops_.len = 0;
-  go::on_events(go_batch_events_.data(), static_cast<uint32_t>(go_batch_events_.size()));
-  // Every stream takes its Go state before any goes on: going on can end
-  // other streams of the batch (a local reply that closes an HTTP/2
-  // connection), and their DONE crossing must name the state Go has now.
-  for (const moe_event& ev : go_batch_events_)
-    if (Stream* s = find_stream(ev.handle)) s->take_go_state(ev);
-  for (const moe_event& ev : go_batch_events_)
-    if (Stream* s = find_stream(ev.handle)) s->on_go_batched(ev, go_batch_ops_);
-  go_batch_ops_.len = 0;
 }
 
 Stream* Worker::find_stream(uint64_t handle) const {
