@@ -208,6 +208,7 @@ type workerTable struct {
 	lastYield uint64        // the worker loop's ms (Event.NowMs) at the last keepP yield
 	crossings atomic.Uint64 // calls from C++ (a batch is one)
 	events    atomic.Uint64 // events handled (a batch of n is n)
+	live      atomic.Int64  // stream states in use, stored at the end of each crossing (GET /go "streams")
 	_         [64]byte      // keep workers' counters on separate cache lines
 }
 
@@ -326,7 +327,16 @@ func onEvent(ev *abi.Event) int32 {
 	w.crossings.Add(1)
 	w.events.Add(1)
 	w.keepP(ev.NowMs)
-	return handleEvent(w, ev)
+	r := handleEvent(w, ev)
+	w.storeLive()
+	return r
+}
+
+// storeLive publishes how many stream states are in use: one atomic store
+// per crossing, read by GET /go. A state that stays in use after its
+// stream ended on the C++ side would be a leak; tests watch this.
+func (w *workerTable) storeLive() {
+	w.live.Store(int64(len(w.streams) - len(w.free)))
 }
 
 // onEvents is one crossing for a worker's batch of header events of
@@ -349,6 +359,7 @@ func onEvents(evs []abi.Event) {
 		ev.Result = batchedEvent(w, ev)
 		ev.OpsEnd = ev.Ops.Len
 	}
+	w.storeLive()
 }
 
 // batchedEvent fails only its own stream if the engine panics (filter

@@ -26,6 +26,7 @@ func runtimeJSON(goVersion string) []byte {
 		return 0
 	}
 	var crossings, events uint64
+	var live int64
 	var perWorker []uint64
 	for i := range workers {
 		if w := workers[i].Load(); w != nil {
@@ -36,6 +37,7 @@ func runtimeJSON(goVersion string) []byte {
 			perWorker = append(perWorker, n)
 			crossings += n
 			events += w.events.Load()
+			live += w.live.Load()
 		}
 	}
 	out := map[string]any{
@@ -46,6 +48,7 @@ func runtimeJSON(goVersion string) []byte {
 		"crossings":            crossings,
 		"crossings_per_worker": perWorker,
 		"events":               events,
+		"streams":              live,
 		"panics":               counterSum("panics_total"),
 		"timeouts":             counterSum("timeouts_total"),
 		"go_version":           goVersion,

@@ -1,0 +1,87 @@
+package integration
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestGoBatchedClientsVanish: clients that reset or close while their
+// header events wait in the worker's batch, or while their response
+// headers do (the upstream answers after a pause), do not take moe or the
+// other clients down: their streams are skipped or ended, the rest are
+// answered, a burst afterwards is served normally, and Go holds no stream
+// state once every stream has ended (GET /go "streams").
+func TestGoBatchedClientsVanish(t *testing.T) {
+	t.Parallel()
+	requireGo(t)
+	up := startUpstream(t, "up", func(c *upConn, r *upReq) bool {
+		if r.Target == "/slow" {
+			time.Sleep(20 * time.Millisecond) // the client is gone by now
+		}
+		err := writeResponse(c, r, 200, []string{"Content-Type", "application/json"}, echoBody(c.u, r))
+		return err == nil && !r.wantsClose()
+	})
+	m := startMoe(t, goFilterYAML(1, "      - name: traceid"), "up", up.Addr)
+	addr := m.Addr("listen")
+
+	const rounds, vanishing, staying = 5, 60, 20
+	for round := 0; round < rounds; round++ {
+		var wg sync.WaitGroup
+		for i := 0; i < vanishing; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+				if err != nil {
+					return // the test is about moe's side; a refused dial shows below
+				}
+				path := "/fast"
+				if i%2 == 1 {
+					path = "/slow"
+				}
+				fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: v\r\n\r\n", path)
+				if i%3 == 0 {
+					c.(*net.TCPConn).SetLinger(0) // RST right behind the request
+				} else if path == "/slow" {
+					time.Sleep(5 * time.Millisecond) // gone while the upstream thinks
+				}
+				c.Close()
+			}(i)
+		}
+		inParallel(t, staying, func(i int) error {
+			req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s/stay/%d/%d", addr, round, i), nil)
+			resp, body, err := fetch(newClient(), req)
+			if err != nil || resp.StatusCode != 200 {
+				return fmt.Errorf("round %d client %d: %v (response %v, %q)", round, i, err, resp, body)
+			}
+			if !hex32RE.MatchString(resp.Header.Get("X-Request-Id")) {
+				return fmt.Errorf("round %d client %d: X-Request-Id %q", round, i, resp.Header.Get("X-Request-Id"))
+			}
+			return nil
+		})
+		wg.Wait()
+	}
+	if m.Exited() {
+		t.Fatal("moe exited")
+	}
+	// Afterwards: a burst through the same chain is whole.
+	inParallel(t, 50, func(i int) error {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s/after/%d", addr, i), nil)
+		resp, _, err := fetch(newClient(), req)
+		if err != nil || resp.StatusCode != 200 || resp.Header.Get("X-Request-Id") == "" {
+			return fmt.Errorf("after: client %d: %v (response %v)", i, err, resp)
+		}
+		return nil
+	})
+	if ev, cr := goStat(t, m, "events"), goStat(t, m, "crossings"); ev == 0 || cr == 0 || cr > ev {
+		t.Fatalf("GET /go: %v events in %v crossings", ev, cr)
+	}
+	// Every stream has ended: Go holds no stream state any more.
+	if !waitFor(5*time.Second, func() bool { return goStat(t, m, "streams") == 0 }) {
+		t.Fatalf("GET /go: %v Go stream states still in use after every stream ended", goStat(t, m, "streams"))
+	}
+}
