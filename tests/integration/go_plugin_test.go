@@ -457,6 +457,9 @@ func TestGoTenThousandAsyncRequestsWithGC(t *testing.T) {
 	if v := goStat(t, m, "panics"); v != panics0 {
 		t.Errorf("/go panics went from %v to %v", panics0, v)
 	}
+	if !waitFor(5*time.Second, func() bool { return goStat(t, m, "streams") == 0 }) {
+		t.Errorf("/go streams is %v with no request in flight: Go stream states leaked", goStat(t, m, "streams"))
+	}
 	if n := up.Count(); n != total+conc {
 		t.Errorf("upstream received %d requests, want %d", n, total+conc)
 	}
