@@ -17,6 +17,7 @@ namespace {
 H2ClientConnection* self(void* user_data) { return static_cast<H2ClientConnection*>(user_data); }
 
 using h2::make_nv;
+using h2::make_field_nv;
 using h2::sv;
 
 // Connection-specific request fields (RFC 9113 8.2.2), plus host (carried
@@ -80,7 +81,7 @@ bool H2ClientStream::submit() {
   for (size_t i = 0; i < head.headers.size(); i++) {
     const std::string_view n = head.headers.name(i);
     if (n.empty() || n[0] == ':' || not_forwarded(n)) continue;
-    nva.push_back(make_nv(n, head.headers.value(i)));
+    nva.push_back(make_field_nv(n, head.headers.value(i), conn_->hpack_named_));
   }
   if (head.te_trailers) nva.push_back(make_nv("te", "trailers"));
   nghttp2_data_provider prd;

@@ -165,6 +165,7 @@ class H2ClientConnection final : public TcpConnection, public TimerNode {
  private:
   ~H2ClientConnection() override;
   friend class H2ClientStream;
+  uint16_t hpack_named_ = 0;  // h2::unique_field names this connection's HPACK has indexed once
   std::vector<nghttp2_nv> nva_;  // H2ClientStream::submit's scratch (capacity kept)
   void send();
   void fail(int err);

@@ -16,6 +16,7 @@ namespace {
 H2ServerConnection* self(void* user_data) { return static_cast<H2ServerConnection*>(user_data); }
 
 using h2::make_nv;
+using h2::make_field_nv;
 using h2::sv;
 
 // Connection-specific fields are forbidden in HTTP/2 (RFC 9113 8.2.2). The
@@ -65,7 +66,7 @@ void H2Stream::encode_headers(const ResponseHead& head, bool end_stream) {
   for (size_t i = 0; i < head.headers.size(); i++) {
     std::string_view n = head.headers.name(i);
     if (n.empty() || n[0] == ':' || connection_specific(n)) continue;
-    nva.push_back(make_nv(n, head.headers.value(i)));
+    nva.push_back(make_field_nv(n, head.headers.value(i), conn_.hpack_named_));
   }
   const bool interim = head.status >= 100 && head.status < 200;
   char len[24];

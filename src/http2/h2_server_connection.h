@@ -170,6 +170,7 @@ class H2ServerConnection final : public TcpConnection, public DownstreamConnecti
   nghttp2_session* session_ = nullptr;
   h2::FrameGate gate_;
   friend class H2Stream;
+  uint16_t hpack_named_ = 0;  // h2::unique_field names this connection's HPACK has indexed once
   std::vector<nghttp2_nv> nva_;  // H2Stream's scratch for HEADERS and trailers (capacity kept)  // client stream-state rules nghttp2 leaves lax
   IntrusiveList<H2Stream, &H2Stream::link> streams_;
   enum class TimerKind : uint8_t { none, request_headers, idle };
