@@ -422,19 +422,7 @@ func TestGoBatchedPipelinedAndH2(t *testing.T) {
 				fmt.Fprintf(&b, "%x\r\n%s\r\n0\r\n\r\n", i*100, strings.Repeat("c", i*100))
 			}
 		}
-		if _, err := c.Write(b.Bytes()); err != nil {
-			t.Fatal(err)
-		}
-		br := bufio.NewReader(c)
-		for i := 0; i < n; i++ {
-			resp := readResponse(t, br, "GET")
-			if resp.Status != 200 {
-				t.Fatalf("response %d: status %d: %s", i, resp.Status, resp.Body)
-			}
-			e := decodeEcho(t, resp.Body)
-			if e.Target != fmt.Sprintf("/pipe/%d", i) {
-				t.Fatalf("response %d is for %q: out of order", i, e.Target)
-			}
+		pipelineEcho(t, c, b.Bytes(), n, func(i int, resp *rawResponse, e echoReply) {
 			want := fmt.Sprintf("pipe-%d", i)
 			if got := e.Header["X-Request-Id"]; len(got) != 1 || got[0] != want {
 				t.Fatalf("response %d: upstream X-Request-Id %q, want [%s]", i, got, want)
@@ -446,7 +434,7 @@ func TestGoBatchedPipelinedAndH2(t *testing.T) {
 			if e.BodyLen != wantLen {
 				t.Fatalf("response %d: upstream got %d body bytes, want %d", i, e.BodyLen, wantLen)
 			}
-		}
+		})
 	})
 
 	t.Run("h2_streams", func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -60,25 +61,35 @@ func TestH1Pipelining(t *testing.T) {
 			fmt.Fprintf(&b, "POST /pipe/%d HTTP/1.1\r\nHost: p\r\nContent-Length: %d\r\n\r\n%s", i, len(body), body)
 		}
 	}
-	if _, err := c.Write(b.Bytes()); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(c)
-	for i := 0; i < n; i++ {
-		resp := readResponse(t, br, "GET")
-		if resp.Status != 200 {
-			t.Fatalf("response %d: status %d", i, resp.Status)
-		}
-		e := decodeEcho(t, resp.Body)
-		if e.Target != fmt.Sprintf("/pipe/%d", i) {
-			t.Fatalf("response %d is for %q: out of order", i, e.Target)
-		}
+	pipelineEcho(t, c, b.Bytes(), n, func(i int, resp *rawResponse, e echoReply) {
 		if want := int64(0); i%2 == 1 {
 			want = int64(i * 100)
 			if e.BodyLen != want {
 				t.Fatalf("response %d: upstream got %d body bytes, want %d", i, e.BodyLen, want)
 			}
 		}
+	})
+}
+
+// pipelineEcho writes the n pipelined requests in reqs (to /pipe/0 ..
+// /pipe/n-1, at an echo upstream) in one write, reads the n responses, and
+// checks each is a 200 for its own request, in order; check sees the rest.
+func pipelineEcho(t *testing.T, c net.Conn, reqs []byte, n int, check func(i int, resp *rawResponse, e echoReply)) {
+	t.Helper()
+	if _, err := c.Write(reqs); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	for i := 0; i < n; i++ {
+		resp := readResponse(t, br, "GET")
+		if resp.Status != 200 {
+			t.Fatalf("response %d: status %d: %s", i, resp.Status, resp.Body)
+		}
+		e := decodeEcho(t, resp.Body)
+		if e.Target != fmt.Sprintf("/pipe/%d", i) {
+			t.Fatalf("response %d is for %q: out of order", i, e.Target)
+		}
+		check(i, resp, e)
 	}
 }
 
