@@ -367,8 +367,12 @@ func TestH2UpstreamGoaway(t *testing.T) {
 }
 
 // TestH2UpstreamLargeResponse: 8 MiB from the h2c upstream, read at full
-// speed by one client and slowly by another at the same time (the slow one's
-// stream window is held, not the connection: the fast one is not stalled).
+// speed by three clients while a fourth has stopped reading after its first
+// chunk (its stream's window is held, not the connection's). The slow
+// client resumes only after the fast ones are done, so if the stalled
+// stream blocked the shared upstream connection the fast fetches would
+// never finish (their client gives up after 20 s and the test fails). All
+// four share one upstream connection (checked on /stats).
 func TestH2UpstreamLargeResponse(t *testing.T) {
 	t.Parallel()
 	ng := startH2cNginx(t, startH2cBackend(t))
@@ -376,8 +380,10 @@ func TestH2UpstreamLargeResponse(t *testing.T) {
 	h := sha256.New()
 	io.Copy(h, newPatternStream(h2BigLen))
 	want := hex.EncodeToString(h.Sum(nil))
-	fetch := func(slow bool) string {
-		resp, err := newClient().Get(m.URL("/big"))
+	// fetch reads /big whole; with a gate, it reads one chunk, reports on
+	// started and waits for the gate before reading the rest.
+	fetch := func(c *http.Client, started chan<- struct{}, gate <-chan struct{}) string {
+		resp, err := c.Get(m.URL("/big"))
 		if err != nil {
 			return err.Error()
 		}
@@ -398,8 +404,10 @@ func TestH2UpstreamLargeResponse(t *testing.T) {
 			if err != nil {
 				return err.Error()
 			}
-			if slow && n < 2<<20 {
-				time.Sleep(20 * time.Millisecond)
+			if gate != nil && n > 0 {
+				close(started)
+				<-gate
+				gate = nil
 			}
 		}
 		if got := hex.EncodeToString(h.Sum(nil)); n != h2BigLen || got != want {
@@ -407,19 +415,51 @@ func TestH2UpstreamLargeResponse(t *testing.T) {
 		}
 		return ""
 	}
+	started, gate := make(chan struct{}), make(chan struct{})
 	slowDone := make(chan string, 1)
-	go func() { slowDone <- fetch(true) }()
-	start := time.Now()
+	// The slow client's socket takes 64 KiB: with moe's own buffers and
+	// its socket's send buffer, well under 8 MiB fits before the stream
+	// must stop.
+	small := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 64<<10) })
+	}}
+	slow := &http.Client{Transport: &http.Transport{Proxy: nil, DialContext: small.DialContext}}
+	go func() { slowDone <- fetch(slow, started, gate) }()
+	select {
+	case <-started:
+	case e := <-slowDone:
+		t.Fatalf("slow fetch ended before its first chunk: %s", e)
+	case <-time.After(20 * time.Second):
+		t.Fatal("slow fetch: no first chunk in 20s")
+	}
+	fast := &http.Client{Timeout: 20 * time.Second, Transport: newClient().Transport}
 	for i := 0; i < 3; i++ {
-		if e := fetch(false); e != "" {
-			t.Fatalf("fast fetch %d: %s", i, e)
+		if e := fetch(fast, nil, nil); e != "" {
+			close(gate)
+			t.Fatalf("fast fetch %d while another stream of the upstream connection is stalled: %s", i, e)
 		}
 	}
-	fast := time.Since(start)
+	// The slow stream is still open: moe logs a stream when it ends (the
+	// log is written about every 200 ms), and only the 3 fast ones have.
+	bigDone := func() int { return strings.Count(readFileString(filepath.Join(m.Dir, "access.log")), `"/big"`) }
+	if !waitFor(5*time.Second, func() bool { return bigDone() >= 3 }) {
+		close(gate)
+		t.Fatalf("access log: %d /big streams ended, want the 3 fast ones", bigDone())
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := bigDone(); n != 3 {
+		close(gate)
+		t.Fatalf("access log: %d /big streams ended while the slow client read nothing: the slow stream was not held", n)
+	}
+	// They shared one upstream connection with the stalled stream.
+	if n, ok := statValue(t, m, "moe_upstream_connections_active", map[string]string{"cluster": "up"}); !ok || n != 1 {
+		close(gate)
+		t.Fatalf("moe_upstream_connections_active = %v (found %v), want 1: the fetches did not share the connection", n, ok)
+	}
+	close(gate)
 	if e := <-slowDone; e != "" {
 		t.Fatalf("slow fetch: %s", e)
 	}
-	t.Logf("3 fast fetches in %v next to a slow one", fast)
 }
 
 // TestH2UpstreamClientAbort: clients that go away mid-response cancel their
