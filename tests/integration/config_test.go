@@ -10,23 +10,33 @@ import (
 	"time"
 )
 
-// simpleYAML: one listener "main" on {{listen}} with route "to-up" (prefix /)
-// to cluster "up" holding endpoints; JSON access log in {{tmp}}/access.log.
-func simpleYAML(workers int, endpoints ...string) string {
+// yamlMain starts a config: one worker, the admin server, a JSON access log
+// in {{tmp}}/access.log, and listener "main" on {{listen}}, open for more
+// of its keys (indented 4) and the rest of the file.
+var yamlMain = yamlHead(1)
+
+// yamlHead is yamlMain with `workers` workers.
+func yamlHead(workers int) string {
 	return fmt.Sprintf(`workers: %d
 admin: {address: "{{admin}}"}
 log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
 listeners:
   - name: main
     address: "{{listen}}"
-    routes:
+`, workers)
+}
+
+// simpleYAML: one listener "main" on {{listen}} with route "to-up" (prefix /)
+// to cluster "up" holding endpoints; JSON access log in {{tmp}}/access.log.
+func simpleYAML(workers int, endpoints ...string) string {
+	return yamlHead(workers) + fmt.Sprintf(`    routes:
       - name: to-up
         match: {prefix: /}
         cluster: up
 clusters:
   - name: up
     endpoints: [%s]
-`, workers, quoteList(endpoints))
+`, quoteList(endpoints))
 }
 
 func quoteList(xs []string) string {

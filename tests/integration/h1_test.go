@@ -257,13 +257,7 @@ func TestH10WithoutKeepAliveCloses(t *testing.T) {
 	t.Parallel()
 	up := startEcho(t, "up")
 	chunky := startUpstream(t, "chunky", chunkedSmallHandler("one-", "two-", "three"))
-	m := startMoe(t, `workers: 1
-admin: {address: "{{admin}}"}
-log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
-listeners:
-  - name: main
-    address: "{{listen}}"
-    routes:
+	m := startMoe(t, yamlMain+`    routes:
       - match: {prefix: /chunky}
         cluster: chunky
       - match: {prefix: /}
@@ -366,13 +360,7 @@ func tunnelEcho(t *testing.T, c io.Writer, br *bufio.Reader, n int) {
 func TestH1Connect(t *testing.T) {
 	t.Parallel()
 	up := startUpstream(t, "connect", tunnelHandler(200, nil, "tunnel-open\n"))
-	m := startMoe(t, `workers: 1
-admin: {address: "{{admin}}"}
-log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
-listeners:
-  - name: main
-    address: "{{listen}}"
-    routes:
+	m := startMoe(t, yamlMain+`    routes:
       - match: {method: CONNECT}
         cluster: connect
 clusters:

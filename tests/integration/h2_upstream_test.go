@@ -124,13 +124,7 @@ func (n *h2Nginx) accessLines(t testing.TB, min int) []string {
 }
 
 func h2cYAML(workers int, endpoint string, extra string) string {
-	return fmt.Sprintf(`workers: %d
-admin: {address: "{{admin}}"}
-log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
-listeners:
-  - name: main
-    address: "{{listen}}"
-    http2: true
+	return yamlHead(workers) + fmt.Sprintf(`    http2: true
     routes:
       - name: to-up
         match: {prefix: /}
@@ -139,7 +133,7 @@ clusters:
   - name: up
     protocol: h2c
     endpoints: ["%s"]
-%s`, workers, endpoint, extra)
+%s`, endpoint, extra)
 }
 
 // TestH2UpstreamGet: an HTTP/1.1 GET through moe to an h2c upstream; nginx

@@ -16,13 +16,7 @@ func TestH1HostileRequests(t *testing.T) {
 	alive := startEcho(t, "alive")
 	// /__alive probes go to their own cluster, so cluster "up" never has a
 	// pooled connection: each hostile request meets a fresh upstream connect.
-	yaml := `workers: 1
-admin: {address: "{{admin}}"}
-log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
-listeners:
-  - name: main
-    address: "{{listen}}"
-    routes:
+	yaml := yamlMain + `    routes:
       - match: {path: /__alive}
         cluster: alive
       - match: {prefix: /}

@@ -35,13 +35,7 @@ func sendRaw(t *testing.T, addr, req string) (int, *bufio.Reader, net.Conn) {
 func TestH1RequestHeaderLimits(t *testing.T) {
 	t.Parallel()
 	up := startEcho(t, "up")
-	m := startMoe(t, `workers: 1
-admin: {address: "{{admin}}"}
-log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
-listeners:
-  - name: main
-    address: "{{listen}}"
-    limits: {max_request_headers: 8KiB, max_headers: 10}
+	m := startMoe(t, yamlMain+`    limits: {max_request_headers: 8KiB, max_headers: 10}
     routes:
       - match: {prefix: /}
         cluster: up
@@ -92,13 +86,7 @@ clusters:
 func TestH1RequestBodyTooLarge413(t *testing.T) {
 	t.Parallel()
 	up := startEcho(t, "up")
-	m := startMoe(t, `workers: 1
-admin: {address: "{{admin}}"}
-log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
-listeners:
-  - name: main
-    address: "{{listen}}"
-    limits: {max_request_body: 1KiB}
+	m := startMoe(t, yamlMain+`    limits: {max_request_body: 1KiB}
     routes:
       - match: {prefix: /roomy}
         cluster: up
@@ -161,13 +149,7 @@ clusters:
 func TestListenerMaxConnections(t *testing.T) {
 	t.Parallel()
 	up := startEcho(t, "up")
-	m := startMoe(t, `workers: 1
-admin: {address: "{{admin}}"}
-log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
-listeners:
-  - name: main
-    address: "{{listen}}"
-    limits: {max_connections: 2}
+	m := startMoe(t, yamlMain+`    limits: {max_connections: 2}
     routes:
       - match: {prefix: /}
         cluster: up

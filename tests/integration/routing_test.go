@@ -9,13 +9,7 @@ import (
 // naming themselves, so the body says which route won.
 func TestRouteMatching(t *testing.T) {
 	t.Parallel()
-	m := startMoe(t, `workers: 1
-admin: {address: "{{admin}}"}
-log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
-listeners:
-  - name: main
-    address: "{{listen}}"
-    routes:
+	m := startMoe(t, yamlMain+`    routes:
       - name: first
         match: {prefix: /order/}
         direct_response: {status: 200, body: "first"}
@@ -113,13 +107,7 @@ listeners:
 func TestPrefixRewrite(t *testing.T) {
 	t.Parallel()
 	up := startEcho(t, "up")
-	m := startMoe(t, `workers: 1
-admin: {address: "{{admin}}"}
-log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
-listeners:
-  - name: main
-    address: "{{listen}}"
-    routes:
+	m := startMoe(t, yamlMain+`    routes:
       - match: {prefix: /api/}
         cluster: up
         prefix_rewrite: /
@@ -152,13 +140,7 @@ func TestRoundRobinTwoEndpoints(t *testing.T) {
 	t.Parallel()
 	a := startEcho(t, "a")
 	b := startEcho(t, "b")
-	m := startMoe(t, `workers: 1
-admin: {address: "{{admin}}"}
-log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
-listeners:
-  - name: main
-    address: "{{listen}}"
-    routes:
+	m := startMoe(t, yamlMain+`    routes:
       - match: {prefix: /}
         cluster: up
 clusters:

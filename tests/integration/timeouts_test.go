@@ -12,13 +12,7 @@ import (
 func TestRequestHeadersTimeout408(t *testing.T) {
 	t.Parallel()
 	up := startEcho(t, "up")
-	m := startMoe(t, `workers: 1
-admin: {address: "{{admin}}"}
-log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
-listeners:
-  - name: main
-    address: "{{listen}}"
-    timeouts: {request_headers: 1s, idle: 30s}
+	m := startMoe(t, yamlMain+`    timeouts: {request_headers: 1s, idle: 30s}
     routes:
       - match: {prefix: /}
         cluster: up
@@ -51,13 +45,7 @@ clusters:
 func TestIdleTimeoutClosesKeepAlive(t *testing.T) {
 	t.Parallel()
 	up := startEcho(t, "up")
-	m := startMoe(t, `workers: 1
-admin: {address: "{{admin}}"}
-log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
-listeners:
-  - name: main
-    address: "{{listen}}"
-    timeouts: {request_headers: 10s, idle: 1s}
+	m := startMoe(t, yamlMain+`    timeouts: {request_headers: 10s, idle: 1s}
     routes:
       - match: {prefix: /}
         cluster: up
@@ -82,13 +70,7 @@ func TestRouteTimeoutSlowUpstream504(t *testing.T) {
 	t.Parallel()
 	slow := startUpstream(t, "slow", slowHandler(3*time.Second))
 	fast := startEcho(t, "fast")
-	m := startMoe(t, `workers: 1
-admin: {address: "{{admin}}"}
-log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
-listeners:
-  - name: main
-    address: "{{listen}}"
-    routes:
+	m := startMoe(t, yamlMain+`    routes:
       - match: {prefix: /slow}
         cluster: slow
         timeout: 500ms

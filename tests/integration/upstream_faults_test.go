@@ -15,13 +15,7 @@ import (
 // settings in clusterExtra, route settings in routeExtra); everything else
 // to the healthy echo cluster "good".
 func faultYAML(badAddr, goodAddr, routeExtra, clusterExtra string) string {
-	return fmt.Sprintf(`workers: 1
-admin: {address: "{{admin}}"}
-log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
-listeners:
-  - name: main
-    address: "{{listen}}"
-    routes:
+	return yamlMain + fmt.Sprintf(`    routes:
       - name: fault
         match: {prefix: /fault}
         cluster: bad
