@@ -33,7 +33,7 @@ $(FUZZ_BUILD)/build.ninja:
 	  -DMOE_SANITIZE=ON -DMOE_WITH_GO=OFF -DMOE_FUZZ_SECONDS=15
 
 build-fuzz: deps $(FUZZ_BUILD)/build.ninja
-	cmake --build $(FUZZ_BUILD) --target http1_request_fuzz config_fuzz
+	cmake --build $(FUZZ_BUILD) --target http1_request_fuzz config_fuzz h2_frame_gate_fuzz
 
 fuzz: build-fuzz
 	ctest --test-dir $(FUZZ_BUILD) --output-on-failure -R fuzz_smoke
