@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -83,5 +85,68 @@ func TestGoBatchedClientsVanish(t *testing.T) {
 	// Every stream has ended: Go holds no stream state any more.
 	if !waitFor(5*time.Second, func() bool { return goStat(t, m, "streams") == 0 }) {
 		t.Fatalf("GET /go: %v Go stream states still in use after every stream ended", goStat(t, m, "streams"))
+	}
+}
+
+// TestGoBatchedTunnels: WebSocket and CONNECT through a header-only Go chain.
+// The upgrade request's headers wait in the worker's batch while the
+// client's first tunnel bytes are already behind them in the same write;
+// the upstream gets the request with traceid's id, then every tunnel byte,
+// in order, both ways.
+func TestGoBatchedTunnels(t *testing.T) {
+	t.Parallel()
+	requireGo(t)
+	ws := startUpstream(t, "ws", tunnelHandler(101, []string{
+		"Upgrade", "websocket", "Connection", "Upgrade",
+		"Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="}, "hello-from-upstream\n"))
+	connect := startUpstream(t, "connect", tunnelHandler(200, nil, "tunnel-open\n"))
+	m := startMoe(t, yamlMain+`    filters:
+      - name: traceid
+    routes:
+      - match: {method: CONNECT}
+        cluster: connect
+      - match: {prefix: /}
+        cluster: ws
+clusters:
+  - name: ws
+    endpoints: ["{{ws}}"]
+  - name: connect
+    endpoints: ["{{connect}}"]
+`, "ws", ws.Addr, "connect", connect.Addr)
+	for _, tc := range []struct {
+		name, request, greeting string
+		status                  int
+		up                      *upstream
+	}{
+		{"websocket", "GET /ws HTTP/1.1\r\nHost: ws.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", "hello-from-upstream\n", 101, ws},
+		{"connect", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", "tunnel-open\n", 200, connect},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial(t, m.Addr("listen"))
+			br := bufio.NewReader(c)
+			early := "early-bytes-behind-the-request\n"
+			if _, err := io.WriteString(c, tc.request+early); err != nil {
+				t.Fatal(err)
+			}
+			resp := readRawResponse(t, br, "HEAD")
+			if resp.Status != tc.status {
+				t.Fatalf("status %d, want %d", resp.Status, tc.status)
+			}
+			reqs := tc.up.Requests()
+			if len(reqs) != 1 || !hex32RE.MatchString(reqs[0].Header.Get("X-Request-Id")) {
+				t.Fatalf("upstream requests %+v: want one, with traceid's X-Request-Id", reqs)
+			}
+			greet, err := br.ReadString('\n')
+			if err != nil || greet != tc.greeting {
+				t.Fatalf("upstream->client bytes: %q, %v", greet, err)
+			}
+			// The early bytes went through first: the echo returns them.
+			back := make([]byte, len(early))
+			if _, err := io.ReadFull(br, back); err != nil || string(back) != early {
+				t.Fatalf("early tunnel bytes echoed as %q, %v", back, err)
+			}
+			tunnelEcho(t, c, br, 1<<20)
+		})
 	}
 }
