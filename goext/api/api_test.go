@@ -419,6 +419,13 @@ func TestMetricsRender(t *testing.T) {
 			t.Errorf("missing %q in\n%s", want, m)
 		}
 	}
+	// The TYPE line heads its family: the samples come after it, before the
+	// next family (other tests' filters may add samples in between).
+	typeAt := strings.Index(m, "# TYPE moe_go_filter_hits_total counter\n")
+	sampleAt := strings.Index(m, "moe_go_filter_hits_total{filter=\""+mf+"\"} 3\n")
+	if typeAt < 0 || sampleAt < typeAt || strings.Contains(m[typeAt+1:sampleAt], "# TYPE") {
+		t.Errorf("hits_total's sample is not in its TYPE line's family:\n%s", m)
+	}
 	var rj map[string]any
 	if err := json.Unmarshal(host.E.RuntimeJSON("go-test"), &rj); err != nil {
 		t.Fatal(err)

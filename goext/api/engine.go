@@ -306,6 +306,10 @@ func (w *workerTable) release(st *streamState) {
 		if len(st.kv) > 0 {
 			clear(st.kv)
 		}
+		// handle 0: a late event that still names this state (its stream's
+		// old go_state) no longer matches it in get's callers, so it cannot
+		// release the slot a second time.
+		st.handle = 0
 		st.chain, st.rawInfo, st.infoSet, st.haveReq, st.haveResp = nil, nil, false, false, false
 		st.strs = st.strs[:0]
 		st.reqBuf, st.respBuf, st.afterResume, st.created, st.done = bufState{}, bufState{}, nil, 0, false

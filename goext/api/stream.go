@@ -85,12 +85,15 @@ func (s *Stream) Set(key, value string) {
 	st.emit(abi.OpKVSet, abi.TargetStream, key, value)
 }
 
-// CopyString returns a copy of b as a string in memory the stream owns:
-// like the strings moe hands out, it is valid until the stream ends, and its
-// bytes are reused for a later stream afterwards. It saves the heap
-// allocation of string(b) per request, e.g. for a value made in a stack
-// buffer and passed to Header.Set. Call it in hooks (or a ResumeWith
-// function) only.
+// CopyString returns a copy of b as a string in memory the stream's Go
+// state owns: like the strings moe hands out, use it in this stream's hooks
+// only. The state ends after the stream's last hook (for a chain without
+// OnDone and body hooks, its last headers hook), and its bytes are then
+// reused by a later stream: the string changes. Never keep it past that (a
+// map key, a cache, a goroutine): use string(b) or strings.Clone for that.
+// It saves the heap allocation of string(b) per request, e.g. for a value
+// made in a stack buffer and passed to Header.Set. Call it in hooks (or a
+// ResumeWith function) only.
 func (s *Stream) CopyString(b []byte) string {
 	st := s.st
 	if st.probe || len(b) == 0 {
@@ -142,11 +145,13 @@ func (s *Stream) ResumeWith(fn func()) { s.st.requestResume(s.idx, fn, nil) }
 // upstream's. From a hook, return LocalReply after it; after Pending, call it
 // from the goroutine instead of Resume. headers are [name, value] pairs.
 //
-// For a gRPC request (content-type application/grpc*) the reply is
-// gRPC-shaped instead: HTTP 200, content-type application/grpc, grpc-status
-// mapped from status (401→16 UNAUTHENTICATED, 403→7 PERMISSION_DENIED,
-// 404→12 UNIMPLEMENTED, 429/502/503/504→14 UNAVAILABLE, 400→13 INTERNAL,
-// others→2 UNKNOWN), grpc-message = body (or the status text), no body. A
+// For a gRPC request over HTTP/2 (content-type application/grpc*), moe
+// shapes a reply with status 300 or more (src/proxy/grpc.cc): HTTP 200,
+// the request's gRPC content-type, grpc-status mapped from status
+// (400/500→13 INTERNAL, 401→16 UNAUTHENTICATED, 403→7 PERMISSION_DENIED,
+// 404→12 UNIMPLEMENTED, 408/504→4 DEADLINE_EXCEEDED, 413/431→8
+// RESOURCE_EXHAUSTED, 429/502/503→14 UNAVAILABLE, others→2 UNKNOWN),
+// grpc-message = body (none when the body is empty), no body. A
 // grpc-status among headers is kept as given.
 func (s *Stream) SendLocalReply(status int, headers [][2]string, body []byte) {
 	if status < 100 || status > 999 {

@@ -581,14 +581,14 @@ func (s *Stream) headerOp(h Headers, op abi.Op) Headers {
 	return h
 }
 
-// Done ends the stream (finalStatus 0 = reset before a response) and frees
-// its simulated worker. Header memory is overwritten afterwards.
 // HoldsGoState says whether Go still keeps state for this stream, so moe
 // would make a DONE crossing at its end. A chain without OnDone and without
 // body or trailer hooks frees it at its last headers event (docs/go-runtime.md,
 // "The last crossing").
 func (s *Stream) HoldsGoState() bool { return s.goState != 0 }
 
+// Done ends the stream (finalStatus 0 = reset before a response) and frees
+// its simulated worker. Header memory is overwritten afterwards.
 func (s *Stream) Done(finalStatus int) {
 	if s.done {
 		return

@@ -179,7 +179,7 @@ void Worker::run_go_batch() {
     for (; next < go_batch_running_.size() && go_batch_events_.size() < kMaxGoBatch; next++)
       if (Stream* s = find_stream(go_batch_running_[next]))
         s->fill_batched_event(go_batch_events_.emplace_back(), go_batch_ops_);
-    if (go_batch_events_.empty()) break;
+    if (go_batch_events_.empty()) break;  // every stream left had ended: no crossing at all
     go_batch_ops_.len = 0;
     go::on_events(go_batch_events_.data(), static_cast<uint32_t>(go_batch_events_.size()));
     // Every stream takes its Go state before any goes on: going on can end

@@ -168,10 +168,10 @@ class H2ServerConnection final : public TcpConnection, public DownstreamConnecti
   int listener_index_;
   std::string peer_ip_;
   nghttp2_session* session_ = nullptr;
-  h2::FrameGate gate_;
-  friend class H2Stream;
+  h2::FrameGate gate_;  // client stream-state rules nghttp2 leaves lax
   uint16_t hpack_named_ = 0;  // h2::unique_field names this connection's HPACK has indexed once
-  std::vector<nghttp2_nv> nva_;  // H2Stream's scratch for HEADERS and trailers (capacity kept)  // client stream-state rules nghttp2 leaves lax
+  std::vector<nghttp2_nv> nva_;  // H2Stream's scratch for HEADERS and trailers (capacity kept)
+  friend class H2Stream;
   IntrusiveList<H2Stream, &H2Stream::link> streams_;
   enum class TimerKind : uint8_t { none, request_headers, idle };
   uint64_t reset_window_ms_ = 0;  // start of the current one-second RST window

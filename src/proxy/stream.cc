@@ -386,15 +386,20 @@ void Stream::on_response_headers(bool end_stream) {
   strip_hop_by_hop(response_, tunnel_ && !request_.is_connect);
   if (wants(MOE_EV_RESPONSE_HEADERS) && !tunnel_) {
     resp_held_ = true;
+    // Held (the batch, or Pending): a response that ends here (204, 304,
+    // HEAD, Content-Length: 0) is over for the upstream codec, which
+    // releases its stream or connection when this returns; on_response_end
+    // lets go of it now, so that ending the stream later cannot reset a
+    // connection that serves another stream by then.
     if (batch_go(MOE_EV_RESPONSE_HEADERS, end_stream)) {  // goes on in on_go_batched
-      resp_end_held_ = end_stream;
+      if (end_stream) on_response_end();
       return;
     }
     const int32_t r = call_go(MOE_EV_RESPONSE_HEADERS, end_stream, nullptr);
     if (finished_ || r == MOE_LOCAL_REPLY) return;
     if (r == MOE_PENDING) {
       go_pending_ = MOE_EV_RESPONSE_HEADERS;
-      resp_end_held_ = end_stream;
+      if (end_stream) on_response_end();
       return;
     }
     if (r == MOE_STOP_AND_BUFFER && !end_stream) {
@@ -544,7 +549,14 @@ void Stream::release_held_response() {
   } else if (end_on_data && response_.has_body) {
     encode_response_data(nullptr, 0, true);
   }
-  if (resp_trailers_held_) downstream_.encode_trailers(response_trailers_);
+  if (resp_trailers_held_) {
+    // The trailers hook did not run while the headers were held (Pending).
+    if (wants(MOE_EV_RESPONSE_TRAILERS)) {
+      call_go(MOE_EV_RESPONSE_TRAILERS, true, nullptr);
+      if (finished_) return;
+    }
+    downstream_.encode_trailers(response_trailers_);
+  }
   if (upstream_read_disabled_ && upstream_) {
     upstream_read_disabled_ = false;
     upstream_->read_disable(false);
@@ -849,7 +861,13 @@ void Stream::continue_after_go(uint32_t kind, int32_t r) {
       break;
     case MOE_EV_RESPONSE_HEADERS:
       if (r == MOE_STOP_AND_BUFFER && !resp_end_held_) {
+        // Reading may have stopped while the headers were held (resp_body_
+        // over the watermark); buffering goes on to its own limit.
         resp_buffering_ = true;
+        if (upstream_read_disabled_ && upstream_) {
+          upstream_read_disabled_ = false;
+          upstream_->read_disable(false);
+        }
         return;
       }
       release_held_response();

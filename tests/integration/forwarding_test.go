@@ -3,7 +3,6 @@ package integration
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -230,12 +229,10 @@ func TestUpstreamIdleCloseNotReused(t *testing.T) {
 // (prior knowledge on an http2 listener).
 func TestH1AndH2cIPv6ClientForwardedFor(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "[::1]:0")
+	addr, err := freePortOn("[::1]")
 	if err != nil {
 		t.Skipf("no IPv6 loopback: %v", err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	up := startEcho(t, "up")
 	startMoe(t, strings.Replace(h2YAML(1, up.Addr), "{{listen}}", addr, 1))
 

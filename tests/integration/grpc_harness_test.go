@@ -390,13 +390,7 @@ func grpcYAML(filters, routes, extraClusters string) string {
 	if filters != "" {
 		filters = "    filters:\n" + strings.TrimRight(filters, "\n") + "\n"
 	}
-	return fmt.Sprintf(`workers: 1
-admin: {address: "{{admin}}"}
-log: {level: info, access_log: "{{tmp}}/access.log", access_log_format: json}
-listeners:
-  - name: main
-    address: "{{listen}}"
-    http2: true
+	return yamlMain + fmt.Sprintf(`    http2: true
 %s    routes:
 %s
 clusters:

@@ -611,3 +611,25 @@ func TestGRPCLocalRepliesBeforeResponse(t *testing.T) {
 		})
 	}
 }
+
+// TestGRPCGoFilterLocalReply: a Go filter's SendLocalReply to a gRPC call
+// reaches the client as a gRPC status (moe shapes it: HTTP 403 ->
+// PERMISSION_DENIED, the body as grpc-message); calls the filter lets
+// through are served. The filter comes from the test plugin.
+func TestGRPCGoFilterLocalReply(t *testing.T) {
+	t.Parallel()
+	requireGo(t)
+	p := testPlugins(t)
+	up := startGRPCUpstream(t)
+	m := startMoe(t, goYAMLPlugins(p.TestFilters)+grpcYAML(`      - name: test_reply
+        config: {status: 403, body: "denied by a Go filter"}`, "", ""), "up", up.Addr)
+	c := testgrpc.NewTestServiceClient(dialGRPC(t, m.Addr("listen")))
+	if _, err := c.UnaryCall(callCtx(t, 10*time.Second, "go-reply-ok"), &testgrpc.SimpleRequest{}); err != nil {
+		t.Fatalf("UnaryCall without x-deny: %v", err)
+	}
+	_, err := c.UnaryCall(callCtx(t, 10*time.Second, "go-reply-deny", "x-deny", "1"), &testgrpc.SimpleRequest{})
+	checkStatus(t, "UnaryCall with x-deny", err, codes.PermissionDenied, "denied by a Go filter")
+	if up.Svc.callWith("go-reply-deny") != nil {
+		t.Fatal("the denied call reached the server")
+	}
+}

@@ -215,7 +215,6 @@ func goawayCode(f h2Frame) (lastStream, code uint32) {
 	return binary.BigEndian.Uint32(f.Payload) & 0x7fffffff, binary.BigEndian.Uint32(f.Payload[4:])
 }
 
-// needTool skips the test when a client binary is missing.
 // needTool fails (not skips) when a client tool is missing: make test
 // installs them (scripts/install-deps.sh), so CI must not drop tests.
 func needTool(t testing.TB, name string) {

@@ -12,7 +12,6 @@ package integration
 import (
 	"encoding/binary"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -56,14 +55,7 @@ func TestH2cHostileFramesContained(t *testing.T) {
 		{"DATA after END_STREAM", appendFrame(get(1, true), frameData, flagEndStream, 1, []byte("x")), true, errCodeStreamClosed},
 		{"zero WINDOW_UPDATE on a stream", appendFrame(get(1, false), frameWindowUpdate, 0, 1, u32(0)), true, errCodeProtocol},
 	}
-	var wg sync.WaitGroup
-	var good int
-	var goodOut string
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		good, goodOut = h2load(t, "-c2", "-m8", "-n3000", m.URL("/good"))
-	}()
+	waitGood := startH2load(t, "-c2", "-m8", "-n3000", m.URL("/good"))
 	for _, tc := range cases {
 		h := dialH2(t, m.Addr("listen"))
 		go h.c.Write(tc.frames) // moe may close before taking it all
@@ -96,7 +88,7 @@ func TestH2cHostileFramesContained(t *testing.T) {
 		}
 		h.c.Close()
 	}
-	wg.Wait()
+	good, goodOut := waitGood()
 	if good != 3000 {
 		t.Errorf("well-behaved client: %d 2xx of 3000:\n%s", good, goodOut)
 	}

@@ -8,6 +8,7 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -16,7 +17,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -46,15 +46,34 @@ var h2loadStatusRE = regexp.MustCompile(`status codes: (\d+) 2xx, (\d+) 3xx, (\d
 // h2load runs h2load and returns the 2xx count and its output.
 func h2load(t *testing.T, args ...string) (int, string) {
 	t.Helper()
+	return startH2load(t, args...)()
+}
+
+// startH2load runs h2load in the background, for a test that does other
+// work meanwhile; the returned wait, called on the test's goroutine, gives
+// the succeeded count and the output (and fails the test if h2load did not
+// run or printed no status line).
+func startH2load(t *testing.T, args ...string) (wait func() (int, string)) {
+	t.Helper()
 	needTool(t, "h2load")
-	_, stdout, stderr := runCmd(t, 120*time.Second, "h2load", args...)
-	m := h2loadStatusRE.FindStringSubmatch(stdout)
-	if m == nil {
-		t.Fatalf("h2load %v: no status line:\n%s\n%s", args, stdout, stderr)
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	cmd := exec.CommandContext(ctx, "h2load", args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	done := make(chan error, 1)
+	go func() { done <- cmd.Run() }()
+	return func() (int, string) {
+		t.Helper()
+		err := <-done
+		cancel()
+		m := h2loadStatusRE.FindStringSubmatch(stdout.String())
+		if m == nil {
+			t.Fatalf("h2load %v: %v, no status line:\n%s\n%s", args, err, stdout.String(), stderr.String())
+		}
+		var ok int
+		fmt.Sscan(m[1], &ok)
+		return ok, stdout.String()
 	}
-	var ok int
-	fmt.Sscan(m[1], &ok)
-	return ok, stdout
 }
 
 // TestH2cToH1Get: h2c GET through moe; the HTTP/1.1 upstream sees Host from
@@ -317,14 +336,7 @@ func TestH2cRapidResetGoaway(t *testing.T) {
 	t.Parallel()
 	up := startEcho(t, "up")
 	m := startMoe(t, h2YAML(1, up.Addr))
-	var wg sync.WaitGroup
-	var good int
-	var goodOut string
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		good, goodOut = h2load(t, "-c2", "-m8", "-n1000", m.URL("/good"))
-	}()
+	waitGood := startH2load(t, "-c2", "-m8", "-n1000", m.URL("/good"))
 	h := dialH2(t, m.Addr("listen"))
 	var b []byte
 	rst := binary.BigEndian.AppendUint32(nil, errCodeCancel)
@@ -347,7 +359,7 @@ func TestH2cRapidResetGoaway(t *testing.T) {
 	if !isClosedErr(err) {
 		t.Errorf("connection not closed after GOAWAY: %v", err)
 	}
-	wg.Wait()
+	good, goodOut := waitGood()
 	if good != 1000 {
 		t.Errorf("well-behaved client: %d 2xx of 1000:\n%s", good, goodOut)
 	}

@@ -98,13 +98,21 @@ func moeSrc() string {
 // freePort returns "127.0.0.1:PORT" for a port that was free a moment ago.
 func freePort(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freePortOn("127.0.0.1")
 	if err != nil {
 		t.Fatalf("freePort: %v", err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	return addr
+}
+
+// freePortOn is freePort for another loopback address ("[::1]").
+func freePortOn(host string) (string, error) {
+	ln, err := net.Listen("tcp", host+":0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // closedPort returns an address nobody listens on (connect gets ECONNREFUSED).

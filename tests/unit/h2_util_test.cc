@@ -5,12 +5,12 @@
 
 using moe::h2::make_field_nv;
 
-TEST_CASE("credentials are never indexed", "[h2][hpack]") {
+TEST_CASE("proxy credentials are never indexed", "[h2][hpack]") {
   uint16_t named = 0;
-  for (int i = 0; i < 3; i++) {
-    CHECK(make_field_nv("authorization", "Bearer abc", named).flags == NGHTTP2_NV_FLAG_NO_INDEX);
+  for (int i = 0; i < 3; i++)
     CHECK(make_field_nv("proxy-authorization", "Basic xyz", named).flags == NGHTTP2_NV_FLAG_NO_INDEX);
-  }
+  // authorization: nghttp2's deflater never indexes it by itself.
+  CHECK(make_field_nv("authorization", "Bearer abc", named).flags == NGHTTP2_NV_FLAG_NONE);
   CHECK(named == 0);
 }
 
