@@ -426,9 +426,7 @@ func (st *streamState) lastCall(ev *abi.Event, kind uint32, r int32) {
 	// lastKinds has no trailer hooks, so its trailers never held a view.
 	st.ops = nil
 	st.reqHeaders.raw, st.respHeaders.raw = nil, nil
-	st.done = true
-	st.cur = -1
-	st.w.release(st)
+	st.w.release(st) // resets done; alloc resets cur for the next stream
 	ev.GoState = 0
 }
 

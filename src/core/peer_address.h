@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string_view>
 
 namespace moe {
 
@@ -34,6 +35,17 @@ struct PeerAddress {
   }
   // Writes the text form into out[kMaxText]; returns its length.
   size_t format(char* out) const;
+  // The text form by value, for a log line or a hand-off.
+  struct Text {
+    char buf[kMaxText];
+    size_t len;
+    std::string_view view() const { return {buf, len}; }
+  };
+  Text text() const {
+    Text t;
+    t.len = format(t.buf);
+    return t;
+  }
 };
 
 }  // namespace moe

@@ -127,10 +127,8 @@ void Http1ServerConnection::on_data(const char* p, size_t n) {
         // with a broken preface must see the connection close (RFC 9113
         // 3.4). Close without answering.
         add(worker_.stats().listeners[static_cast<size_t>(listener_index_)]->protocol_errors);
-        char ip[PeerAddress::kMaxText];
-        const size_t ip_len = peer_.format(ip);
         log_debug("listener {}: from {}: neither an HTTP/1.x request line nor the HTTP/2 preface; closing",
-                  cfg().name, std::string_view(ip, ip_len));
+                  cfg().name, peer_.text().view());
         close();
         return;
       }
@@ -142,9 +140,8 @@ void Http1ServerConnection::on_data(const char* p, size_t n) {
     } else {
       std::string initial(kPreface);
       initial.append(p + m, n - m);
-      char ip[PeerAddress::kMaxText];
-      const size_t ip_len = peer_.format(ip);
-      H2ServerConnection::adopt(worker_, listener_index_, release_fd(), {ip, ip_len}, initial);
+      const PeerAddress::Text ip = peer_.text();
+      H2ServerConnection::adopt(worker_, listener_index_, release_fd(), ip.view(), initial);
       return;
     }
   }
@@ -244,9 +241,7 @@ void Http1ServerConnection::parse(const char* p, size_t n) {
 
 void Http1ServerConnection::protocol_error(int status, std::string_view reason) {
   add(worker_.stats().listeners[static_cast<size_t>(listener_index_)]->protocol_errors);
-  char ip[PeerAddress::kMaxText];
-  const size_t ip_len = peer_.format(ip);
-  log_debug("listener {}: {} from {}: {}", cfg().name, status, std::string_view(ip, ip_len), reason);
+  log_debug("listener {}: {} from {}: {}", cfg().name, status, peer_.text().view(), reason);
   std::string body(http1::reason_phrase(status));
   body.append(": ").append(reason).push_back('\n');
   if (Stream* s = stream(); s && !s->finished()) {

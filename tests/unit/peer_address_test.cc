@@ -27,6 +27,7 @@ std::string text_of(int af, const char* ip) {
   char out[PeerAddress::kMaxText];
   const size_t n = a.format(out);
   REQUIRE(out[n] == '\0');
+  REQUIRE(a.text().view() == std::string_view(out, n));
   return std::string(out, n);
 }
 
