@@ -400,9 +400,10 @@ void Http1ServerConnection::encode_headers(const ResponseHead& head, bool end_st
 }
 
 void Http1ServerConnection::encode_data(const char* p, size_t n, bool end_stream) {
-  std::string& o = out();
+  // out() is asked again after write_body, which may send or swap the
+  // output buffer: no reference to it is held across the call.
   if (chunked_out_ && n) {
-    http1::write_chunk_header(o, n);
+    http1::write_chunk_header(out(), n);
     write_body(p, n);
     out().append("\r\n", 2);
   } else if (n) {
