@@ -1,5 +1,6 @@
 #include "proxy/headers.h"
 
+#include <cstdint>
 #include <cstring>
 
 #include "core/slab.h"
@@ -9,6 +10,25 @@ namespace {
 
 inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
+
+// dst[0..n) = src[0..n) with A-Z lower-cased, 8 bytes per step: a header
+// name is 4 to 20 bytes, and the byte loop was ~6 instructions per byte
+// (a third of HeaderMap::add under callgrind). Bytes >= 0x80 are left alone.
+inline void lower_copy(char* dst, const char* src, size_t n) {
+  constexpr uint64_t k7f = 0x7f7f7f7f7f7f7f7fULL, k80 = 0x8080808080808080ULL;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, src + i, 8);
+    const uint64_t low7 = w & k7f;
+    const uint64_t ge_a = low7 + 0x3f3f3f3f3f3f3f3fULL;  // bit 7 set where byte >= 'A'
+    const uint64_t gt_z = low7 + 0x2525252525252525ULL;  // bit 7 set where byte > 'Z'
+    const uint64_t upper = (ge_a ^ gt_z) & ~w & k80;       // ASCII and in A..Z
+    w |= upper >> 2;                                       // 0x80 >> 2 = 0x20
+    memcpy(dst + i, &w, 8);
+  }
+  for (; i < n; i++) dst[i] = lower(src[i]);
+}
 
 // Most requests fit in the first block: one allocation per header block.
 constexpr size_t kFirstBlock = 1024;
@@ -102,10 +122,15 @@ void HeaderMap::begin_name() {
   cur_name_ = nullptr;
 }
 
+// Lower-cases while copying: one pass over the bytes, no memcpy call (names
+// are short: a call costs more than the loop).
 void HeaderMap::append_name(const char* p, size_t n) {
-  const uint32_t before = tok_len_;
-  append_raw(p, n);
-  for (uint32_t i = before; i < tok_len_; i++) tok_[i] = lower(tok_[i]);
+  char* dst = reserve(n);
+  if (!tok_) tok_ = dst;
+  lower_copy(dst, p, n);
+  blocks_.back().used += n;
+  tok_len_ += static_cast<uint32_t>(n);
+  bytes_ += n;
 }
 
 void HeaderMap::begin_value() {
@@ -155,12 +180,27 @@ int HeaderMap::count(std::string_view lower_name) const {
   return n;
 }
 
+// A whole field at once (filters' ops, forwarding headers): one reservation
+// for name and value, not the parser's fragment-by-fragment path (which
+// reserves, copies and updates the token twice and trims in commit): this
+// path was ~400 instructions per field under callgrind.
 void HeaderMap::add(std::string_view name, std::string_view value) {
-  begin_name();
-  append_name(name.data(), name.size());
-  begin_value();
-  append_value(value.data(), value.size());
-  commit();
+  while (!value.empty() && is_ows(value.front())) value.remove_prefix(1);
+  while (!value.empty() && is_ows(value.back())) value.remove_suffix(1);
+  const size_t nn = name.size(), n = nn + value.size();
+  // reserve() carries an unfinished token over to a new block; there is
+  // none here (a field is never added in the middle of a parsed one).
+  tok_ = nullptr;
+  tok_len_ = 0;
+  char* dst = reserve(n);
+  lower_copy(dst, name.data(), nn);
+  if (!value.empty()) memcpy(dst + nn, value.data(), value.size());
+  blocks_.back().used += n;
+  bytes_ += n;
+  if (spans_.capacity() == 0) spans_.reserve(kFirstSpans);  // from the slab
+  spans_.push_back(HeaderSpan{dst, dst + nn, static_cast<uint32_t>(nn), static_cast<uint32_t>(value.size())});
+  cur_name_ = nullptr;
+  cur_name_len_ = 0;
 }
 
 void HeaderMap::set(std::string_view lower_name, std::string_view value) {

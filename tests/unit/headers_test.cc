@@ -71,6 +71,40 @@ TEST_CASE("headers: names are stored lower-case, values untouched", "[headers]")
   CHECK(h.name(2) == "x-\xC3\x84-1_~");
 }
 
+TEST_CASE("headers: every byte value folds like tolower on ASCII, in every word position", "[headers]") {
+  // Names are lower-cased 8 bytes at a time, then byte by byte: each of
+  // the 256 byte values at each of the 8 positions of a word, and in the
+  // tail, through both add() and the parser's append_name().
+  for (size_t len : {1, 7, 8, 9, 16, 19}) {
+    for (size_t pos = 0; pos < len; pos++) {
+      for (int b = 0; b < 256; b++) {
+        std::string name(len, 'Q');
+        name[pos] = static_cast<char>(b);
+        std::string want;
+        for (char c : name) want += (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+        HeaderMap h;
+        h.add(name, "v");
+        h.begin_name();
+        h.append_name(name.data(), name.size());
+        h.begin_value();
+        h.append_value("w", 1);
+        h.commit();
+        REQUIRE(h.name(0) == want);
+        REQUIRE(h.name(1) == want);
+      }
+    }
+  }
+}
+
+TEST_CASE("headers: add trims optional whitespace around the value like the parser", "[headers]") {
+  HeaderMap h;
+  h.add("a", " \t x y \t ");
+  h.add("b", "   ");
+  CHECK(h.value(0) == "x y");
+  CHECK(h.value(1).empty());
+  CHECK(h.bytes() == 1 + 3 + 1);
+}
+
 TEST_CASE("headers: an empty value is found", "[headers]") {
   HeaderMap h;
   h.add("x-empty", "");
