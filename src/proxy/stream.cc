@@ -22,8 +22,19 @@ inline uint64_t now_us() { return uv_hrtime() / 1000; }
 
 // Connection-specific headers (RFC 9110 7.6.1). Proxy-Authorization and
 // Proxy-Authenticate are left alone, as Envoy and nginx do.
-constexpr std::string_view kHopByHop[] = {"connection", "keep-alive", "proxy-connection", "te",
-                                          "trailer",    "transfer-encoding", "upgrade"};
+// Switched on the length first: most names have none of these lengths and
+// cost one compare (this runs for every field of every request and
+// response).
+inline bool is_hop_by_hop(std::string_view n) {
+  switch (n.size()) {
+    case 2: return n == "te";
+    case 7: return n == "trailer" || n == "upgrade";
+    case 10: return n == "connection" || n == "keep-alive";
+    case 16: return n == "proxy-connection";
+    case 17: return n == "transfer-encoding";
+    default: return false;
+  }
+}
 
 // A body a filter asked to see whole (StopAndBuffer) is held up to this
 // when the route sets no max_request_body.
@@ -134,22 +145,43 @@ void Stream::strip_hop_by_hop(MessageHead& head, bool keep_upgrade) {
   // TE is hop-by-hop; "trailers" in it is remembered for an HTTP/2 upstream
   // codec, which sends "te: trailers" itself (gRPC needs it).
   if (&head == &request_) request_.te_trailers = header_list_has(h.get("te"), "trailers");
-  // Headers named in Connection are hop-by-hop too. The Connection values
-  // are views into the arena, which removing spans does not move, so they
-  // can be held while entries go (no copy; most clients send Connection).
-  constexpr size_t kMaxConnectionHeaders = 8;  // more is abuse: the rest are ignored
-  std::string_view named[kMaxConnectionHeaders];
+  // Headers named in Connection are hop-by-hop too. Its tokens are views
+  // into the arena, which removing spans does not move, so they can be held
+  // while entries go (no copy). They are split once here, not once per
+  // field; tokens that are hop-by-hop anyway ("keep-alive", "close",
+  // "upgrade": what clients and servers send) are not kept.
+  constexpr size_t kMaxTokens = 8;
+  std::string_view named[kMaxTokens];
   size_t n_named = 0;
-  for (size_t i = 0; i < h.size() && n_named < kMaxConnectionHeaders; i++)
-    if (h.name(i) == "connection") named[n_named++] = h.value(i);
-  // One pass over the fields for both lists (this runs on every request and
-  // every response).
+  // More tokens than that (rare, or abuse) and the lists are scanned per
+  // field as before: every field a Connection value names still goes.
+  constexpr size_t kMaxConnectionHeaders = 8;  // more is abuse: the rest are ignored
+  std::string_view lists[kMaxConnectionHeaders];
+  size_t n_lists = 0;
+  bool overflow = false;
+  for (size_t i = 0; i < h.size() && n_lists < kMaxConnectionHeaders; i++) {
+    if (h.name(i) != "connection") continue;
+    std::string_view list = lists[n_lists++] = h.value(i);
+    while (!list.empty()) {
+      size_t comma = list.find(',');
+      std::string_view tok = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
+      while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
+      if (tok.empty() || iequals(tok, "close") || iequals(tok, "keep-alive") || iequals(tok, "upgrade")) continue;
+      if (n_named == kMaxTokens) overflow = true;
+      else named[n_named++] = tok;
+    }
+  }
+  // One pass over the fields for both lists.
   h.remove_if([&](std::string_view n) {
     if (keep_upgrade && n == "upgrade") return false;
-    for (std::string_view hop : kHopByHop)
-      if (n == hop) return true;
+    if (is_hop_by_hop(n)) return true;
     for (size_t k = 0; k < n_named; k++)
-      if (header_list_has(named[k], n)) return true;
+      if (iequals(named[k], n)) return true;
+    if (overflow)
+      for (size_t k = 0; k < n_lists; k++)
+        if (header_list_has(lists[k], n)) return true;
     return false;
   });
   if (keep_upgrade) h.add("connection", "upgrade");

@@ -110,6 +110,34 @@ func TestH1HopByHopRequestHeadersRemoved(t *testing.T) {
 	if got := e.Header["X-End-To-End"]; len(got) != 1 || got[0] != "kept" {
 		t.Errorf("end-to-end header X-End-To-End = %q, want [kept]", got)
 	}
+
+	// Twelve names over two Connection fields, in mixed case and with odd
+	// spacing: more than moe splits up front, so the rest are found by the
+	// per-field scan. Every named field goes; the unnamed one stays.
+	var b strings.Builder
+	b.WriteString("GET /hop2 HTTP/1.1\r\nHost: hop.example\r\n")
+	b.WriteString("Connection: X-H0,x-h1 ,\tX-h2, close, x-h3,x-h4,x-h5\r\n")
+	b.WriteString("Connection: ,X-H6,  x-h7,x-h8,x-h9, X-H10,x-h11\r\n")
+	for i := 0; i < 12; i++ {
+		fmt.Fprintf(&b, "X-H%d: v%d\r\n", i, i)
+	}
+	b.WriteString("X-H12: kept\r\n\r\n")
+	if _, err := c.Write([]byte(b.String())); err != nil {
+		t.Fatal(err)
+	}
+	resp = readResponse(t, br, "GET")
+	if resp.Status != 200 {
+		t.Fatalf("status %d body %q", resp.Status, resp.Body)
+	}
+	e = decodeEcho(t, resp.Body)
+	for i := 0; i < 12; i++ {
+		if v, ok := e.Header[fmt.Sprintf("X-H%d", i)]; ok {
+			t.Errorf("upstream received X-H%d, named in Connection: %q", i, v)
+		}
+	}
+	if got := e.Header["X-H12"]; len(got) != 1 || got[0] != "kept" {
+		t.Errorf("X-H12 = %q, want [kept]", got)
+	}
 }
 
 // TestH1HopByHopResponseHeadersRemoved: hop-by-hop headers from the
