@@ -80,6 +80,10 @@ void TcpConnection::on_poll(uv_poll_t* p, int status, int events) {
     int err = 0;
     socklen_t len = sizeof err;
     if (::getsockopt(c->fd_, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) status = -err;
+    if (c->lingering_) {  // the codec is done with this connection
+      c->close();
+      return;
+    }
     if (c->connecting_) {
       c->connecting_ = false;
       c->on_connected(status);
@@ -105,6 +109,10 @@ void TcpConnection::on_poll(uv_poll_t* p, int status, int events) {
 }
 
 void TcpConnection::do_read() {
+  if (lingering_) {
+    linger_read();
+    return;
+  }
   const uv_buf_t buf = worker_.read_buffer();
   for (int i = 0; i < kReadsPerWakeup && reading_ && !closing_; i++) {
     ssize_t n = ::read(fd_, buf.base, buf.len);
@@ -252,9 +260,25 @@ void TcpConnection::close_flushed() {
   // Everything we meant to send is in the kernel. Bytes the peer sent that
   // we stopped reading (a client still uploading after a 413, a PING after
   // its GOAWAY) would make close() send RST, and an RST can destroy our last
-  // response in the peer's receive queue before it is read. Read them away
-  // first (bounded: a peer still sending after that gets the RST).
+  // response before the peer has read it (a peer whose stack drops its
+  // receive queue on RST, or the RST overtaking a lost segment's
+  // retransmission).
   if (fd_ >= 0 && !closing_) {
+    if (const uint32_t ms = linger_ms()) {
+      // Lingering close, as nginx's lingering_close: FIN now, then read and
+      // discard until the peer closes too (EOF), it is silent for `ms`, or
+      // the worker's total cap runs out (Worker::linger). Only then close:
+      // with nothing unread, close() sends FIN's companion, not RST.
+      ::shutdown(fd_, SHUT_WR);
+      close_after_flush_ = false;
+      lingering_ = true;
+      worker_.linger(this, ms);
+      reading_ = true;
+      update_poll();
+      linger_read();  // what is already there (and EOF, often)
+      return;
+    }
+    // Upstream connections: read away what is there (bounded), FIN, close.
     const uv_buf_t buf = worker_.read_buffer();
     for (int i = 0; i < 4; i++) {
       if (::recv(fd_, buf.base, buf.len, MSG_DONTWAIT) <= 0) break;
@@ -264,10 +288,31 @@ void TcpConnection::close_flushed() {
   close();
 }
 
+void TcpConnection::linger_read() {
+  const uv_buf_t buf = worker_.read_buffer();
+  size_t got = 0;
+  for (int i = 0; i < kReadsPerWakeup; i++) {
+    const ssize_t n = ::read(fd_, buf.base, buf.len);
+    if (n > 0) {
+      got += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
+    close();  // EOF (the peer closed its side too) or an error: done
+    return;
+  }
+  // Input keeps the linger alive (its idle timer restarts), up to the cap.
+  if (got && !worker_.lingered(this)) close();
+}
+
 void TcpConnection::close() {
   if (closing_) return;
   closing_ = true;
   reading_ = false;
+  if (lingering_) {
+    lingering_ = false;
+    worker_.unlinger(this);
+  }
   if (fd_ < 0) {
     // Never opened: nothing for libuv to close.
     worker_.defer([this] { on_closed(); });

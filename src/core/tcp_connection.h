@@ -52,6 +52,10 @@ class TcpConnection {
  public:
   static constexpr size_t kHighWatermark = 256 * 1024;
   static constexpr size_t kLowWatermark = 64 * 1024;
+  // A server connection's lingering close ends after this long without
+  // input from the peer (nginx's lingering_timeout is 5 s too), or after
+  // Worker::kLingerTotalMs in all.
+  static constexpr uint32_t kServerLingerMs = 5000;
 
   explicit TcpConnection(Worker& worker);
   TcpConnection(const TcpConnection&) = delete;
@@ -104,6 +108,10 @@ class TcpConnection {
   virtual void on_connected(int status) {}
   virtual void on_drained() {}
   virtual void on_closed() { delete this; }
+  // Lingering close: after close_after_flush has sent everything, a server
+  // connection half-closes and reads away what the peer still sends, for up
+  // to this long without input (see close_flushed); 0 = close at once.
+  virtual uint32_t linger_ms() const { return 0; }
 
   Worker& worker_;
 
@@ -113,7 +121,8 @@ class TcpConnection {
   void update_poll();
   void do_read();
   void do_write();
-  void close_flushed();  // close_after_flush: output is out; drain input, then close
+  void close_flushed();  // close_after_flush: output is out; linger or drain, then close
+  void linger_read();    // lingering: read and discard; close at EOF
   void release_out();  // out_ back to the worker's pool
 
   // Every byte here is paid by every idle client connection (see the
@@ -129,6 +138,7 @@ class TcpConnection {
   bool reading_ : 1 = false;
   bool closing_ : 1 = false;
   bool close_after_flush_ : 1 = false;
+  bool lingering_ : 1 = false;  // half-closed, discarding input (Worker::linger)
 };
 
 }  // namespace moe

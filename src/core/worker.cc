@@ -237,6 +237,36 @@ ListenerShared* Worker::listener_shared(int li) const {
   return nullptr;
 }
 
+// One lingering close: its idle timer, and when it began (for the cap).
+struct Worker::Linger final : TimerNode {
+  TcpConnection* conn;
+  uint64_t started_ms;
+  uint32_t idle_ms;
+  Linger(TcpConnection* c, uint64_t now, uint32_t ms) : conn(c), started_ms(now), idle_ms(ms) {}
+  // close() calls unlinger, which destroys this node: nothing after it.
+  void on_timeout() override { conn->close(); }
+};
+
+void Worker::linger(TcpConnection* c, uint32_t idle_ms) {
+  // A rare path (a close with the peer still talking, or every close of a
+  // connection the server ends): one allocation here is fine.
+  auto& l = lingering_[c];
+  l = std::make_unique<Linger>(c, now_ms(), idle_ms);
+  timers_.arm(l.get(), idle_ms, now_ms());
+}
+
+bool Worker::lingered(TcpConnection* c) {
+  auto it = lingering_.find(c);
+  if (it == lingering_.end()) return false;
+  Linger& l = *it->second;
+  const uint64_t now = now_ms();
+  if (now - l.started_ms >= kLingerTotalMs) return false;
+  timers_.arm(&l, l.idle_ms, now);
+  return true;
+}
+
+void Worker::unlinger(TcpConnection* c) { lingering_.erase(c); }
+
 void Worker::add_downstream(DownstreamConnection* c) { downstreams_.push_back(c); }
 void Worker::remove_downstream(DownstreamConnection* c) {
   downstreams_.erase(c);

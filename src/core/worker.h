@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "config/config.h"
@@ -111,6 +112,18 @@ class Worker {
   // (run_go_batch, from on_check: before the loop sleeps).
   void batch_go(uint64_t handle) { go_batch_.push_back(handle); }
 
+  // Lingering closes (TcpConnection::close_flushed). Rare, so the state
+  // lives here, in a map, not in a field of every idle connection. linger
+  // starts one that is closed after `idle_ms` without input; lingered says
+  // the connection read more (restarts the idle timer; false once the total
+  // cap, kLingerTotalMs, is used up: close it); unlinger forgets it (its
+  // close()).
+  static constexpr uint64_t kLingerTotalMs = 30'000;
+  void linger(TcpConnection* c, uint32_t idle_ms);
+  bool lingered(TcpConnection* c);
+  void unlinger(TcpConnection* c);
+  size_t lingering_count() const { return lingering_.size(); }
+
   // Server connections register so drain can reach the idle ones.
   void add_downstream(DownstreamConnection* c);
   void remove_downstream(DownstreamConnection* c);
@@ -143,6 +156,8 @@ class Worker {
   std::vector<std::function<void()>> deferred_;
   std::vector<std::function<void()>> deferred_running_;
   TimerWheel timers_;
+  struct Linger;
+  std::unordered_map<TcpConnection*, std::unique_ptr<Linger>> lingering_;
   Stats stats_;
   std::vector<int> route_base_;
   std::vector<std::unique_ptr<Listener>> listeners_;

@@ -87,6 +87,9 @@ class Http1ServerConnection final : public TcpConnection,
   void on_read_error(int err) override;
   void on_drained() override;
   void on_closed() override;
+  // A client may still be sending when we end the connection (a body after
+  // a 413, frames after GOAWAY): linger rather than reset (TcpConnection).
+  uint32_t linger_ms() const override { return kServerLingerMs; }
 
  private:
   struct Request;  // per-request state (the .cc); null while idle

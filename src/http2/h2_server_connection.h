@@ -150,6 +150,9 @@ class H2ServerConnection final : public TcpConnection, public DownstreamConnecti
   void on_read_error(int err) override;
   void on_drained() override;
   void on_closed() override;
+  // A client may still be sending when we end the connection (a body after
+  // a 413, frames after GOAWAY): linger rather than reset (TcpConnection).
+  uint32_t linger_ms() const override { return kServerLingerMs; }
 
  private:
   H2ServerConnection(Worker& worker, int listener_index, std::string_view peer_ip);

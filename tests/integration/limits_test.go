@@ -223,3 +223,139 @@ clusters:
 		t.Fatal("after closing one of the two connections, a new connection is still not served")
 	}
 }
+
+// TestH1LingeringCloseKeeps413: a client that goes on uploading after moe
+// answered 413, and reads only later, still gets the 413. moe half-closes
+// and reads the rest away (lingering close) instead of closing at once: a
+// close with unread input sends RST, and an RST that reaches the client
+// before it read the answer throws the answer away. The upload stops when
+// the client has read the answer, as a real client does.
+func TestH1LingeringCloseKeeps413(t *testing.T) {
+	t.Parallel()
+	up := startEcho(t, "up")
+	m := startMoe(t, yamlMain+`    limits: {max_request_body: 64KiB}
+    routes:
+      - match: {prefix: /}
+        cluster: up
+clusters:
+  - name: up
+    endpoints: ["{{up}}"]
+`, "up", up.Addr)
+	addr := m.Addr("listen")
+	for i := 0; i < 5; i++ {
+		c := dial(t, addr)
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(c, "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		type upload struct {
+			n   int64
+			err error
+		}
+		wrote := make(chan upload, 1)
+		go func() {
+			chunk := []byte(fmt.Sprintf("%x\r\n%s\r\n", 16384, strings.Repeat("u", 16384)))
+			var u upload
+			defer func() { wrote <- u }()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				k, err := c.Write(chunk)
+				u.n += int64(k)
+				if err != nil {
+					u.err = err
+					return
+				}
+			}
+		}()
+		// Still uploading, not reading: moe's answer waits in our socket
+		// while more of the body reaches moe after it stopped reading.
+		time.Sleep(300 * time.Millisecond)
+		br := bufio.NewReader(c)
+		code, line, err := readStatusLine(br)
+		close(done)
+		u := <-wrote
+		c.Close()
+		if err != nil || code != 413 {
+			t.Fatalf("round %d: got %q, %v after uploading %d bytes; want the 413", i, line, err, u.n)
+		}
+		if u.n < 1<<20 {
+			t.Fatalf("round %d: only %d bytes uploaded: the test did not keep the client sending", i, u.n)
+		}
+		// On loopback Linux keeps the answer in the receive queue even
+		// after an RST, so the status alone cannot show the difference;
+		// the upload can: moe must not have reset the connection while
+		// the client was still sending and had not read the answer.
+		if u.err != nil {
+			t.Fatalf("round %d: the upload failed before the client read the answer (%v): moe reset instead of lingering", i, u.err)
+		}
+	}
+	if st, _, _ := httpGet(t, m.URL("/after")); st != 200 {
+		t.Fatalf("after: status %d", st)
+	}
+}
+
+// TestH1LingeringCloseEnds: a lingering close ends when the client closes
+// (at once) or after 5 s of silence from a client that never does; both
+// connections get moe's FIN right after the response.
+func TestH1LingeringCloseEnds(t *testing.T) {
+	t.Parallel()
+	up := startEcho(t, "up")
+	m := startMoe(t, yamlMain+`    routes:
+      - match: {prefix: /}
+        cluster: up
+clusters:
+  - name: up
+    endpoints: ["{{up}}"]
+`, "up", up.Addr)
+	active := func() float64 {
+		st, body := m.adminGet(t, "/stats")
+		if st != 200 {
+			t.Fatalf("/stats: %d", st)
+		}
+		v, _ := promSum(parseProm(t, body), "moe_downstream_connections_active", nil)
+		return v
+	}
+	// Reads the answer to a Connection: close request, then moe's FIN.
+	getClose := func() net.Conn {
+		c := dial(t, m.Addr("listen"))
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			t.Fatalf("body: %v", err)
+		}
+		resp.Body.Close()
+		if n, err := c.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+			t.Fatalf("after the response: %d bytes, %v; want EOF (moe's FIN)", n, err)
+		}
+		return c
+	}
+	// A client that closes: the connection is gone at once.
+	c := getClose()
+	c.Close()
+	if !waitFor(2*time.Second, func() bool { return active() == 0 }) {
+		t.Fatalf("%v connections still active after the client closed", active())
+	}
+	// A client that keeps its side open and silent: gone after ~5 s.
+	c = getClose()
+	defer c.Close()
+	start := time.Now()
+	if !waitFor(10*time.Second, func() bool { return active() == 0 }) {
+		t.Fatalf("a silent client's connection still active after %v", time.Since(start))
+	}
+	if d := time.Since(start); d < 3*time.Second {
+		t.Fatalf("closed after %v: moe did not linger", d)
+	}
+	// moe kept serving.
+	if st, _, _ := httpGet(t, m.URL("/after")); st != 200 {
+		t.Fatalf("after: status %d", st)
+	}
+}
