@@ -519,3 +519,41 @@ func TestCopyString(t *testing.T) {
 		t.Fatalf("strings %q", got)
 	}
 }
+
+// TestSetOpCodes: Set sends moe an append (OpAdd) for a name in none of
+// the fields, so moe skips searching its list, and a replace (OpSet) for a
+// name that is there, in moe's fields or added earlier in the call, after a
+// Del of it, or after the overlay was materialized.
+func TestSetOpCodes(t *testing.T) {
+	c := chain(t, tf("set", func(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+		h.Set("x-new", "1")  // absent: add
+		h.Set("x-new", "2")  // added above: set
+		h.Set("x-have", "3") // in moe's fields: set (and the overlay materializes)
+		h.Set("x-new2", "4") // absent, overlay materialized: add
+		h.Del("x-have")      // del
+		h.Set("x-have", "5") // deleted: absent again: add
+		h.Set("X-Have", "6") // set
+		return api.Continue
+	}))
+	s := c.NewStream(t)
+	s.RequestHeaders("GET", "/", filtertest.Headers{{"host", "h"}, {"x-have", "0"}}, true)
+	var got []string
+	for _, op := range s.Ops {
+		switch op.Code {
+		case abi.OpAdd:
+			got = append(got, "add "+op.A+"="+op.B)
+		case abi.OpSet:
+			got = append(got, "set "+op.A+"="+op.B)
+		case abi.OpDel:
+			got = append(got, "del "+op.A)
+		}
+	}
+	want := []string{"add x-new=1", "set x-new=2", "set x-have=3", "add x-new2=4", "del x-have", "add x-have=5", "set x-have=6"}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Fatalf("ops %q\nwant %q", got, want)
+	}
+	h := s.Request.Headers
+	if h.Get("x-new") != "2" || h.Get("x-have") != "6" || h.Get("x-new2") != "4" || len(h.Values("x-have")) != 1 {
+		t.Fatalf("request headers %v", h)
+	}
+}

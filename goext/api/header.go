@@ -145,12 +145,23 @@ func (h *Header) Set(name, value string) {
 	if name = h.checked(name, value); name == "" {
 		return
 	}
+	present := false
 	if !h.modified && h.inRaw(name) {
 		h.materialize()
+		present = true
 	}
-	h.del(name)
+	if h.del(name) {
+		present = true
+	}
 	h.kv = append(h.kv, field{name, value})
-	h.st.emit(abi.OpSet, h.target, name, value)
+	// A name in neither raw nor kv is in none of moe's fields either (raw is
+	// moe's list as of this call, kv every change since): moe can append
+	// instead of searching its list for fields to replace.
+	op := uint8(abi.OpAdd)
+	if present {
+		op = abi.OpSet
+	}
+	h.st.emit(op, h.target, name, value)
 }
 
 // Add appends a field.
@@ -177,8 +188,8 @@ func (h *Header) Del(name string) {
 	h.st.emit(abi.OpDel, h.target, name, "")
 }
 
-// del removes name from kv.
-func (h *Header) del(name string) {
+// del removes name from kv; false when kv had no such field.
+func (h *Header) del(name string) bool {
 	first := -1
 	for i := range h.kv {
 		if h.kv[i].name == name {
@@ -187,7 +198,7 @@ func (h *Header) del(name string) {
 		}
 	}
 	if first < 0 {
-		return
+		return false
 	}
 	kv := h.kv[:first]
 	for _, f := range h.kv[first:] {
@@ -197,6 +208,7 @@ func (h *Header) del(name string) {
 	}
 	clear(h.kv[len(kv):])
 	h.kv = kv
+	return true
 }
 
 // materialize makes kv hold every field (raw's, then the added ones), so

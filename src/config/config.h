@@ -143,6 +143,9 @@ struct Listener {
   Timeouts timeouts;
   std::vector<FilterConfig> filters;
   std::vector<Route> routes;
+  // Some route matches on request headers: a filter's header change can
+  // change the route (otherwise only method, path and host can).
+  bool routes_match_headers = false;
 };
 
 enum class UpstreamProtocol { http1, h2c };

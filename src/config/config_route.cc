@@ -266,6 +266,7 @@ void parse_routes(Context& ctx, const YAML::Node& node, const std::string& key, 
   for (auto it = node.begin(); it != node.end(); ++it, ++i) {
     std::string default_name = l.name + "/" + std::to_string(i);
     l.routes.push_back(parse_route(ctx, *it, index_key(key, i), default_name));
+    if (!l.routes.back().match.headers.empty()) l.routes_match_headers = true;
   }
 }
 

@@ -74,7 +74,7 @@ void Stream::on_request_headers(bool end_stream) {
   request_headers_done_ = true;
   request_done_ = end_stream;
   bytes_received_ += request_.headers.bytes();
-  const config::Listener& lc = worker_.config().listeners[static_cast<size_t>(listener_index_)];
+  const config::Listener& lc = listener_config();
   match(lc);
   // gRPC (proxy/grpc.h) rides on HTTP/2 only: HTTP/1 requests skip the
   // header lookup.
@@ -97,13 +97,17 @@ void Stream::on_request_headers(bool end_stream) {
   route_and_forward();
 }
 
+const config::Listener& Stream::listener_config() const {
+  return worker_.config().listeners[static_cast<size_t>(listener_index_)];
+}
+
 void Stream::match(const config::Listener& lc) {
   route_index_ = match_route(lc, request_);
   route_ = route_index_ >= 0 ? &lc.routes[static_cast<size_t>(route_index_)] : nullptr;
 }
 
 void Stream::route_and_forward() {
-  const config::Listener& lc = worker_.config().listeners[static_cast<size_t>(listener_index_)];
+  const config::Listener& lc = listener_config();
   if (head_modified_) match(lc);
   if (!route_) {
     send_local_reply(404, "no route matched\n");
@@ -253,7 +257,7 @@ void Stream::body_size_changed() {
   // from its request-headers hook); then moe fixes Content-Length.
   log_warn("listener {}: a Go filter changed the size of a sized request body after the request head was "
            "committed; failing the stream",
-           worker_.config().listeners[static_cast<size_t>(listener_index_)].name);
+           listener_config().name);
   flag("FB");
   detach_upstream();
   if (response_started_ && !resp_held_) {
@@ -669,7 +673,7 @@ void Stream::on_go_batched(const moe_event& ev, moe_ops& ops) {
 void Stream::register_go() {
   if (!handle_) {
     handle_ = worker_.register_stream(this);
-    const config::Listener& lc = worker_.config().listeners[static_cast<size_t>(listener_index_)];
+    const config::Listener& lc = listener_config();
     info_.listener = lc.name.data();
     info_.listener_len = static_cast<uint32_t>(lc.name.size());
     std::string_view ip = downstream_.peer_ip();
@@ -786,7 +790,13 @@ void Stream::apply_ops(std::string_view* chunk, const moe_ops& ops, uint32_t beg
       case MOE_TARGET_RESPONSE_TRAILERS: hm = &response_trailers_; break;
       default: break;
     }
-    if (target == MOE_TARGET_REQUEST_HEADERS) head_modified_ = rid_stale_ = true;
+    if (target == MOE_TARGET_REQUEST_HEADERS) {
+      rid_stale_ = true;
+      // Route again only if the change can change the route: the host, or
+      // any header when some route matches on headers (traceid's new id
+      // does not make every request match the routes twice).
+      if (a == "host" || listener_config().routes_match_headers) head_modified_ = true;
+    }
     switch (code) {
       case MOE_OP_SET:
         if (hm) hm->set(a, b);
@@ -1042,7 +1052,7 @@ void Stream::finish() {
     handle_ = 0;
   }
   if (AccessLog* log = worker_.access_log()) {
-    const config::Listener& lc = worker_.config().listeners[static_cast<size_t>(listener_index_)];
+    const config::Listener& lc = listener_config();
     AccessRecord r;
     r.method = request_.method();
     r.path = request_.path();

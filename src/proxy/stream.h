@@ -141,6 +141,7 @@ class Stream final : public TimerNode {
   // Headers: a direct response's (from the config) or a filter's local reply's.
   void send_reply(int status, std::string_view body, std::span<const config::HeaderValue> headers, bool close);
   void strip_hop_by_hop(MessageHead& head, bool keep_upgrade);
+  const config::Listener& listener_config() const;
   void match(const config::Listener& lc);  // route_index_ and route_ for the request as it is now
   // The response is partly out and cannot be completed: gRPC over HTTP/2
   // ends with grpc-status `grpc_code` in trailers, anything else is reset.

@@ -520,3 +520,52 @@ clusters:
 		}
 	}
 }
+
+// TestGoFilterHeaderChangeReroutes: a request header a filter sets picks
+// the route when a route matches on it, and a Host a filter sets picks a
+// host route; on a listener whose routes match no headers, the same change
+// keeps the route (moe routes again only when the change can matter).
+func TestGoFilterHeaderChangeReroutes(t *testing.T) {
+	t.Parallel()
+	a, b := startEcho(t, "a"), startEcho(t, "b")
+	listener := func(name, addr, set, routes string) string {
+		return fmt.Sprintf(`  - name: %s
+    address: "{{%s}}"
+    filters:
+      - name: headers
+        config: {request_set: {%s}}
+    routes:
+%s`, name, addr, set, routes)
+	}
+	m := startMoe(t, `workers: 1
+admin: {address: "{{admin}}"}
+log: {level: info, access_log: "off"}
+listeners:
+`+listener("by-header", "listen", "x-lane: canary", `      - match: {prefix: /, headers: [{name: x-lane, exact: canary}]}
+        cluster: b
+      - match: {prefix: /}
+        cluster: a
+`)+listener("by-host", "listen2", "host: b.example", `      - match: {prefix: /, host: b.example}
+        cluster: b
+      - match: {prefix: /}
+        cluster: a
+`)+listener("plain", "listen3", "x-lane: canary", `      - match: {prefix: /}
+        cluster: a
+`)+`clusters:
+  - name: a
+    endpoints: ["{{a}}"]
+  - name: b
+    endpoints: ["{{b}}"]
+`, "a", a.Addr, "b", b.Addr)
+	for _, tc := range []struct{ listen, want string }{
+		{"listen", "b"}, {"listen2", "b"}, {"listen3", "a"},
+	} {
+		st, _, body := httpGet(t, "http://"+m.Addr(tc.listen)+"/x")
+		if st != 200 {
+			t.Fatalf("%s: status %d %q", tc.listen, st, body)
+		}
+		if e := decodeEcho(t, body); e.Upstream != tc.want {
+			t.Errorf("%s: served by %q, want %q (headers %v)", tc.listen, e.Upstream, tc.want, e.Header)
+		}
+	}
+}
