@@ -99,14 +99,16 @@ void HeaderMap::begin_raw() {
   tok_len_ = 0;
 }
 
-void HeaderMap::append_raw(const char* p, size_t n) {
+char* HeaderMap::extend_token(size_t n) {
   char* dst = reserve(n);
   if (!tok_) tok_ = dst;
-  memcpy(dst, p, n);
   blocks_.back().used += n;
   tok_len_ += static_cast<uint32_t>(n);
   bytes_ += n;
+  return dst;
 }
+
+void HeaderMap::append_raw(const char* p, size_t n) { memcpy(extend_token(n), p, n); }
 
 std::string_view HeaderMap::store(std::string_view s) {
   begin_raw();
@@ -124,14 +126,7 @@ void HeaderMap::begin_name() {
 
 // Lower-cases while copying: one pass over the bytes, no memcpy call (names
 // are short: a call costs more than the loop).
-void HeaderMap::append_name(const char* p, size_t n) {
-  char* dst = reserve(n);
-  if (!tok_) tok_ = dst;
-  lower_copy(dst, p, n);
-  blocks_.back().used += n;
-  tok_len_ += static_cast<uint32_t>(n);
-  bytes_ += n;
-}
+void HeaderMap::append_name(const char* p, size_t n) { lower_copy(extend_token(n), p, n); }
 
 void HeaderMap::begin_value() {
   // The name is complete: freeze it where it is and start the value.

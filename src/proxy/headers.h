@@ -94,6 +94,7 @@ class HeaderMap {
 
  private:
   char* reserve(size_t n);  // room for n more bytes of the current token
+  char* extend_token(size_t n);  // the current token grows by n bytes: where to write them
 
   // The first block of every map has the same size and comes from the
   // thread's slab (one per worker), so a request's headers cost no malloc

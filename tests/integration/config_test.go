@@ -39,6 +39,19 @@ clusters:
 `, quoteList(endpoints))
 }
 
+// upYAML is yamlMain with more keys for its listener (lines indented for
+// it, e.g. "    limits: {...}\n") and one route, /, to the cluster "up" at
+// {{up}}.
+func upYAML(listenerKeys string) string {
+	return yamlMain + listenerKeys + `    routes:
+      - match: {prefix: /}
+        cluster: up
+clusters:
+  - name: up
+    endpoints: ["{{up}}"]
+`
+}
+
 func quoteList(xs []string) string {
 	q := make([]string, len(xs))
 	for i, x := range xs {

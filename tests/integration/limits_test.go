@@ -35,14 +35,8 @@ func sendRaw(t *testing.T, addr, req string) (int, *bufio.Reader, net.Conn) {
 func TestH1RequestHeaderLimits(t *testing.T) {
 	t.Parallel()
 	up := startEcho(t, "up")
-	m := startMoe(t, yamlMain+`    limits: {max_request_headers: 8KiB, max_headers: 10}
-    routes:
-      - match: {prefix: /}
-        cluster: up
-clusters:
-  - name: up
-    endpoints: ["{{up}}"]
-`, "up", up.Addr)
+	m := startMoe(t, upYAML(`    limits: {max_request_headers: 8KiB, max_headers: 10}
+`), "up", up.Addr)
 	addr := m.Addr("listen")
 	headers := func(n int) string {
 		var b strings.Builder
@@ -149,14 +143,8 @@ clusters:
 func TestListenerMaxConnections(t *testing.T) {
 	t.Parallel()
 	up := startEcho(t, "up")
-	m := startMoe(t, yamlMain+`    limits: {max_connections: 2}
-    routes:
-      - match: {prefix: /}
-        cluster: up
-clusters:
-  - name: up
-    endpoints: ["{{up}}"]
-`, "up", up.Addr)
+	m := startMoe(t, upYAML(`    limits: {max_connections: 2}
+`), "up", up.Addr)
 	addr := m.Addr("listen")
 	type kc struct {
 		c  net.Conn
@@ -233,14 +221,8 @@ clusters:
 func TestH1LingeringCloseKeeps413(t *testing.T) {
 	t.Parallel()
 	up := startEcho(t, "up")
-	m := startMoe(t, yamlMain+`    limits: {max_request_body: 64KiB}
-    routes:
-      - match: {prefix: /}
-        cluster: up
-clusters:
-  - name: up
-    endpoints: ["{{up}}"]
-`, "up", up.Addr)
+	m := startMoe(t, upYAML(`    limits: {max_request_body: 64KiB}
+`), "up", up.Addr)
 	addr := m.Addr("listen")
 	for i := 0; i < 5; i++ {
 		c := dial(t, addr)
@@ -305,13 +287,7 @@ clusters:
 func TestH1LingeringCloseEnds(t *testing.T) {
 	t.Parallel()
 	up := startEcho(t, "up")
-	m := startMoe(t, yamlMain+`    routes:
-      - match: {prefix: /}
-        cluster: up
-clusters:
-  - name: up
-    endpoints: ["{{up}}"]
-`, "up", up.Addr)
+	m := startMoe(t, upYAML(""), "up", up.Addr)
 	active := func() float64 {
 		st, body := m.adminGet(t, "/stats")
 		if st != 200 {

@@ -12,14 +12,8 @@ import (
 func TestRequestHeadersTimeout408(t *testing.T) {
 	t.Parallel()
 	up := startEcho(t, "up")
-	m := startMoe(t, yamlMain+`    timeouts: {request_headers: 1s, idle: 30s}
-    routes:
-      - match: {prefix: /}
-        cluster: up
-clusters:
-  - name: up
-    endpoints: ["{{up}}"]
-`, "up", up.Addr)
+	m := startMoe(t, upYAML(`    timeouts: {request_headers: 1s, idle: 30s}
+`), "up", up.Addr)
 	c := dial(t, m.Addr("listen"))
 	fmt.Fprintf(c, "GET /slowloris HTTP/1.1\r\nHost: h\r\nX-Partial: abc")
 	br := bufio.NewReader(c)
@@ -45,14 +39,8 @@ clusters:
 func TestIdleTimeoutClosesKeepAlive(t *testing.T) {
 	t.Parallel()
 	up := startEcho(t, "up")
-	m := startMoe(t, yamlMain+`    timeouts: {request_headers: 10s, idle: 1s}
-    routes:
-      - match: {prefix: /}
-        cluster: up
-clusters:
-  - name: up
-    endpoints: ["{{up}}"]
-`, "up", up.Addr)
+	m := startMoe(t, upYAML(`    timeouts: {request_headers: 10s, idle: 1s}
+`), "up", up.Addr)
 	c := dial(t, m.Addr("listen"))
 	br := bufio.NewReader(c)
 	for i := 0; i < 2; i++ {
