@@ -527,6 +527,7 @@ clusters:
 // keeps the route (moe routes again only when the change can matter).
 func TestGoFilterHeaderChangeReroutes(t *testing.T) {
 	t.Parallel()
+	requireGo(t)
 	a, b := startEcho(t, "a"), startEcho(t, "b")
 	listener := func(name, addr, set, routes string) string {
 		return fmt.Sprintf(`  - name: %s
