@@ -43,6 +43,7 @@ func init() {
 	api.Register("buffer", func(json.RawMessage) (api.Factory, error) { return api.Shared(&bufferFilter{}), nil })
 	api.Register("seen", func(json.RawMessage) (api.Factory, error) { return api.Shared(&seenFilter{}), nil })
 	api.Register("done", func(json.RawMessage) (api.Factory, error) { return api.Shared(doneFilter{}), nil })
+	api.Register("reqresp", func(json.RawMessage) (api.Factory, error) { return api.Shared(reqRespFilter{}), nil })
 }
 
 type errString string
@@ -101,6 +102,18 @@ func (doneFilter) OnDone(s *api.Stream, d api.DoneInfo) { doneCount.Add(1) }
 func chain(t *testing.T, fs ...filtertest.Filter) *filtertest.Chain {
 	t.Helper()
 	return filtertest.MustChain(t, fs...)
+}
+
+// reqRespFilter has a hook on each headers event and marks the response.
+type reqRespFilter struct{}
+
+func (reqRespFilter) OnRequestHeaders(*api.Stream, *api.RequestHeaders, bool) api.Status {
+	return api.Continue
+}
+
+func (reqRespFilter) OnResponseHeaders(_ *api.Stream, h *api.ResponseHeaders, _ bool) api.Status {
+	h.Set("x-resp", "1")
+	return api.Continue
 }
 
 func tf(name string, fn reqFn) filtertest.Filter {
@@ -448,19 +461,30 @@ func TestLastCrossingFreesState(t *testing.T) {
 	if s.HoldsGoState() {
 		t.Fatal("request-headers-only chain still holds Go state after its only event")
 	}
-	// traceid (request and response headers): held after the request,
-	// freed after the response headers.
+	// traceid puts its response id through AddResponseHeader: request
+	// hook only, freed after the request headers, the id still arrives.
 	s = chain(t, filtertest.Filter{Name: "traceid"}).NewStream(t)
 	s.RequestHeaders("GET", "/", nil, true)
-	if !s.HoldsGoState() {
-		t.Fatal("traceid chain freed its state before the response headers")
+	if s.HoldsGoState() {
+		t.Fatal("traceid chain holds its state after the request headers")
 	}
 	s.ResponseHeaders(200, nil, true)
-	if s.HoldsGoState() || s.Response.Headers.Get("x-request-id") == "" {
+	if s.Response.Headers.Get("x-request-id") == "" {
+		t.Fatalf("response %v", s.Response.Headers)
+	}
+	// Request and response hooks: held after the request, freed after the
+	// response headers.
+	s = chain(t, filtertest.Filter{Name: "reqresp"}).NewStream(t)
+	s.RequestHeaders("GET", "/", nil, true)
+	if !s.HoldsGoState() {
+		t.Fatal("a request+response chain freed its state before the response headers")
+	}
+	s.ResponseHeaders(200, nil, true)
+	if s.HoldsGoState() || s.Response.Headers.Get("x-resp") != "1" {
 		t.Fatalf("after the response headers: holds state %v, response %v", s.HoldsGoState(), s.Response.Headers)
 	}
 	// A body hook keeps it (request body may follow the response headers).
-	s = chain(t, filtertest.Filter{Name: "traceid"}, filtertest.Filter{Name: "bodyonly"}).NewStream(t)
+	s = chain(t, filtertest.Filter{Name: "reqresp"}, filtertest.Filter{Name: "bodyonly"}).NewStream(t)
 	s.RequestHeaders("POST", "/", nil, false)
 	s.ResponseHeaders(200, nil, false)
 	if !s.HoldsGoState() {
@@ -555,5 +579,52 @@ func TestSetOpCodes(t *testing.T) {
 	h := s.Request.Headers
 	if h.Get("x-new") != "2" || h.Get("x-have") != "6" || h.Get("x-new2") != "4" || len(h.Values("x-have")) != 1 {
 		t.Fatalf("request headers %v", h)
+	}
+}
+
+// TestAddResponseHeader: the three actions on the final head (not on a 100),
+// on a filter's local reply too, bad fields ignored, nothing once the
+// response arrived.
+func TestAddResponseHeader(t *testing.T) {
+	add := func(s *api.Stream) {
+		s.AddResponseHeader("X-Absent", "a", api.AddIfAbsent)
+		s.AddResponseHeader("x-have", "b", api.AddIfAbsent)
+		s.AddResponseHeader("x-list", "c", api.Append)
+		s.AddResponseHeader("x-over", "d", api.Overwrite)
+		s.AddResponseHeader("bad name", "e", api.Append)
+		s.AddResponseHeader("x-bad", "f\r\nx-evil: 1", api.Append)
+	}
+	c := chain(t, tf("later", func(s *api.Stream, _ *api.RequestHeaders, _ bool) api.Status {
+		add(s)
+		return api.Continue
+	}))
+	s := c.NewStream(t)
+	s.RequestHeaders("GET", "/", nil, true)
+	if s.HoldsGoState() {
+		t.Fatal("a request-only chain holds state")
+	}
+	s.ResponseHeaders(100, nil, false)
+	if len(s.Response.Headers) != 0 {
+		t.Fatalf("interim response got %v", s.Response.Headers)
+	}
+	s.ResponseHeaders(200, filtertest.Headers{{"x-have", "0"}, {"x-list", "1"}, {"x-over", "2"}, {"x-over", "3"}}, true)
+	want := "x-have=0 x-list=1 x-absent=a x-list=c x-over=d"
+	var got []string
+	for _, f := range s.Response.Headers {
+		got = append(got, f[0]+"="+f[1])
+	}
+	if strings.Join(got, " ") != want {
+		t.Fatalf("response %q\nwant %q", strings.Join(got, " "), want)
+	}
+
+	c = chain(t, tf("laterreply", func(s *api.Stream, _ *api.RequestHeaders, _ bool) api.Status {
+		s.AddResponseHeader("x-id", "7", api.AddIfAbsent)
+		s.SendLocalReply(403, [][2]string{{"x-reason", "no"}}, []byte("no\n"))
+		return api.LocalReply
+	}))
+	s = c.NewStream(t)
+	s.RequestHeaders("GET", "/", nil, true)
+	if s.Reply == nil || s.Reply.Status != 403 || s.Reply.Headers.Get("x-id") != "7" || s.Reply.Headers.Get("x-reason") != "no" {
+		t.Fatalf("reply %+v", s.Reply)
 	}
 }

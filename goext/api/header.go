@@ -243,6 +243,12 @@ func (h *Header) checked(name, value string) string {
 	if st == nil || st.probe {
 		return ""
 	}
+	return st.checkedField(name, value)
+}
+
+// checkedField is name in canonical (lower-case) form when name and value
+// make a valid header field, else "" (logged).
+func (st *streamState) checkedField(name, value string) string {
 	ok := isView(name, st.goodName) // a prefix of a lower-case token is one too
 	if !ok {
 		if name, ok = canonName(name); ok {
@@ -254,9 +260,19 @@ func (h *Header) checked(name, value string) string {
 	// copying a header (traceid's response id) needs no second scan. Any
 	// other value is checked: a CR, LF or NUL would split the field on the
 	// wire, and moe does not check the ops again.
-	if !ok || !(isView(value, st.lastView) || validValue(value)) {
+	if !ok {
 		st.logf(LevelError, "invalid header field %q: %q (ignored)", name, value)
 		return ""
+	}
+	if !isView(value, st.lastView) {
+		if !validValue(value) {
+			st.logf(LevelError, "invalid header field %q: %q (ignored)", name, value)
+			return ""
+		}
+		// Checked now, and unchanging for the rest of the call: the same
+		// value set again (traceid's id on the request, then for the
+		// response) needs no second scan.
+		st.lastView = value
 	}
 	return name
 }

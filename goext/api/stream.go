@@ -110,6 +110,49 @@ func (s *Stream) CopyString(b []byte) string {
 	return unsafe.String(&st.strs[n], len(b))
 }
 
+// HeaderAction says how a field from AddResponseHeader joins the fields the
+// response already has.
+type HeaderAction uint8
+
+const (
+	// AddIfAbsent adds the field only when the response has none of that
+	// name: the upstream's own value wins.
+	AddIfAbsent HeaderAction = iota
+	// Append adds the field after any of that name.
+	Append
+	// Overwrite replaces every field of that name.
+	Overwrite
+)
+
+// AddResponseHeader asks moe to put name: value on this stream's final
+// response, the upstream's or a local reply (moe's own, or a filter's), as
+// soon as moe has its head and before any OnResponseHeaders hook sees it.
+// A filter that only decorates the response with what it learnt from the
+// request (a request id, a trace context, CORS headers) then needs no
+// response hook; and a chain with no response hooks lets responses take
+// moe's path without Go: one event per request instead of two
+// (docs/go-filters.md, "What a filter costs"). Call it in a request hook or
+// a ResumeWith function; once the response has arrived it does nothing. An
+// invalid name or value is logged and ignored, as in Header.Set.
+func (s *Stream) AddResponseHeader(name, value string, action HeaderAction) {
+	st := s.st
+	if st.probe || st.haveResp {
+		return
+	}
+	n := st.checkedField(name, value)
+	if n == "" {
+		return
+	}
+	code := uint8(abi.OpAddIfAbsent)
+	switch action {
+	case Append:
+		code = abi.OpAdd
+	case Overwrite:
+		code = abi.OpSet
+	}
+	st.emit(code, abi.TargetLaterResponseHeaders, n, value)
+}
+
 // RequestHeaders returns the stream's request headers as they are now: with
 // every change made by filters so far and by moe itself (hop-by-hop headers
 // removed, x-forwarded-for...). Usable in every hook, OnDone and ResumeWith
@@ -264,9 +307,12 @@ type streamState struct {
 	afterResume func() // a ResumeWith function to run before going on
 	kv          map[string]string
 	strs        []byte // CopyString's block, emptied when the state is reused
-	// lastView is the last header value Lookup returned from moe's arrays
-	// during this call: moe checked it, so Set/Add need not (Header.checked).
-	// Reset at each call: moe's memory of an ended stream is reused.
+	// lastView is a header value known valid for the rest of this call: the
+	// last one Lookup returned from moe's arrays (moe checked it) or the
+	// last one checkedField scanned (Go strings do not change; a filter
+	// that aliases mutable bytes with unsafe is on its own). Set/Add of it
+	// need no scan. Reset at each call: moe's memory of an ended stream is
+	// reused.
 	lastView string
 	// goodName is the last valid lower-case header name a Header method
 	// was given in this call: it needs no second scan (Header.key).

@@ -211,6 +211,7 @@ type Stream struct {
 	done     bool
 	buf      [2]*[]byte // per direction: buffering after StopAndBuffer
 	replyHdr Headers
+	later    []abi.Op // Stream.AddResponseHeader, for the response head to come
 }
 
 var (
@@ -267,7 +268,9 @@ func (s *Stream) RequestHeaders(method, path string, h Headers, endStream bool) 
 // ResponseHeaders sends the response headers event.
 func (s *Stream) ResponseHeaders(status int, h Headers, endStream bool) api.Status {
 	s.Response.Status = status
-	s.Response.Headers = lower(h)
+	// Fields asked for with AddResponseHeader join a final head before its
+	// hooks run, as in moe.
+	s.Response.Headers = s.applyLater(lower(h), status)
 	return s.headersEvent(abi.EvResponseHeaders, s.Response.Headers, endStream, status)
 }
 
@@ -543,8 +546,12 @@ func (s *Stream) apply(ev *abi.Event, body *[]byte) {
 				s.replyHdr = append(s.replyHdr, [2]string{op.A, op.B})
 			case abi.OpLocalReply:
 				st, _ := strconv.Atoi(op.A)
-				s.Reply = &Reply{Status: st, Headers: s.replyHdr, Body: []byte(op.B)}
+				s.Reply = &Reply{Status: st, Headers: s.applyLater(s.replyHdr, st), Body: []byte(op.B)}
 				s.replyHdr = nil
+			}
+		case abi.TargetLaterResponseHeaders:
+			if s.Response.Status == 0 { // moe ignores them once the response started
+				s.later = append(s.later, op)
 			}
 		case abi.TargetStream:
 			switch op.Code {
@@ -557,6 +564,23 @@ func (s *Stream) apply(ev *abi.Event, body *[]byte) {
 			s.t.Errorf("filtertest: op with unknown target %d", op.Target)
 		}
 	}
+}
+
+// applyLater puts the AddResponseHeader fields on a final response head.
+func (s *Stream) applyLater(h Headers, status int) Headers {
+	if status < 200 && status != 101 {
+		return h // an interim response: the fields wait for the final one
+	}
+	for _, op := range s.later {
+		if op.Code == abi.OpAddIfAbsent {
+			if len(h.Values(op.A)) == 0 {
+				h = append(h, [2]string{op.A, op.B})
+			}
+			continue
+		}
+		h = s.headerOp(h, op)
+	}
+	return h
 }
 
 func (s *Stream) headerOp(h Headers, op abi.Op) Headers {

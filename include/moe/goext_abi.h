@@ -79,7 +79,10 @@ enum {
   MOE_TARGET_REQUEST_BODY = 4,
   MOE_TARGET_RESPONSE_BODY = 5,
   MOE_TARGET_LOCAL_REPLY = 6, /* headers of the local reply (ADD ops) */
-  MOE_TARGET_STREAM = 7       /* the stream itself (KV_SET) */
+  MOE_TARGET_STREAM = 7,      /* the stream itself (KV_SET) */
+  MOE_TARGET_LATER_RESPONSE_HEADERS = 8 /* the final response head when it comes (upstream's
+                                           or a local reply), before its hooks: SET, ADD,
+                                           ADD_IF_ABSENT */
 };
 enum {
   MOE_OP_SET = 1,          /* a = name (lower-case), b = value: replace all values */
@@ -95,7 +98,8 @@ enum {
   MOE_OP_BODY_DRAIN = 11,  /* a = decimal count of bytes dropped from the front */
   MOE_OP_LOCAL_REPLY = 12, /* a = decimal status, b = body; headers: earlier ADD ops on MOE_TARGET_LOCAL_REPLY */
   MOE_OP_KV_SET = 13,      /* a = key, b = value: per-stream value, visible to the access log */
-  MOE_OP_LOG = 14          /* a = decimal level (0 trace .. 4 error), b = message */
+  MOE_OP_LOG = 14,         /* a = decimal level (0 trace .. 4 error), b = message */
+  MOE_OP_ADD_IF_ABSENT = 15 /* a = name, b = value: add unless a field of that name is there */
 };
 
 /* Read-only facts about the stream, set before the first event (the last

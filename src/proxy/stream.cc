@@ -420,6 +420,7 @@ void Stream::on_response_headers(bool end_stream) {
     worker_.timers().arm(this, 0, 0);  // a tunnel lives as long as its peers do
   }
   strip_hop_by_hop(response_, tunnel_ && !request_.is_connect);
+  if (!later_headers_.empty()) apply_later_headers();
   if (wants(MOE_EV_RESPONSE_HEADERS) && !tunnel_) {
     resp_held_ = true;
     // Held (the batch, or Pending): a response that ends here (204, 304,
@@ -446,6 +447,18 @@ void Stream::on_response_headers(bool end_stream) {
   }
   encode_response_headers(end_stream);
   if (end_stream) on_response_end();
+}
+
+void Stream::apply_later_headers() {
+  for (const LaterHeader& h : later_headers_) {
+    switch (h.op) {
+      case MOE_OP_SET: response_.headers.set(h.name, h.value); break;
+      case MOE_OP_ADD: response_.headers.add(h.name, h.value); break;
+      default:  // MOE_OP_ADD_IF_ABSENT
+        if (!response_.headers.has(h.name)) response_.headers.add(h.name, h.value);
+        break;
+    }
+  }
 }
 
 void Stream::encode_response_headers(bool end_stream) {
@@ -788,6 +801,13 @@ void Stream::apply_ops(std::string_view* chunk, const moe_ops& ops, uint32_t beg
       case MOE_TARGET_RESPONSE_HEADERS: hm = &response_.headers; break;
       case MOE_TARGET_REQUEST_TRAILERS: hm = &request_trailers_; break;
       case MOE_TARGET_RESPONSE_TRAILERS: hm = &response_trailers_; break;
+      case MOE_TARGET_LATER_RESPONSE_HEADERS:
+        // Kept for the final response head: after it has started, too late.
+        if (!response_started_ && (code == MOE_OP_SET || code == MOE_OP_ADD || code == MOE_OP_ADD_IF_ABSENT)) {
+          if (later_headers_.capacity() == 0) later_headers_.reserve(4);  // from the slab
+          later_headers_.push_back({request_.headers.store(a), request_.headers.store(b), code});
+        }
+        continue;
       default: break;
     }
     if (target == MOE_TARGET_REQUEST_HEADERS) {
@@ -992,6 +1012,7 @@ void Stream::send_reply(int status, std::string_view body, std::span<const confi
     close_connection_ = true;
     response_.headers.add("connection", "close");
   }
+  if (!later_headers_.empty()) apply_later_headers();
   response_started_ = response_done_ = true;
   resp_held_ = resp_buffering_ = false;
   // moe's own replies (direct responses, 404, 413, 5xx, a filter's local

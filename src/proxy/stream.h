@@ -210,6 +210,17 @@ class Stream final : public TimerNode {
   std::string resp_body_;           // response bytes held (buffering or pending)
   std::string scratch_;             // a chunk rewritten by body ops
   std::vector<std::pair<std::string, std::string>> kv_;
+  // Response headers filters asked for before the response came
+  // (MOE_TARGET_LATER_RESPONSE_HEADERS): put on the final response head,
+  // the upstream's or a local reply's, before its hooks. The strings are in
+  // the request's arena (stable for the stream); the array is from the
+  // thread's slab, so the usual one or two cost no malloc.
+  struct LaterHeader {
+    std::string_view name, value;
+    uint8_t op;
+  };
+  std::vector<LaterHeader, SlabAllocator<LaterHeader, 4>> later_headers_;
+  void apply_later_headers();
   moe_stream_info info_{};
 };
 

@@ -12,6 +12,13 @@ import (
 	"time"
 )
 
+// withResponseHook is traceid plus a filter with a response-headers hook:
+// traceid alone puts its response id through AddResponseHeader and has no
+// response hook, and these tests are about response headers held for Go.
+const withResponseHook = `      - name: traceid
+      - name: headers
+        config: {response_set: {x-resp-hook: "1"}}`
+
 // TestGoBatchedClientsVanish: clients that reset or close while their
 // header events wait in the worker's batch, or while their response
 // headers do (the upstream answers after a pause), do not take moe or the
@@ -28,7 +35,7 @@ func TestGoBatchedClientsVanish(t *testing.T) {
 		err := writeResponse(c, r, 200, []string{"Content-Type", "application/json"}, echoBody(c.u, r))
 		return err == nil && !r.wantsClose()
 	})
-	m := startMoe(t, goFilterYAML(1, "      - name: traceid"), "up", up.Addr)
+	m := startMoe(t, goFilterYAML(1, withResponseHook), "up", up.Addr)
 	addr := m.Addr("listen")
 
 	const rounds, vanishing, staying = 5, 60, 20
@@ -170,7 +177,7 @@ func TestGoBatchedBodilessResponses(t *testing.T) {
 		}
 		return err == nil && !r.wantsClose()
 	})
-	m := startMoe(t, goFilterYAML(1, "      - name: traceid"), "up", up.Addr)
+	m := startMoe(t, goFilterYAML(1, withResponseHook), "up", up.Addr)
 	inParallel(t, 32, func(g int) error {
 		c := newClient()
 		for i := 0; i < 30; i++ {
@@ -188,8 +195,9 @@ func TestGoBatchedBodilessResponses(t *testing.T) {
 			if err != nil || resp.StatusCode != want {
 				return fmt.Errorf("%s %s: %v (response %v)", method, path, err, resp)
 			}
-			if resp.Header.Get("X-Request-Id") == "" {
-				return fmt.Errorf("%s %s: no X-Request-Id", method, path)
+			if resp.Header.Get("X-Request-Id") == "" || resp.Header.Get("X-Resp-Hook") != "1" {
+				return fmt.Errorf("%s %s: X-Request-Id %q, X-Resp-Hook %q", method, path,
+					resp.Header.Get("X-Request-Id"), resp.Header.Get("X-Resp-Hook"))
 			}
 			if method == "GET" && want == 200 && i%4 == 0 && !strings.Contains(string(body), path) {
 				return fmt.Errorf("%s %s: body %q is not this request's echo", method, path, body)

@@ -479,7 +479,8 @@ func TestGoBatchedPipelinedAndH2(t *testing.T) {
 
 // TestGoResponseFiltersSeeLocalReplies: replies moe makes itself (a direct
 // response, a 502 for a refused upstream, a 404) go through the response
-// hooks too, so traceid tags them with the request id like any response.
+// hooks too (x-filtered), and get the fields filters asked for with
+// AddResponseHeader (traceid's id) like any response.
 func TestGoResponseFiltersSeeLocalReplies(t *testing.T) {
 	t.Parallel()
 	requireGo(t)
@@ -568,5 +569,50 @@ listeners:
 		if e := decodeEcho(t, body); e.Upstream != tc.want {
 			t.Errorf("%s: served by %q, want %q (headers %v)", tc.listen, e.Upstream, tc.want, e.Header)
 		}
+	}
+}
+
+// TestGoAddResponseHeaderOneEvent: traceid has only a request hook and puts
+// its response id through Stream.AddResponseHeader, so Go sees one event
+// per request and the response never waits for Go; the id still reaches
+// every response, and an upstream's own x-request-id wins over it.
+func TestGoAddResponseHeaderOneEvent(t *testing.T) {
+	t.Parallel()
+	requireGo(t)
+	up := startUpstream(t, "up", func(c *upConn, r *upReq) bool {
+		hdr := []string{"Content-Type", "text/plain"}
+		if strings.HasPrefix(r.Target, "/own") {
+			hdr = append(hdr, "X-Request-Id", "from-upstream")
+		}
+		return writeResponse(c, r, 200, hdr, []byte("ok\n")) == nil && !r.wantsClose()
+	})
+	m := startMoe(t, goFilterYAMLWith(1, "      - name: traceid", "    http2: true\n"), "up", up.Addr)
+	c := newClient()
+	if st, _, body := httpDo(t, c, "GET", m.URL("/warm"), nil); st != 200 {
+		t.Fatalf("warm-up: %d %s", st, body)
+	}
+	before := stableGoStat(t, m, "events")
+	const n = 50
+	for i := 0; i < n; i++ {
+		st, h, body := httpDo(t, c, "GET", m.URL(fmt.Sprintf("/r/%d", i)), nil)
+		if st != 200 || !hex32RE.MatchString(h.Get("X-Request-Id")) || len(h.Values("X-Request-Id")) != 1 {
+			t.Fatalf("/r/%d: %d, x-request-id %q: %s", i, st, h.Values("X-Request-Id"), body)
+		}
+	}
+	if d := stableGoStat(t, m, "events") - before; d != n {
+		t.Errorf("Go saw %v events for %d requests, want one each", d, n)
+	}
+	st, h, _ := httpDo(t, c, "GET", m.URL("/own"), nil)
+	if got := h.Values("X-Request-Id"); st != 200 || len(got) != 1 || got[0] != "from-upstream" {
+		t.Errorf("/own: %d, x-request-id %q, want the upstream's only", st, got)
+	}
+	// HTTP/2 (h2c): the id arrives in the response's HPACK block too.
+	req, _ := http.NewRequest("GET", m.URL("/h2"), nil)
+	resp, _, err := fetch(h2cHTTPClient(10*time.Second), req)
+	if err != nil || resp.StatusCode != 200 || !hex32RE.MatchString(resp.Header.Get("X-Request-Id")) {
+		t.Fatalf("h2: %v %v", err, resp)
+	}
+	if v := stableGoStat(t, m, "streams"); v != 0 {
+		t.Errorf("Go holds %v stream states after the requests", v)
 	}
 }

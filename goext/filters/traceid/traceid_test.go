@@ -6,6 +6,7 @@ import (
 
 	. "moe/goext/filters/traceid"
 	"moe/goext/filtertest"
+	"moe/goext/internal/abi"
 )
 
 var hex32 = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -36,8 +37,13 @@ func TestKeepsClientIDCustomHeader(t *testing.T) {
 	c := filtertest.MustChain(t, filtertest.Filter{Name: "traceid", Config: map[string]any{"header": "X-Trace"}})
 	s := c.NewStream(t)
 	s.RequestHeaders("GET", "/", filtertest.Headers{{"x-trace", "abc"}}, true)
-	if len(s.Ops) != 0 {
-		t.Fatalf("changed a present id: %v", s.Ops)
+	if s.Request.Headers.Get("x-trace") != "abc" || len(s.Request.Headers.Values("x-trace")) != 1 {
+		t.Fatalf("changed a present id: %v", s.Request.Headers)
+	}
+	for _, op := range s.Ops {
+		if op.Target == abi.TargetRequestHeaders {
+			t.Fatalf("changed a present id: %v", s.Ops)
+		}
 	}
 	s.ResponseHeaders(200, filtertest.Headers{{"content-type", "text/plain"}}, true)
 	if s.Response.Headers.Get("x-trace") != "abc" {
@@ -54,4 +60,21 @@ func BenchmarkNewID(b *testing.B) {
 			_ = NewID()
 		}
 	})
+}
+
+func TestUpstreamIDWinsAndLocalRepliesGetTheID(t *testing.T) {
+	c := filtertest.MustChain(t, filtertest.Filter{Name: "traceid"})
+	s := c.NewStream(t)
+	s.RequestHeaders("GET", "/", filtertest.Headers{{"x-request-id", "client"}}, true)
+	s.ResponseHeaders(200, filtertest.Headers{{"x-request-id", "upstream"}}, true)
+	if got := s.Response.Headers.Values("x-request-id"); len(got) != 1 || got[0] != "upstream" {
+		t.Fatalf("response ids %q, want the upstream's only", got)
+	}
+	s = c.NewStream(t)
+	s.RequestHeaders("GET", "/", nil, true)
+	id := s.Request.Headers.Get("x-request-id")
+	s.ResponseHeaders(502, filtertest.Headers{{"content-type", "text/plain"}}, true)
+	if got := s.Response.Headers.Get("x-request-id"); got != id {
+		t.Fatalf("502 id %q, want %q", got, id)
+	}
 }

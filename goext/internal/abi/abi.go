@@ -38,6 +38,9 @@ const (
 	TargetResponseBody     = 5
 	TargetLocalReply       = 6
 	TargetStream           = 7
+	// The final response head when it comes, before its hooks
+	// (Stream.AddResponseHeader): OpSet, OpAdd, OpAddIfAbsent.
+	TargetLaterResponseHeaders = 8
 )
 
 // Op codes (MOE_OP_*).
@@ -56,6 +59,7 @@ const (
 	OpLocalReply  = 12
 	OpKVSet       = 13
 	OpLog         = 14
+	OpAddIfAbsent = 15
 )
 
 // OpHeadLen is the size of an op's fixed head.
