@@ -593,6 +593,8 @@ func TestAddResponseHeader(t *testing.T) {
 		s.AddResponseHeader("x-over", "d", api.Overwrite)
 		s.AddResponseHeader("bad name", "e", api.Append)
 		s.AddResponseHeader("x-bad", "f\r\nx-evil: 1", api.Append)
+		s.AddResponseHeader("Content-Length", "5", api.Overwrite) // moe frames responses
+		s.AddResponseHeader("connection", "close", api.Append)
 	}
 	c := chain(t, tf("later", func(s *api.Stream, _ *api.RequestHeaders, _ bool) api.Status {
 		add(s)
@@ -626,5 +628,23 @@ func TestAddResponseHeader(t *testing.T) {
 	s.RequestHeaders("GET", "/", nil, true)
 	if s.Reply == nil || s.Reply.Status != 403 || s.Reply.Headers.Get("x-id") != "7" || s.Reply.Headers.Get("x-reason") != "no" {
 		t.Fatalf("reply %+v", s.Reply)
+	}
+}
+
+// TestSetHostThenSetHost: SetHost changes "host" in moe without the
+// overlay knowing; a later Set("host") must still replace it, not add a
+// second Host (HTTP/1.0 requests may come without one).
+func TestSetHostThenSetHost(t *testing.T) {
+	c := chain(t, tf("hosts", func(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+		h.SetHost("a.example")
+		if _, ok := h.Lookup("host"); !ok {
+			h.Set("host", "b.example")
+		}
+		return api.Continue
+	}))
+	s := c.NewStream(t)
+	s.RequestHeaders("GET", "/", nil, true)
+	if got := s.Request.Headers.Values("host"); len(got) != 1 || got[0] != "b.example" {
+		t.Fatalf("host %q, want [b.example]", got)
 	}
 }

@@ -157,8 +157,10 @@ func (h *Header) Set(name, value string) {
 	// A name in neither raw nor kv is in none of moe's fields either (raw is
 	// moe's list as of this call, kv every change since): moe can append
 	// instead of searching its list for fields to replace.
+	// "host" is always replaced: SetHost changes it in moe without telling
+	// the overlay, so "absent here" does not mean absent there.
 	op := uint8(abi.OpAdd)
-	if present {
+	if present || name == "host" {
 		op = abi.OpSet
 	}
 	h.st.emit(op, h.target, name, value)

@@ -133,7 +133,9 @@ const (
 // moe's path without Go: one event per request instead of two
 // (docs/go-filters.md, "What a filter costs"). Call it in a request hook or
 // a ResumeWith function; once the response has arrived it does nothing. An
-// invalid name or value is logged and ignored, as in Header.Set.
+// invalid name or value, or a field about framing or the connection
+// (content-length, transfer-encoding, connection, upgrade...), is logged
+// and ignored.
 func (s *Stream) AddResponseHeader(name, value string, action HeaderAction) {
 	st := s.st
 	if st.probe || st.haveResp {
@@ -141,6 +143,10 @@ func (s *Stream) AddResponseHeader(name, value string, action HeaderAction) {
 	}
 	n := st.checkedField(name, value)
 	if n == "" {
+		return
+	}
+	if framingName(n) {
+		st.logf(LevelError, "AddResponseHeader(%q): moe frames the response itself; ignored", n)
 		return
 	}
 	code := uint8(abi.OpAddIfAbsent)
@@ -151,6 +157,19 @@ func (s *Stream) AddResponseHeader(name, value string, action HeaderAction) {
 		code = abi.OpSet
 	}
 	st.emit(code, abi.TargetLaterResponseHeaders, n, value)
+}
+
+// framingName: fields that say how the message is framed or are about the
+// connection (hop by hop). moe sets them on a response itself, after the
+// hooks, for the client's protocol; a field added ahead of the response
+// must not contradict them.
+func framingName(n string) bool {
+	switch n {
+	case "content-length", "transfer-encoding", "connection", "keep-alive",
+		"proxy-connection", "te", "trailer", "upgrade":
+		return true
+	}
+	return false
 }
 
 // RequestHeaders returns the stream's request headers as they are now: with

@@ -550,7 +550,9 @@ func (s *Stream) apply(ev *abi.Event, body *[]byte) {
 				s.replyHdr = nil
 			}
 		case abi.TargetLaterResponseHeaders:
-			if s.Response.Status == 0 { // moe ignores them once the response started
+			// moe ignores them once a final response has started (a 100
+			// Continue is not one).
+			if st := s.Response.Status; st < 200 && st != 101 {
 				s.later = append(s.later, op)
 			}
 		case abi.TargetStream:

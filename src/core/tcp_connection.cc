@@ -142,14 +142,14 @@ void TcpConnection::stop_reading() {
 }
 
 void TcpConnection::write(const char* p, size_t n) {
-  if (closing_) return;
+  if (closing_ || lingering_) return;
   out().append(p, n);
   mark_dirty();
 }
 
 void TcpConnection::write_body(const char* p, size_t n) {
   constexpr size_t kDirectWrite = 16 * 1024;
-  if (closing_) return;
+  if (closing_ || lingering_) return;
   if (n < kDirectWrite || connecting_ || want_write_ || fd_ < 0) {
     write(p, n);
     return;
@@ -196,7 +196,7 @@ void TcpConnection::write_body(const char* p, size_t n) {
 }
 
 void TcpConnection::mark_dirty() {
-  if (dirty_ || closing_) return;
+  if (dirty_ || closing_ || lingering_) return;
   dirty_ = true;
   worker_.add_dirty(this);
 }
@@ -251,6 +251,7 @@ void TcpConnection::do_write() {
 }
 
 void TcpConnection::close_after_flush() {
+  if (lingering_) return;  // already past that: its cap must not restart
   close_after_flush_ = true;
   stop_reading();
   mark_dirty();
@@ -273,6 +274,8 @@ void TcpConnection::close_flushed() {
       close_after_flush_ = false;
       lingering_ = true;
       worker_.linger(this, ms);
+      on_linger();
+      if (closing_) return;  // the codec closed it
       reading_ = true;
       update_poll();
       linger_read();  // what is already there (and EOF, often)

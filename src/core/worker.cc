@@ -11,6 +11,16 @@
 
 namespace moe {
 
+// One lingering close: its idle timer, and when it began (for the cap).
+struct Worker::Linger final : TimerNode {
+  TcpConnection* conn;
+  uint64_t started_ms;
+  uint32_t idle_ms;
+  Linger(TcpConnection* c, uint64_t now, uint32_t ms) : conn(c), started_ms(now), idle_ms(ms) {}
+  // close() calls unlinger, which destroys this node: nothing after it.
+  void on_timeout() override { conn->close(); }
+};
+
 Worker::Worker(int id, std::shared_ptr<const config::Config> cfg, std::vector<ListenerSocket> sockets,
                AccessLog* access_log, std::vector<uint32_t> chain_events)
     : id_(id),
@@ -237,16 +247,6 @@ ListenerShared* Worker::listener_shared(int li) const {
   return nullptr;
 }
 
-// One lingering close: its idle timer, and when it began (for the cap).
-struct Worker::Linger final : TimerNode {
-  TcpConnection* conn;
-  uint64_t started_ms;
-  uint32_t idle_ms;
-  Linger(TcpConnection* c, uint64_t now, uint32_t ms) : conn(c), started_ms(now), idle_ms(ms) {}
-  // close() calls unlinger, which destroys this node: nothing after it.
-  void on_timeout() override { conn->close(); }
-};
-
 void Worker::linger(TcpConnection* c, uint32_t idle_ms) {
   // A rare path (a close with the peer still talking, or every close of a
   // connection the server ends): one allocation here is fine.
@@ -279,6 +279,11 @@ void Worker::drain(config::Duration deadline) {
     w.draining_ = true;
     for (auto& l : w.listeners_) l->close();
     w.downstreams_.for_each([](DownstreamConnection* c) { c->start_drain(); });
+    // Lingering closes are a courtesy to clients still talking; a drain
+    // ends them now (close() takes each out of the map).
+    std::vector<TcpConnection*> lingering;
+    for (auto& [c, l] : w.lingering_) lingering.push_back(c);
+    for (TcpConnection* c : lingering) c->close();
     for (auto& c : w.clusters_) c->close_idle();
     uv_timer_start(&w.drain_timer_, [](uv_timer_t* t) {
       auto* w = static_cast<Worker*>(t->data);

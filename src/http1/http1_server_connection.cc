@@ -362,6 +362,11 @@ void Http1ServerConnection::release_request() {
   req_ = nullptr;
 }
 
+void Http1ServerConnection::on_linger() {
+  disarm();
+  if (Stream* s = stream(); s && !s->finished()) s->on_downstream_reset();
+}
+
 void Http1ServerConnection::on_closed() {
   disarm();
   if (Stream* s = stream(); s && !s->finished()) s->on_downstream_reset();

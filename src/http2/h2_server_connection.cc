@@ -605,6 +605,13 @@ void H2ServerConnection::reset_all_streams() {
   });
 }
 
+void H2ServerConnection::on_linger() {
+  // After GOAWAY (a flood, a protocol error, a drain): the streams still
+  // open get nothing more; reset them now, not when the linger ends.
+  disarm();
+  reset_all_streams();
+}
+
 void H2ServerConnection::on_closed() {
   disarm();
   reset_all_streams();

@@ -152,8 +152,8 @@ void Stream::strip_hop_by_hop(MessageHead& head, bool keep_upgrade) {
   // Headers named in Connection are hop-by-hop too. Its tokens are views
   // into the arena, which removing spans does not move, so they can be held
   // while entries go (no copy). They are split once here, not once per
-  // field; tokens that are hop-by-hop anyway ("keep-alive", "close",
-  // "upgrade": what clients and servers send) are not kept.
+  // field; tokens that name hop-by-hop fields anyway ("keep-alive",
+  // "upgrade") are not kept.
   constexpr size_t kMaxTokens = 8;
   std::string_view named[kMaxTokens];
   size_t n_named = 0;
@@ -172,7 +172,7 @@ void Stream::strip_hop_by_hop(MessageHead& head, bool keep_upgrade) {
       list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
       while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
       while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
-      if (tok.empty() || iequals(tok, "close") || iequals(tok, "keep-alive") || iequals(tok, "upgrade")) continue;
+      if (tok.empty() || iequals(tok, "keep-alive") || iequals(tok, "upgrade")) continue;
       if (n_named == kMaxTokens) overflow = true;
       else named[n_named++] = tok;
     }

@@ -11,6 +11,7 @@ package integration
 
 import (
 	"encoding/binary"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -137,5 +138,41 @@ func TestH2cLateFramesAfterEarlyReplyIgnored(t *testing.T) {
 	}
 	if e := ex[3]; e == nil || !e.Ended || e.Reset != 0 || !strings.Contains(string(e.Body), "/next") {
 		t.Fatalf("stream 3: %+v", e)
+	}
+}
+
+// TestH2cGoawayEndsOpenStreamsWhileLingering: after a connection error
+// moe sends GOAWAY and lingers (reads and discards until the client closes
+// or goes quiet), but a stream still waiting on its upstream is ended at
+// once: the access log has it long before the upstream would have answered
+// and before the linger's 5 s run out, and the client sees moe's FIN.
+func TestH2cGoawayEndsOpenStreamsWhileLingering(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t, "up", slowHandler(4*time.Second))
+	m := startMoe(t, h2YAML(1, up.Addr))
+	h := dialH2(t, m.Addr("listen"))
+	defer h.c.Close()
+	h.write(appendFrame(nil, frameHeaders, flagEndHeaders|flagEndStream, 1, requestBlock("GET", "/waiting", "h2.test")))
+	if !waitFor(3*time.Second, func() bool { return up.Count() >= 1 }) {
+		t.Fatal("the request did not reach the upstream")
+	}
+	start := time.Now()
+	h.write(appendFrame(nil, frameData, 0, 0, []byte("x"))) // DATA on stream 0: GOAWAY
+	if _, _, err := h.readUntil(3*time.Second, func(f h2Frame, _ map[uint32]*h2Exchange) bool { return f.Type == frameGoaway }); err != nil {
+		t.Fatalf("no GOAWAY: %v", err)
+	}
+	// The client stays connected and silent: moe lingers up to 5 s.
+	logged := func() bool {
+		return strings.Contains(readFileString(filepath.Join(m.Dir, "access.log")), `"/waiting"`)
+	}
+	if !waitFor(2*time.Second, logged) {
+		t.Fatalf("the open stream was not ended within 2 s of GOAWAY (access log:\n%s)",
+			tailFile(filepath.Join(m.Dir, "access.log"), 2000))
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("the stream ended %v after GOAWAY", d)
+	}
+	if _, _, err := h.readUntil(2*time.Second, func(h2Frame, map[uint32]*h2Exchange) bool { return false }); !isClosedErr(err) {
+		t.Fatalf("no FIN after GOAWAY: %v", err)
 	}
 }
