@@ -7,12 +7,14 @@
 
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "admin/admin_server.h"
 #include "config/config.h"
 #include "core/access_log.h"
+#include "core/cpus.h"
 #include "core/listener.h"
 #include "core/log.h"
 #include "core/worker.h"
@@ -100,9 +102,19 @@ int run_server(const ServerOptions& opts) {
   auto cfg = std::const_pointer_cast<config::Config>(lr.config);
   if (opts.workers > 0) cfg->workers = opts.workers;
   if (!opts.log_level.empty()) cfg->log.level = opts.log_level;
-  if (cfg->workers <= 0) cfg->workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // workers: auto (or 0): the CPUs this process may use (core/cpus.h).
+  std::optional<AutoWorkers> autow;
+  if (cfg->workers <= 0) {
+    autow = auto_workers();
+    cfg->workers = autow->workers;
+  }
 
   init_logging(cfg->log.level);
+  if (autow && autow->limit > 0)
+    log_info("workers: auto = {} ({} CPUs in the affinity mask, cgroup CPU limit {:.2f})", autow->workers,
+             autow->affinity, autow->limit);
+  else if (autow)
+    log_info("workers: auto = {} (CPUs in the affinity mask)", autow->workers);
   block_signals();  // again: harmless, and covers a host that skipped main.cc
 
   // The Go runtime: settings, plugins, one filter chain per listener.

@@ -3,8 +3,10 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -168,4 +170,63 @@ func TestExampleConfigsValidate(t *testing.T) {
 			t.Errorf("moe --validate -c %s: exit %d\nstdout:\n%s\nstderr:\n%s", f, code, stdout, stderr)
 		}
 	}
+}
+
+// TestWorkersAutoFollowsCPUs: `workers: auto` starts one worker per CPU the
+// process may use: the affinity mask (taskset) and, where this test may
+// make one, a cgroup CPU limit (a container's, a Kubernetes limit), not
+// every CPU of the machine.
+func TestWorkersAutoFollowsCPUs(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("taskset"); err != nil {
+		t.Skip("no taskset")
+	}
+	up := startEcho(t, "up")
+	workers := func(m *Moe) float64 {
+		st, body := m.adminGet(t, "/stats")
+		if st != 200 {
+			t.Fatalf("/stats: %d", st)
+		}
+		v, ok := promSum(parseProm(t, body), "moe_workers", nil)
+		if !ok {
+			t.Fatal("no moe_workers in /stats")
+		}
+		return v
+	}
+	yaml := strings.Replace(simpleYAML(1, "{{up}}"), "workers: 1", "workers: auto", 1)
+	m := startMoeWrapped(t, []string{"taskset", "-c", "0"}, yaml, "up", up.Addr)
+	if w := workers(m); w != 1 {
+		t.Errorf("under taskset -c 0: %v workers, want 1", w)
+	}
+	if !strings.Contains(readFileString(m.Stderr)+readFileString(m.Stdout), "workers: auto = 1") {
+		t.Errorf("no %q in the log", "workers: auto = 1")
+	}
+	if st, _, _ := httpGet(t, m.URL("/x")); st != 200 {
+		t.Errorf("status %d", st)
+	}
+
+	// A cgroup v1 CPU limit of 1 CPU on a machine with more.
+	if runtime.NumCPU() < 2 {
+		return
+	}
+	cg := fmt.Sprintf("/sys/fs/cgroup/cpu/moe-test-%d", os.Getpid())
+	if err := os.Mkdir(cg, 0o755); err != nil {
+		t.Logf("no cgroup v1 cpu controller to write to (%v): the limit part is skipped", err)
+		return
+	}
+	t.Cleanup(func() { os.Remove(cg) })
+	if os.WriteFile(cg+"/cpu.cfs_period_us", []byte("100000"), 0o644) != nil ||
+		os.WriteFile(cg+"/cpu.cfs_quota_us", []byte("100000"), 0o644) != nil {
+		t.Logf("cannot set a quota in %s: the limit part is skipped", cg)
+		return
+	}
+	m2 := startMoeWrapped(t, []string{"sh", "-c", `echo $$ > "$0/cgroup.procs" && exec "$@"`, cg}, yaml, "up", up.Addr)
+	if w := workers(m2); w != 1 {
+		t.Errorf("with a 1-CPU cgroup limit on %d CPUs: %v workers, want 1", runtime.NumCPU(), w)
+	}
+	if !strings.Contains(readFileString(m2.Stderr)+readFileString(m2.Stdout), "cgroup CPU limit 1.00") {
+		t.Errorf("the log does not name the cgroup limit:\n%s", tailFile(m2.Stderr, 2000))
+	}
+	// moe stops (its cleanup) before the cgroup is removed (registered
+	// earlier, so it runs later).
 }

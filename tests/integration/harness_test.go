@@ -162,6 +162,13 @@ var placeholderRE = regexp.MustCompile(`\{\{([a-z0-9_]+)\}\}`)
 // within 20s; on failure the tail of stdout/stderr is logged.
 func startMoe(t testing.TB, yamlText string, vars ...string) *Moe {
 	t.Helper()
+	return startMoeWrapped(t, nil, yamlText, vars...)
+}
+
+// startMoeWrapped is startMoe with the moe command run through wrap (e.g.
+// taskset -c 0), which must exec moe in its own process.
+func startMoeWrapped(t testing.TB, wrap []string, yamlText string, vars ...string) *Moe {
+	t.Helper()
 	if len(vars)%2 != 0 {
 		t.Fatal("startMoe: vars must be name/value pairs")
 	}
@@ -204,7 +211,8 @@ func startMoe(t testing.TB, yamlText string, vars ...string) *Moe {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m.Cmd = exec.Command(bin, "-c", cfg)
+		argv := append(append([]string{}, wrap...), bin, "-c", cfg)
+		m.Cmd = exec.Command(argv[0], argv[1:]...)
 		m.Cmd.Dir = dir
 		m.Cmd.Stdout = outF
 		m.Cmd.Stderr = errF
