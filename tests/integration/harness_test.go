@@ -105,14 +105,32 @@ func freePort(t testing.TB) string {
 	return addr
 }
 
+// handedOut is every port freePortOn returned in this test binary: the
+// kernel can give the same free port to two listen(":0") calls in a row
+// (seen: admin and listener of one config got the same port, and moe
+// refused the config), so a port is handed out once per run.
+var (
+	handedOutMu sync.Mutex
+	handedOut   = map[string]bool{}
+)
+
 // freePortOn is freePort for another loopback address ("[::1]").
 func freePortOn(host string) (string, error) {
-	ln, err := net.Listen("tcp", host+":0")
-	if err != nil {
-		return "", err
+	for attempt := 0; ; attempt++ {
+		ln, err := net.Listen("tcp", host+":0")
+		if err != nil {
+			return "", err
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		handedOutMu.Lock()
+		fresh := !handedOut[addr]
+		handedOut[addr] = true
+		handedOutMu.Unlock()
+		if fresh || attempt == 50 {
+			return addr, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // closedPort returns an address nobody listens on (connect gets ECONNREFUSED).
