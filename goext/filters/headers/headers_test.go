@@ -5,6 +5,7 @@ import (
 
 	_ "moe/goext/filters/headers"
 	"moe/goext/filtertest"
+	"moe/goext/internal/abi"
 )
 
 func TestHeaders(t *testing.T) {
@@ -37,5 +38,37 @@ func TestEmptyConfig(t *testing.T) {
 	}
 	if _, err := filtertest.NewChain(filtertest.Filter{Name: "headers", Config: `{"request_add": 5}`}); err == nil {
 		t.Fatal("bad config accepted")
+	}
+}
+
+// TestHooksFollowConfig: the filter has only the hooks its config needs,
+// so a request-only config costs no response event and a response-only
+// config no request event.
+func TestHooksFollowConfig(t *testing.T) {
+	const reqEv, respEv = 1 << abi.EvRequestHeaders, 1 << abi.EvResponseHeaders
+	for _, tc := range []struct {
+		config    string
+		req, resp bool
+	}{
+		{`{"request_set": {"x-a": "1"}}`, true, false},
+		{`{"response_add": {"x-b": "2"}}`, false, true},
+		{`{"request_remove": ["x-c"], "response_remove": ["x-d"]}`, true, true},
+		{``, true, false},
+	} {
+		c := filtertest.MustChain(t, filtertest.Filter{Name: "headers", Config: tc.config})
+		if got := c.Events()&reqEv != 0; got != tc.req {
+			t.Errorf("%s: request hook %v, want %v", tc.config, got, tc.req)
+		}
+		if got := c.Events()&respEv != 0; got != tc.resp {
+			t.Errorf("%s: response hook %v, want %v", tc.config, got, tc.resp)
+		}
+	}
+	// Response-only still changes responses, request-only requests.
+	c := filtertest.MustChain(t, filtertest.Filter{Name: "headers", Config: `{"response_set": {"server": "moe"}}`})
+	s := c.NewStream(t)
+	s.RequestHeaders("GET", "/", nil, true)
+	s.ResponseHeaders(200, filtertest.Headers{{"server", "nginx"}}, true)
+	if got := s.Response.Headers.Values("server"); len(got) != 1 || got[0] != "moe" {
+		t.Fatalf("server %q", got)
 	}
 }
