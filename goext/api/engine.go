@@ -207,9 +207,13 @@ type workerTable struct {
 	free      []uint32
 	lastYield uint64        // the worker loop's ms (Event.NowMs) at the last keepP yield
 	crossings atomic.Uint64 // calls from C++ (a batch is one)
-	events    atomic.Uint64 // events handled (a batch of n is n)
-	live      atomic.Int64  // stream states in use, stored at the end of each crossing (GET /go "streams")
-	_         [64]byte      // keep workers' counters on separate cache lines
+	// Events beyond one per crossing (a batch of n adds n-1): GET /go's
+	// "events" is crossings + extraEvents, so a crossing of one event (a
+	// body chunk, a resume) pays one locked add, not two.
+	extraEvents atomic.Uint64
+	live        atomic.Int64 // stream states in use (GET /go "streams"), stored when it changed
+	liveSeen    int64        // the value last stored in live (worker thread only)
+	_           [64]byte     // keep workers' counters on separate cache lines
 }
 
 var workers [maxWorkers]atomic.Pointer[workerTable]
@@ -329,18 +333,22 @@ func (w *workerTable) release(st *streamState) {
 func onEvent(ev *abi.Event) int32 {
 	w := workerOf(ev.Handle)
 	w.crossings.Add(1)
-	w.events.Add(1)
 	w.keepP(ev.NowMs)
 	r := handleEvent(w, ev)
 	w.storeLive()
 	return r
 }
 
-// storeLive publishes how many stream states are in use: one atomic store
-// per crossing, read by GET /go. A state that stays in use after its
-// stream ended on the C++ side would be a leak; tests watch this.
+// storeLive publishes how many stream states are in use, read by GET /go;
+// a state that stays in use after its stream ended on the C++ side would
+// be a leak, and tests watch this. Stored only when it changed: an atomic
+// store is a locked XCHG on amd64, and most body-chunk crossings neither
+// start nor end a stream.
 func (w *workerTable) storeLive() {
-	w.live.Store(int64(len(w.streams) - len(w.free)))
+	if n := int64(len(w.streams) - len(w.free)); n != w.liveSeen {
+		w.liveSeen = n
+		w.live.Store(n)
+	}
 }
 
 // onEvents is one crossing for a worker's batch of header events of
@@ -355,7 +363,7 @@ func onEvents(evs []abi.Event) {
 	// Counters and keepP once per crossing: a locked add per event was
 	// visible in the profile of a batch.
 	w.crossings.Add(1)
-	w.events.Add(uint64(len(evs)))
+	w.extraEvents.Add(uint64(len(evs) - 1))
 	w.keepP(evs[0].NowMs)
 	for i := range evs {
 		ev := &evs[i]
@@ -416,7 +424,8 @@ func handleEvent(w *workerTable, ev *abi.Event) int32 {
 // lastCall ends the stream's Go state with this crossing when nothing more
 // can come for it (chain.lastKinds): the chain continued, no goroutine
 // holds the stream, and no filter has OnDone. GoState 0 tells moe to skip
-// the DONE crossing: for `traceid`, 2 crossings per request instead of 3.
+// the DONE crossing: for a chain of header hooks, 2 crossings per request
+// instead of 3 (`traceid`, request hook only: 1 instead of 2).
 func (st *streamState) lastCall(ev *abi.Event, kind uint32, r int32) {
 	if r != abi.Continue || st.escaped || st.chain == nil || st.chain.lastKinds&(1<<kind) == 0 {
 		return
@@ -433,7 +442,6 @@ func (st *streamState) lastCall(ev *abi.Event, kind uint32, r int32) {
 func onResume(ev *abi.Event) int32 {
 	w := workerOf(ev.Handle)
 	w.crossings.Add(1)
-	w.events.Add(1)
 	st := w.get(ev.GoState)
 	if st == nil || st.handle != ev.Handle {
 		return abi.Continue // the stream ended; C++ should not have called

@@ -36,7 +36,7 @@ func runtimeJSON(goVersion string) []byte {
 			n := w.crossings.Load()
 			perWorker = append(perWorker, n)
 			crossings += n
-			events += w.events.Load()
+			events += n + w.extraEvents.Load()
 			live += w.live.Load()
 		}
 	}
