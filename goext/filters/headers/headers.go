@@ -80,9 +80,12 @@ func (o *ops) empty() bool { return len(o.add)+len(o.set)+len(o.remove) == 0 }
 // response hooks lets responses through without waiting for Go
 // (docs/go-filters.md, "What a filter costs").
 type (
-	filter     struct{ req, resp ops } // both directions
-	reqFilter  struct{ req ops }       // request fields only (or nothing at all)
-	respFilter struct{ resp ops }      // response fields only
+	reqFilter  struct{ req ops }  // request fields only (or nothing at all)
+	respFilter struct{ resp ops } // response fields only
+	filter     struct {           // both directions: the two hooks, embedded
+		reqFilter
+		respFilter
+	}
 )
 
 // New is the filter's factory.
@@ -99,17 +102,7 @@ func New(raw json.RawMessage) (api.Factory, error) {
 	case req.empty():
 		return api.Shared(&respFilter{resp}), nil
 	}
-	return api.Shared(&filter{req, resp}), nil
-}
-
-func (f *filter) OnRequestHeaders(_ *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
-	f.req.apply(&h.Header)
-	return api.Continue
-}
-
-func (f *filter) OnResponseHeaders(_ *api.Stream, h *api.ResponseHeaders, _ bool) api.Status {
-	f.resp.apply(&h.Header)
-	return api.Continue
+	return api.Shared(&filter{reqFilter{req}, respFilter{resp}}), nil
 }
 
 func (f *reqFilter) OnRequestHeaders(_ *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
