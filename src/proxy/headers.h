@@ -118,6 +118,21 @@ class HeaderMap {
 };
 
 bool iequals(std::string_view a, std::string_view b);
+// s without optional whitespace (SP, HTAB) at either end.
+std::string_view trim_ows(std::string_view s);
+// Calls fn(item) for each trimmed item (empty ones too) of a comma-separated
+// header value until fn returns true; returns whether one did.
+template <typename Fn>
+bool any_list_token(std::string_view list, Fn fn) {
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    const std::string_view item = trim_ows(list.substr(0, comma));
+    if (fn(item)) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
 // True when `list` (a comma-separated header value) has `token`, case-blind.
 bool header_list_has(std::string_view list, std::string_view token);
 

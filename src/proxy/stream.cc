@@ -152,30 +152,24 @@ void Stream::strip_hop_by_hop(MessageHead& head, bool keep_upgrade) {
   // Headers named in Connection are hop-by-hop too. Its tokens are views
   // into the arena, which removing spans does not move, so they can be held
   // while entries go (no copy). They are split once here, not once per
-  // field; tokens that name hop-by-hop fields anyway ("keep-alive",
-  // "upgrade") are not kept.
+  // field; past kMaxTokens (rare, or abuse) the lists are scanned per field
+  // instead, so every field a Connection value names still goes.
   constexpr size_t kMaxTokens = 8;
   std::string_view named[kMaxTokens];
   size_t n_named = 0;
-  // More tokens than that (rare, or abuse) and the lists are scanned per
-  // field as before: every field a Connection value names still goes.
   constexpr size_t kMaxConnectionHeaders = 8;  // more is abuse: the rest are ignored
   std::string_view lists[kMaxConnectionHeaders];
   size_t n_lists = 0;
   bool overflow = false;
   for (size_t i = 0; i < h.size() && n_lists < kMaxConnectionHeaders; i++) {
     if (h.name(i) != "connection") continue;
-    std::string_view list = lists[n_lists++] = h.value(i);
-    while (!list.empty()) {
-      size_t comma = list.find(',');
-      std::string_view tok = list.substr(0, comma);
-      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-      while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
-      while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
-      if (tok.empty() || iequals(tok, "keep-alive") || iequals(tok, "upgrade")) continue;
-      if (n_named == kMaxTokens) overflow = true;
-      else named[n_named++] = tok;
-    }
+    lists[n_lists++] = h.value(i);
+    any_list_token(h.value(i), [&](std::string_view tok) {
+      if (tok.empty()) return false;
+      if (n_named == kMaxTokens) return overflow = true;
+      named[n_named++] = tok;
+      return false;
+    });
   }
   // One pass over the fields for both lists.
   h.remove_if([&](std::string_view n) {
