@@ -274,7 +274,7 @@ void TcpConnection::close_flushed() {
       close_after_flush_ = false;
       lingering_ = true;
       worker_.linger(this, ms);
-      on_linger();
+      end_streams();
       if (closing_) return;  // the codec closed it
       reading_ = true;
       update_poll();

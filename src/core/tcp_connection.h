@@ -66,7 +66,6 @@ class TcpConnection {
   // A lingering connection (see close_flushed) counts as closing: its
   // codec is done with it.
   bool closing() const { return closing_ || lingering_; }
-  bool lingering() const { return lingering_; }
   bool reading() const { return reading_; }
 
   // Adopts a connected, non-blocking socket (an accepted one).
@@ -115,10 +114,11 @@ class TcpConnection {
   // connection half-closes and reads away what the peer still sends, for up
   // to this long without input (see close_flushed); 0 = close at once.
   virtual uint32_t linger_ms() const { return 0; }
-  // Lingering starts: the codec ends what it still had going (streams
-  // waiting on an upstream, its timers), as it would in on_closed: the peer
-  // gets nothing more on this connection.
-  virtual void on_linger() {}
+  // The peer gets nothing more on this connection: the codec ends what it
+  // still had going (streams waiting on an upstream, its timers). Called
+  // when lingering starts; codecs call it from on_closed too, so it must be
+  // safe to call twice.
+  virtual void end_streams() {}
 
   Worker& worker_;
 

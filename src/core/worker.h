@@ -122,7 +122,6 @@ class Worker {
   void linger(TcpConnection* c, uint32_t idle_ms);
   bool lingered(TcpConnection* c);
   void unlinger(TcpConnection* c);
-  size_t lingering_count() const { return lingering_.size(); }
 
   // Server connections register so drain can reach the idle ones.
   void add_downstream(DownstreamConnection* c);

@@ -362,14 +362,13 @@ void Http1ServerConnection::release_request() {
   req_ = nullptr;
 }
 
-void Http1ServerConnection::on_linger() {
+void Http1ServerConnection::end_streams() {
   disarm();
   if (Stream* s = stream(); s && !s->finished()) s->on_downstream_reset();
 }
 
 void Http1ServerConnection::on_closed() {
-  disarm();
-  if (Stream* s = stream(); s && !s->finished()) s->on_downstream_reset();
+  end_streams();
   if (req_) req_->stream.reset();
   release_request();
   worker_.remove_downstream(this);

@@ -90,7 +90,7 @@ class Http1ServerConnection final : public TcpConnection,
   // A client may still be sending when we end the connection (a body after
   // a 413, frames after GOAWAY): linger rather than reset (TcpConnection).
   uint32_t linger_ms() const override { return kServerLingerMs; }
-  void on_linger() override;
+  void end_streams() override;
 
  private:
   struct Request;  // per-request state (the .cc); null while idle

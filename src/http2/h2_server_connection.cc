@@ -605,16 +605,15 @@ void H2ServerConnection::reset_all_streams() {
   });
 }
 
-void H2ServerConnection::on_linger() {
-  // After GOAWAY (a flood, a protocol error, a drain): the streams still
-  // open get nothing more; reset them now, not when the linger ends.
+void H2ServerConnection::end_streams() {
+  // Also when lingering starts after GOAWAY (a flood, a protocol error, a
+  // drain): the streams still open are reset then, not when the linger ends.
   disarm();
   reset_all_streams();
 }
 
 void H2ServerConnection::on_closed() {
-  disarm();
-  reset_all_streams();
+  end_streams();
   worker_.remove_downstream(this);
   worker_.listener_shared(listener_index_)->connections.fetch_sub(1, std::memory_order_relaxed);
   sub(worker_.stats().listeners[static_cast<size_t>(listener_index_)]->connections_active);

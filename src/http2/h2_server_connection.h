@@ -153,7 +153,7 @@ class H2ServerConnection final : public TcpConnection, public DownstreamConnecti
   // A client may still be sending when we end the connection (a body after
   // a 413, frames after GOAWAY): linger rather than reset (TcpConnection).
   uint32_t linger_ms() const override { return kServerLingerMs; }
-  void on_linger() override;
+  void end_streams() override;
 
  private:
   H2ServerConnection(Worker& worker, int listener_index, std::string_view peer_ip);
