@@ -44,6 +44,7 @@ func init() {
 	api.Register("seen", func(json.RawMessage) (api.Factory, error) { return api.Shared(&seenFilter{}), nil })
 	api.Register("done", func(json.RawMessage) (api.Factory, error) { return api.Shared(doneFilter{}), nil })
 	api.Register("reqresp", func(json.RawMessage) (api.Factory, error) { return api.Shared(reqRespFilter{}), nil })
+	api.Register("lateadd", func(json.RawMessage) (api.Factory, error) { return api.Shared(lateAddFilter{}), nil })
 }
 
 type errString string
@@ -113,6 +114,15 @@ func (reqRespFilter) OnRequestHeaders(*api.Stream, *api.RequestHeaders, bool) ap
 
 func (reqRespFilter) OnResponseHeaders(_ *api.Stream, h *api.ResponseHeaders, _ bool) api.Status {
 	h.Set("x-resp", "1")
+	return api.Continue
+}
+
+// lateAddFilter calls AddResponseHeader from its response hook: too late.
+type lateAddFilter struct{}
+
+func (lateAddFilter) OnResponseHeaders(s *api.Stream, h *api.ResponseHeaders, _ bool) api.Status {
+	s.AddResponseHeader("x-late", "1", api.Append)
+	h.Set("x-seen", "1")
 	return api.Continue
 }
 
@@ -637,14 +647,29 @@ func TestAddResponseHeader(t *testing.T) {
 func TestSetHostThenSetHost(t *testing.T) {
 	c := chain(t, tf("hosts", func(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
 		h.SetHost("a.example")
-		if _, ok := h.Lookup("host"); !ok {
-			h.Set("host", "b.example")
-		}
+		h.Set("host", "b.example")
 		return api.Continue
 	}))
 	s := c.NewStream(t)
 	s.RequestHeaders("GET", "/", nil, true)
 	if got := s.Request.Headers.Values("host"); len(got) != 1 || got[0] != "b.example" {
 		t.Fatalf("host %q, want [b.example]", got)
+	}
+}
+
+// TestAddResponseHeaderAfterResponse: once the response has arrived the call
+// does nothing (no op reaches moe).
+func TestAddResponseHeaderAfterResponse(t *testing.T) {
+	c := chain(t, filtertest.Filter{Name: "lateadd"})
+	s := c.NewStream(t)
+	s.RequestHeaders("GET", "/", nil, true)
+	s.ResponseHeaders(200, nil, true)
+	for _, op := range s.Ops {
+		if op.Target == abi.TargetLaterResponseHeaders {
+			t.Fatalf("op %v after the response arrived", op)
+		}
+	}
+	if s.Response.Headers.Get("x-late") != "" || s.Response.Headers.Get("x-seen") != "1" {
+		t.Fatalf("response %v", s.Response.Headers)
 	}
 }

@@ -552,7 +552,7 @@ func (s *Stream) apply(ev *abi.Event, body *[]byte) {
 		case abi.TargetLaterResponseHeaders:
 			// moe ignores them once a final response has started (a 100
 			// Continue is not one).
-			if st := s.Response.Status; st < 200 && st != 101 {
+			if !finalStatus(s.Response.Status) {
 				s.later = append(s.later, op)
 			}
 		case abi.TargetStream:
@@ -570,20 +570,18 @@ func (s *Stream) apply(ev *abi.Event, body *[]byte) {
 
 // applyLater puts the AddResponseHeader fields on a final response head.
 func (s *Stream) applyLater(h Headers, status int) Headers {
-	if status < 200 && status != 101 {
+	if !finalStatus(status) {
 		return h // an interim response: the fields wait for the final one
 	}
 	for _, op := range s.later {
-		if op.Code == abi.OpAddIfAbsent {
-			if len(h.Values(op.A)) == 0 {
-				h = append(h, [2]string{op.A, op.B})
-			}
-			continue
-		}
 		h = s.headerOp(h, op)
 	}
 	return h
 }
+
+// finalStatus: a response head after which no other comes (101 switches
+// protocols; other 1xx are interim).
+func finalStatus(status int) bool { return status >= 200 || status == 101 }
 
 func (s *Stream) headerOp(h Headers, op abi.Op) Headers {
 	switch op.Code {
@@ -591,6 +589,10 @@ func (s *Stream) headerOp(h Headers, op abi.Op) Headers {
 		h = append(h.del(op.A), [2]string{op.A, op.B})
 	case abi.OpAdd:
 		h = append(h, [2]string{op.A, op.B})
+	case abi.OpAddIfAbsent:
+		if len(h.Values(op.A)) == 0 {
+			h = append(h, [2]string{op.A, op.B})
+		}
 	case abi.OpDel:
 		h = h.del(op.A)
 	case abi.OpSetMethod:

@@ -289,11 +289,10 @@ func TestH1LingeringCloseEnds(t *testing.T) {
 	up := startEcho(t, "up")
 	m := startMoe(t, upYAML(""), "up", up.Addr)
 	active := func() float64 {
-		st, body := m.adminGet(t, "/stats")
-		if st != 200 {
-			t.Fatalf("/stats: %d", st)
+		v, ok := statValue(t, m, "moe_downstream_connections_active", nil)
+		if !ok {
+			t.Fatal("no moe_downstream_connections_active in /stats")
 		}
-		v, _ := promSum(parseProm(t, body), "moe_downstream_connections_active", nil)
 		return v
 	}
 	// Reads the answer to a Connection: close request, then moe's FIN.
@@ -316,6 +315,9 @@ func TestH1LingeringCloseEnds(t *testing.T) {
 	}
 	// A client that closes: the connection is gone at once.
 	c := getClose()
+	if !waitFor(2*time.Second, func() bool { return active() == 1 }) {
+		t.Fatalf("%v connections active while one lingers, want 1", active())
+	}
 	c.Close()
 	if !waitFor(2*time.Second, func() bool { return active() == 0 }) {
 		t.Fatalf("%v connections still active after the client closed", active())
@@ -324,6 +326,9 @@ func TestH1LingeringCloseEnds(t *testing.T) {
 	c = getClose()
 	defer c.Close()
 	start := time.Now()
+	if v := active(); v != 1 {
+		t.Fatalf("%v connections active while a silent client lingers, want 1", v)
+	}
 	if !waitFor(10*time.Second, func() bool { return active() == 0 }) {
 		t.Fatalf("a silent client's connection still active after %v", time.Since(start))
 	}

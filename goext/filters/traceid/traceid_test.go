@@ -40,10 +40,10 @@ func TestKeepsClientIDCustomHeader(t *testing.T) {
 	if s.Request.Headers.Get("x-trace") != "abc" || len(s.Request.Headers.Values("x-trace")) != 1 {
 		t.Fatalf("changed a present id: %v", s.Request.Headers)
 	}
-	for _, op := range s.Ops {
-		if op.Target == abi.TargetRequestHeaders {
-			t.Fatalf("changed a present id: %v", s.Ops)
-		}
+	// The only op: the client's id for the response, the upstream's winning.
+	if len(s.Ops) != 1 || s.Ops[0].Target != abi.TargetLaterResponseHeaders || s.Ops[0].Code != abi.OpAddIfAbsent ||
+		s.Ops[0].A != "x-trace" || s.Ops[0].B != "abc" {
+		t.Fatalf("ops %v, want only AddResponseHeader(x-trace, abc, AddIfAbsent)", s.Ops)
 	}
 	s.ResponseHeaders(200, filtertest.Headers{{"content-type", "text/plain"}}, true)
 	if s.Response.Headers.Get("x-trace") != "abc" {
