@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -20,17 +21,17 @@ std::optional<std::string> read_file(const std::string& path) {
   return ss.str();
 }
 
-std::optional<double> parse_number(std::string_view s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
-  if (s.empty()) return std::nullopt;
-  try {
-    size_t used = 0;
-    const double v = std::stod(std::string(s), &used);
-    if (used != s.size()) return std::nullopt;
-    return v;
-  } catch (...) {
-    return std::nullopt;
-  }
+// quota / period in CPUs; 0 when either is not a positive integer (v2's
+// "max", v1's -1, garbage).
+double cpus(std::string_view quota, std::string_view period) {
+  auto num = [](std::string_view t) -> int64_t {
+    while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.remove_suffix(1);
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    return ec == std::errc() && end == t.data() + t.size() ? v : 0;
+  };
+  const int64_t q = num(quota), p = num(period);
+  return q > 0 && p > 0 ? static_cast<double>(q) / static_cast<double>(p) : 0;
 }
 
 // The directories from base + path up to base.
@@ -47,22 +48,17 @@ std::vector<std::string> up_to(const std::string& base, std::string path) {
 
 // One level's limit in CPUs (0 = none or unreadable).
 double v2_limit(const std::string& dir, const FileReader& read) {
-  auto text = read(dir + "/cpu.max");
+  auto text = read(dir + "/cpu.max");  // "QUOTA PERIOD" or "max PERIOD"
   if (!text) return 0;
-  std::istringstream in(*text);
-  std::string quota, period;
-  in >> quota >> period;
-  if (quota == "max") return 0;
-  auto q = parse_number(quota), p = parse_number(period);
-  return q && p && *q > 0 && *p > 0 ? *q / *p : 0;
+  const std::string_view t = *text;
+  const size_t sp = t.find(' ');
+  return sp == std::string_view::npos ? 0 : cpus(t.substr(0, sp), t.substr(sp + 1));
 }
 
 double v1_limit(const std::string& dir, const FileReader& read) {
   auto quota = read(dir + "/cpu.cfs_quota_us");
   auto period = read(dir + "/cpu.cfs_period_us");
-  if (!quota || !period) return 0;
-  auto q = parse_number(*quota), p = parse_number(*period);
-  return q && p && *q > 0 && *p > 0 ? *q / *p : 0;  // -1: no quota
+  return quota && period ? cpus(*quota, *period) : 0;
 }
 
 double smallest(double a, double b) { return a == 0 ? b : (b == 0 ? a : std::min(a, b)); }
