@@ -60,11 +60,14 @@ func startH2load(t *testing.T, args ...string) (wait func() (int, string)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	cmd := exec.CommandContext(ctx, "h2load", args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	done := make(chan error, 1)
-	go func() { done <- cmd.Run() }()
+	var err error
+	done := make(chan struct{})
+	go func() { err = cmd.Run(); close(done) }()
+	// A test that fails before wait stops h2load now, not in 120 s.
+	t.Cleanup(func() { cancel(); <-done })
 	return func() (int, string) {
 		t.Helper()
-		err := <-done
+		<-done
 		cancel()
 		m := h2loadStatusRE.FindStringSubmatch(stdout.String())
 		if m == nil {

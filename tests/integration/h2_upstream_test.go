@@ -410,6 +410,9 @@ func TestH2UpstreamLargeResponse(t *testing.T) {
 		return ""
 	}
 	started, gate := make(chan struct{}), make(chan struct{})
+	// Every way out lets the slow reader go (a failing check included).
+	release := sync.OnceFunc(func() { close(gate) })
+	t.Cleanup(release)
 	slowDone := make(chan string, 1)
 	// The slow client's socket takes 64 KiB: with moe's own buffers and
 	// its socket's send buffer, well under 8 MiB fits before the stream
@@ -417,7 +420,7 @@ func TestH2UpstreamLargeResponse(t *testing.T) {
 	small := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 64<<10) })
 	}}
-	slow := &http.Client{Transport: &http.Transport{Proxy: nil, DialContext: small.DialContext}}
+	slow := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{Proxy: nil, DialContext: small.DialContext}}
 	go func() { slowDone <- fetch(slow, started, gate) }()
 	select {
 	case <-started:
@@ -429,7 +432,6 @@ func TestH2UpstreamLargeResponse(t *testing.T) {
 	fast := &http.Client{Timeout: 20 * time.Second, Transport: newClient().Transport}
 	for i := 0; i < 3; i++ {
 		if e := fetch(fast, nil, nil); e != "" {
-			close(gate)
 			t.Fatalf("fast fetch %d while another stream of the upstream connection is stalled: %s", i, e)
 		}
 	}
@@ -437,22 +439,24 @@ func TestH2UpstreamLargeResponse(t *testing.T) {
 	// log is written about every 200 ms), and only the 3 fast ones have.
 	bigDone := func() int { return strings.Count(readFileString(filepath.Join(m.Dir, "access.log")), `"/big"`) }
 	if !waitFor(5*time.Second, func() bool { return bigDone() >= 3 }) {
-		close(gate)
 		t.Fatalf("access log: %d /big streams ended, want the 3 fast ones", bigDone())
 	}
 	time.Sleep(500 * time.Millisecond)
 	if n := bigDone(); n != 3 {
-		close(gate)
 		t.Fatalf("access log: %d /big streams ended while the slow client read nothing: the slow stream was not held", n)
 	}
 	// They shared one upstream connection with the stalled stream.
 	if n, ok := statValue(t, m, "moe_upstream_connections_active", map[string]string{"cluster": "up"}); !ok || n != 1 {
-		close(gate)
 		t.Fatalf("moe_upstream_connections_active = %v (found %v), want 1: the fetches did not share the connection", n, ok)
 	}
-	close(gate)
-	if e := <-slowDone; e != "" {
-		t.Fatalf("slow fetch: %s", e)
+	release()
+	select {
+	case e := <-slowDone:
+		if e != "" {
+			t.Fatalf("slow fetch: %s", e)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("slow fetch did not finish within 60s of being released")
 	}
 }
 
