@@ -647,6 +647,9 @@ func TestAddResponseHeader(t *testing.T) {
 func TestSetHostThenSetHost(t *testing.T) {
 	c := chain(t, tf("hosts", func(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
 		h.SetHost("a.example")
+		if h.Get("host") != "a.example" || h.Host() != "a.example" {
+			t.Errorf("after SetHost: Get %q, Host %q", h.Get("host"), h.Host())
+		}
 		h.Set("host", "b.example")
 		return api.Continue
 	}))

@@ -145,7 +145,19 @@ func (h *Header) Set(name, value string) {
 	if name = h.checked(name, value); name == "" {
 		return
 	}
-	present := false
+	// A name that was in neither raw nor kv is in none of moe's fields
+	// either (raw is moe's list as of this call, kv every change since):
+	// moe can append instead of searching its list for fields to replace.
+	op := uint8(abi.OpAdd)
+	if h.replace(name, value) {
+		op = abi.OpSet
+	}
+	h.st.emit(op, h.target, name, value)
+}
+
+// replace makes value the only field called name in the overlay, and says
+// whether there was one before.
+func (h *Header) replace(name, value string) (present bool) {
 	if !h.modified && h.inRaw(name) {
 		h.materialize()
 		present = true
@@ -154,16 +166,7 @@ func (h *Header) Set(name, value string) {
 		present = true
 	}
 	h.kv = append(h.kv, field{name, value})
-	// A name in neither raw nor kv is in none of moe's fields either (raw is
-	// moe's list as of this call, kv every change since): moe can append
-	// instead of searching its list for fields to replace.
-	// "host" is always replaced: SetHost changes it in moe without telling
-	// the overlay, so "absent here" does not mean absent there.
-	op := uint8(abi.OpAdd)
-	if present || name == "host" {
-		op = abi.OpSet
-	}
-	h.st.emit(op, h.target, name, value)
+	return present
 }
 
 // Add appends a field.
@@ -412,14 +415,14 @@ var tokenChar, badValueChar = func() (tok, bad [256]bool) {
 // RequestHeaders are the request's headers plus its request line.
 type RequestHeaders struct {
 	Header
-	method, path, scheme, host string
-	hostSet                    bool
+	method, path, scheme string
 }
 
 // reset binds the view to raw, this call's request-header array. The request
 // line comes from the event when it carries one (moe sends it on every
 // event, with earlier SetMethod/SetPath applied), or when first is set (a new
-// stream). A SetHost of an earlier call is now the array's host header.
+// stream). A SetHost of an earlier call is now the array's host header (and
+// one of this call is in the overlay, like a Set).
 func (h *RequestHeaders) reset(st *streamState, ev *abi.Event, raw []abi.Header, first bool) {
 	h.Header.reset(st, abi.TargetRequestHeaders, raw)
 	if first || ev.Kind == abi.EvRequestHeaders || ev.MethodLen > 0 {
@@ -427,7 +430,6 @@ func (h *RequestHeaders) reset(st *streamState, ev *abi.Event, raw []abi.Header,
 		h.path = abi.String(ev.Path, ev.PathLen)
 		h.scheme = abi.String(ev.Scheme, ev.SchemeLen)
 	}
-	h.host, h.hostSet = "", false
 }
 
 // Method is the request method ("GET").
@@ -441,9 +443,6 @@ func (h *RequestHeaders) Scheme() string { return h.scheme }
 
 // Host is the authority: the Host header (or HTTP/2 :authority).
 func (h *RequestHeaders) Host() string {
-	if h.hostSet {
-		return h.host
-	}
 	if v, ok := h.Lookup("host"); ok {
 		return v
 	}
@@ -473,7 +472,9 @@ func (h *RequestHeaders) SetHost(host string) {
 	if h.st == nil || h.st.probe || host == "" || !validValue(host) {
 		return
 	}
-	h.host, h.hostSet = host, true
+	// The overlay has it like a Set (Get, Lookup and a later Set see it);
+	// moe gets its own op, which also routes the request again.
+	h.replace("host", host)
 	h.st.emit(abi.OpSetHost, abi.TargetRequestHeaders, host, "")
 }
 
