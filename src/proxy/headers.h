@@ -136,4 +136,15 @@ bool any_list_token(std::string_view list, Fn fn) {
 // True when `list` (a comma-separated header value) has `token`, case-blind.
 bool header_list_has(std::string_view list, std::string_view token);
 
+// A request-target an HTTP/1.1 request line can carry: not empty, visible
+// ASCII only (RFC 9112 3.2; what llhttp's strict mode accepts). HTTP/2
+// lets more through (bytes above 0x7e), and every target moe takes from it
+// goes upstream in a request line.
+inline bool valid_request_target(std::string_view t) {
+  if (t.empty()) return false;
+  for (char c : t)
+    if (static_cast<unsigned char>(c) - 0x21u > 0x7e - 0x21u) return false;
+  return true;
+}
+
 }  // namespace moe

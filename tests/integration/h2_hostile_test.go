@@ -176,3 +176,30 @@ func TestH2cGoawayEndsOpenStreamsWhileLingering(t *testing.T) {
 		t.Fatalf("no FIN after GOAWAY: %v", err)
 	}
 }
+
+// TestH2cPathOutsideASCIIRefused: nghttp2 lets a :path byte above 0x7e
+// through, but the path goes upstream in an HTTP/1.1 request line, which
+// cannot carry it (moe's own HTTP/1 listener answers such a target with
+// 400). moe answers 400 itself, the upstream sees nothing of it, and the
+// connection serves the next stream. Found by tests/fuzz/h2_connection_fuzz.
+func TestH2cPathOutsideASCIIRefused(t *testing.T) {
+	t.Parallel()
+	up := startEcho(t, "up")
+	m := startMoe(t, h2YAML(1, up.Addr))
+	h := dialH2(t, m.Addr("listen"))
+	defer h.c.Close()
+	h.get(1, "/caf\xc3\xa9")
+	h.get(3, "/fine")
+	ex, frames, err := h.readUntil(10*time.Second, func(f h2Frame, ex map[uint32]*h2Exchange) bool {
+		return ex[1] != nil && ex[1].Ended && ex[3] != nil && ex[3].Ended || f.Type == frameGoaway
+	})
+	if err != nil || ex[1] == nil || ex[3] == nil {
+		t.Fatalf("exchanges %+v %+v, %d frames, %v", ex[1], ex[3], len(frames), err)
+	}
+	if got := string(ex[1].Body); got != "Bad Request: invalid character in :path\n" {
+		t.Errorf("stream 1 body %q, want moe's 400 text", got)
+	}
+	if reqs := up.Requests(); len(reqs) != 1 || reqs[0].Target != "/fine" {
+		t.Errorf("upstream saw %d requests (want only /fine): %+v", len(reqs), reqs)
+	}
+}

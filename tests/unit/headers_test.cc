@@ -380,3 +380,18 @@ TEST_CASE("headers: header_list_has", "[headers]") {
   // An empty token matches an empty list item.
   CHECK(header_list_has("a, ,b", ""));
 }
+
+TEST_CASE("headers: valid_request_target", "[headers]") {
+  using moe::valid_request_target;
+  CHECK(valid_request_target("/"));
+  CHECK(valid_request_target("*"));
+  CHECK(valid_request_target("/a/b?c=d&e=%20~!$'()*+,;=:@[]{}|^`\\\"<>#"));
+  CHECK(valid_request_target(std::string_view("\x21\x7e", 2)));
+  CHECK_FALSE(valid_request_target(""));
+  CHECK_FALSE(valid_request_target("/a b"));
+  CHECK_FALSE(valid_request_target("/a\tb"));
+  CHECK_FALSE(valid_request_target("/a\x7f"));
+  CHECK_FALSE(valid_request_target("/caf\xc3\xa9"));
+  CHECK_FALSE(valid_request_target(std::string_view("/a\0b", 4)));
+  CHECK_FALSE(valid_request_target("/a\r\nx: y"));
+}
