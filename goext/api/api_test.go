@@ -186,6 +186,10 @@ func TestOverlayAndKV(t *testing.T) {
 			h.Add("x-a", "2")
 			h.Del("x-drop")
 			h.SetPath("/rewritten")
+			h.SetPath("/with space") // a request line cannot carry these: ignored
+			h.SetPath("/caf\xc3\xa9")
+			h.SetPath("")
+			h.SetMethod("GE T")
 			s.Set("user", "alice")
 			return api.Continue
 		}),
@@ -193,7 +197,7 @@ func TestOverlayAndKV(t *testing.T) {
 			if got := h.Values("x-a"); len(got) != 2 || got[0] != "1" || got[1] != "2" {
 				t.Errorf("x-a = %q", got)
 			}
-			if h.Get("x-drop") != "" || h.Path() != "/rewritten" || h.Get("HOST") != "example.com" {
+			if h.Get("x-drop") != "" || h.Path() != "/rewritten" || h.Method() != "GET" || h.Get("HOST") != "example.com" {
 				t.Errorf("overlay: drop=%q path=%q host=%q", h.Get("x-drop"), h.Path(), h.Get("host"))
 			}
 			if v, _ := s.Get("user"); v != "alice" {
@@ -214,6 +218,15 @@ func TestOverlayAndKV(t *testing.T) {
 	}
 	if s.KV["user"] != "alice" {
 		t.Fatalf("kv %v", s.KV)
+	}
+	if s.Request.Method != "GET" {
+		t.Fatalf("method %q", s.Request.Method)
+	}
+	logged := strings.Join(filtertest.Logs(), "\n")
+	for _, want := range []string{`SetPath("/with space")`, `SetPath("/café")`, `SetPath("")`, `SetMethod("GE T")`} {
+		if !strings.Contains(logged, ": "+want+": ") {
+			t.Errorf("no refusal logged for %s in:\n%s", want, logged)
+		}
 	}
 }
 

@@ -346,6 +346,21 @@ func validMethod(s string) bool {
 	return true
 }
 
+// validTarget: what an HTTP/1.1 request line can carry (RFC 9112 3.2),
+// as moe's C++ valid_request_target (src/proxy/headers.h): not empty,
+// bytes 0x21 to 0x7e only.
+func validTarget(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i]-0x21 > 0x7e-0x21 {
+			return false
+		}
+	}
+	return true
+}
+
 // validValue: no CR, LF or NUL (what would split or end a field on the wire).
 // Eight bytes at a time, with one test per word: all three bytes are below
 // 0x0e, and a printable value has none, so only a word holding a byte below
@@ -449,18 +464,30 @@ func (h *RequestHeaders) Host() string {
 	return h.Get(":authority")
 }
 
-// SetMethod changes the method sent upstream.
+// SetMethod changes the method sent upstream. A method that is not an
+// HTTP token is logged and ignored.
 func (h *RequestHeaders) SetMethod(m string) {
-	if h.st == nil || h.st.probe || !validMethod(m) {
+	if h.st == nil || h.st.probe {
+		return
+	}
+	if !validMethod(m) {
+		h.st.logf(LevelError, "SetMethod(%q): not an HTTP token; ignored", m)
 		return
 	}
 	h.method = m
 	h.st.emit(abi.OpSetMethod, abi.TargetRequestHeaders, m, "")
 }
 
-// SetPath changes the request-target sent upstream (path and query).
+// SetPath changes the request-target sent upstream (path and query). It
+// goes into an HTTP/1.1 request line, so it must be visible ASCII with no
+// space: percent-encode anything else (url.PathEscape, url.Values.Encode).
+// An empty or invalid target is logged and ignored.
 func (h *RequestHeaders) SetPath(p string) {
-	if h.st == nil || h.st.probe || p == "" || !validValue(p) {
+	if h.st == nil || h.st.probe {
+		return
+	}
+	if !validTarget(p) {
+		h.st.logf(LevelError, "SetPath(%q): a request-target is visible ASCII, without spaces (percent-encode the rest); ignored", p)
 		return
 	}
 	h.path = p
