@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of connection_fuzz (tests/fuzz/corpus/connection).
+
+A seed is a control byte and then what a client sends (see the top of
+tests/fuzz/connection_fuzz.cc): for h2c, the frames after the connection
+preface, which the harness sends itself; for HTTP/1.1 (control bit 0x40),
+the bytes as they are. Control bit 0x80: the harness waits for moe's
+answers before the client's FIN. Header blocks use HPACK literals without
+Huffman coding, so the seeds stay readable in a hex dump. Run from
+anywhere:
+    python3 tests/fuzz/make_connection_seeds.py
+"""
+import os
+import struct
+
+DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = 0, 1, 3, 4, 6, 7, 8, 9
+END_STREAM, END_HEADERS = 0x1, 0x4
+
+
+def frame(typ, flags, sid, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([typ, flags]) + struct.pack(">I", sid) + payload
+
+
+def block(method="GET", path="/", extra=()):
+    out = b""
+    for n, v in [(":method", method), (":scheme", "http"), (":authority", "fuzz"), (":path", path), *extra]:
+        n, v = n.encode(), v.encode()
+        out += b"\x00" + bytes([len(n)]) + n + bytes([len(v)]) + v  # literal, not indexed, new name
+    return out
+
+
+def get(sid, path, extra=()):
+    return frame(HEADERS, END_HEADERS | END_STREAM, sid, block("GET", path, extra))
+
+
+def post(sid, path, body, end=True):
+    return frame(HEADERS, END_HEADERS, sid, block("POST", path, [("content-type", "text/plain")])) + \
+        frame(DATA, END_STREAM if end else 0, sid, body)
+
+
+SETTINGS0 = frame(SETTINGS, 0, 0)
+SEEDS = {
+    "direct": SETTINGS0 + get(1, "/d"),
+    "proxy_h1": SETTINGS0 + get(1, "/"),
+    "proxy_h2": SETTINGS0 + get(1, "/h2/x"),
+    "refused": SETTINGS0 + get(1, "/dead"),
+    "abort_h1": SETTINGS0 + get(1, "/abort"),  # no wait: the FIN resets the upstream request
+    "post_h2": SETTINGS0 + post(1, "/p", b"hello world"),
+    "body_too_big": SETTINGS0 + post(1, "/small", b"0123456789abcdef"),
+    "body_unfinished": SETTINGS0 + post(1, "/h2", b"part", end=False),
+    "three_streams_rst": SETTINGS0 + get(1, "/d") + get(3, "/") + get(5, "/h2") +
+        frame(RST_STREAM, 0, 3, struct.pack(">I", 8)),
+    "continuation": SETTINGS0 + frame(HEADERS, END_STREAM, 1, block("GET", "/d")[:20]) +
+        frame(CONTINUATION, END_HEADERS, 1, block("GET", "/d")[20:]),
+    "trailers": SETTINGS0 + frame(HEADERS, END_HEADERS, 1, block("POST", "/", [("te", "trailers")])) +
+        frame(DATA, 0, 1, b"abc") + frame(HEADERS, END_HEADERS | END_STREAM, 1, b"\x00\x03x-t\x01v"),
+    "control": SETTINGS0 + frame(PING, 0, 0, b"12345678") + frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 65535)) +
+        get(1, "/d") + frame(GOAWAY, 0, 0, struct.pack(">II", 0, 0)),
+}
+
+here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "connection")
+os.makedirs(here, exist_ok=True)
+NO_WAIT = {"abort_h1", "body_unfinished"}
+for name, body in SEEDS.items():
+    with open(os.path.join(here, name), "wb") as f:
+        f.write((b"\x07" if name in NO_WAIT else b"\x87") + body)
+
+H = "Host: fuzz\r\n"
+H1_SEEDS = {
+    "h1_get": "GET / HTTP/1.1\r\n" + H + "\r\n",
+    "h1_pipeline": "GET /d HTTP/1.1\r\n" + H + "\r\nGET / HTTP/1.1\r\n" + H + "\r\nHEAD /h2 HTTP/1.1\r\n" + H + "\r\n",
+    "h1_post_chunked": "POST / HTTP/1.1\r\n" + H + "Transfer-Encoding: chunked\r\nTE: trailers\r\n\r\n"
+                       "5\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n",
+    "h1_expect_too_big": "POST /small HTTP/1.1\r\n" + H + "Expect: 100-continue\r\nContent-Length: 20\r\n\r\n" + "x" * 20,
+    "h1_close_refused": "GET /dead HTTP/1.1\r\n" + H + "Connection: close\r\n\r\n",
+    "h1_upgrade": "GET / HTTP/1.1\r\n" + H + "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    "h1_connect": "CONNECT fuzz:80 HTTP/1.1\r\n" + H + "\r\n",
+    "h1_abort": "GET /abort HTTP/1.1\r\n" + H + "\r\n",  # no wait: the FIN resets the upstream request
+    "h1_http10": "GET /h2 HTTP/1.0\r\n\r\n",
+}
+for name, text in H1_SEEDS.items():
+    with open(os.path.join(here, name), "wb") as f:
+        f.write((b"\x47" if name == "h1_abort" else b"\xc7") + text.encode())
