@@ -350,7 +350,7 @@ void H2ServerConnection::end_request_headers(H2Stream* s, bool end_stream) {
   // nghttp2 has refused controls and spaces in :path, not bytes above
   // 0x7e, and the path goes upstream in an HTTP/1.1 request line (moe's own
   // HTTP/1 listener answers such a target with 400 too). Found by
-  // tests/fuzz/h2_connection_fuzz.
+  // tests/fuzz/connection_fuzz.
   if (!valid_request_target(r.path())) {
     add(ls.protocol_errors);
     st.send_local_reply(400, "Bad Request: invalid character in :path\n");

@@ -181,7 +181,7 @@ func TestH2cGoawayEndsOpenStreamsWhileLingering(t *testing.T) {
 // through, but the path goes upstream in an HTTP/1.1 request line, which
 // cannot carry it (moe's own HTTP/1 listener answers such a target with
 // 400). moe answers 400 itself, the upstream sees nothing of it, and the
-// connection serves the next stream. Found by tests/fuzz/h2_connection_fuzz.
+// connection serves the next stream. Found by tests/fuzz/connection_fuzz.
 func TestH2cPathOutsideASCIIRefused(t *testing.T) {
 	t.Parallel()
 	up := startEcho(t, "up")
