@@ -81,7 +81,7 @@ void Http1ClientConnection::attach(Stream* s) {
 void Http1ClientConnection::encode_headers(const RequestHead& head, bool end_stream) {
   expect_no_body_ = head.is_head;
   std::string& o = out();
-  chunked_out_ = http1::write_request_head(o, head);
+  chunked_out_ = http1::write_request_head(o, head, endpoint());
   // Written while connecting, the head waits in out_ and leaves on connect.
   if (state_ != State::connecting) mark_dirty();
 }

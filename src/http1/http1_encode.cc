@@ -5,13 +5,20 @@
 namespace moe::http1 {
 namespace {
 
-void append_headers(std::string& out, const HeaderMap& h) {
+// Returns whether a field named `watch` was among them (one length
+// compare per field for the others; names are never empty, so an empty
+// `watch` finds nothing).
+bool append_headers(std::string& out, const HeaderMap& h, std::string_view watch = {}) {
+  bool seen = false;
   for (size_t i = 0; i < h.size(); i++) {
-    out.append(h.name(i));
+    const std::string_view n = h.name(i);
+    seen = seen || (n.size() == watch.size() && n == watch);
+    out.append(n);
     out.append(": ", 2);
     out.append(h.value(i));
     out.append("\r\n", 2);
   }
+  return seen;
 }
 
 void append_uint(std::string& out, uint64_t v) {
@@ -57,12 +64,18 @@ std::string_view reason_phrase(int status) {
   }
 }
 
-bool write_request_head(std::string& out, const RequestHead& h) {
+bool write_request_head(std::string& out, const RequestHead& h, std::string_view default_host) {
   out.append(h.method());
   out.push_back(' ');
   out.append(h.path());
   out.append(" HTTP/1.1\r\n", 11);
-  append_headers(out, h.headers);
+  if (!append_headers(out, h.headers, "host")) {
+    // Every HTTP/1.1 request has a Host (RFC 9112 3.2); an HTTP/1.0 client
+    // may send none, and a filter may remove it.
+    out.append("host: ", 6);
+    out.append(default_host);
+    out.append("\r\n", 2);
+  }
   bool chunked = false;
   if (h.has_body && h.content_length < 0 && !h.is_connect && !h.upgrade) {
     out.append("transfer-encoding: chunked\r\n");

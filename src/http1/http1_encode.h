@@ -11,9 +11,12 @@ namespace moe::http1 {
 
 std::string_view reason_phrase(int status);
 
-// "METHOD target HTTP/1.1\r\n" + headers. Adds "transfer-encoding: chunked"
+// "METHOD target HTTP/1.1\r\n" + headers. Adds "host: <default_host>" when
+// the request has no Host (an HTTP/1.0 client's; the caller passes the
+// upstream's address as configured, what nginx's proxy_pass sends and what
+// moe's HTTP/2 client puts in :authority), and "transfer-encoding: chunked"
 // when the body has no length. Returns true when the body is chunked.
-bool write_request_head(std::string& out, const RequestHead& h);
+bool write_request_head(std::string& out, const RequestHead& h, std::string_view default_host);
 // "HTTP/1.x status reason\r\n" + headers, framing chosen for a client that
 // speaks HTTP/1.<client_minor>. Sets `chunked`, and `close` when the body
 // must be delimited by closing the connection (HTTP/1.0 client, no length).

@@ -251,7 +251,8 @@ func TestH1ConnectionCloseHonoured(t *testing.T) {
 }
 
 // TestH10WithoutKeepAliveCloses: an HTTP/1.0 request without keep-alive is
-// answered and the connection closed; a chunked upstream body is not sent
+// answered and the connection closed; it goes upstream with a Host (the
+// endpoint's, as the client sent none); a chunked upstream body is not sent
 // chunked to the 1.0 client.
 func TestH10WithoutKeepAliveCloses(t *testing.T) {
 	t.Parallel()
@@ -277,8 +278,14 @@ clusters:
 		if resp.Status != 200 {
 			t.Fatalf("status %d", resp.Status)
 		}
-		if e := decodeEcho(t, resp.Body); e.Target != "/ten" {
+		e := decodeEcho(t, resp.Body)
+		if e.Target != "/ten" {
 			t.Fatalf("upstream saw %q", e.Target)
+		}
+		// The client sent no Host (HTTP/1.0 may not); the upstream gets
+		// HTTP/1.1, which must have one: the endpoint's address.
+		if h := e.Header["Host"]; len(h) != 1 || h[0] != up.Addr {
+			t.Fatalf("upstream Host %q, want [%s]", h, up.Addr)
 		}
 		expectClosed(t, c, br, 5*time.Second)
 	})

@@ -40,7 +40,7 @@ TEST_CASE("http1_encode: request head with a known length", "[http1_encode]") {
   h.has_body = true;
   h.content_length = 5;
   std::string out = "keep|";
-  CHECK_FALSE(http1::write_request_head(out, h));
+  CHECK_FALSE(http1::write_request_head(out, h, "up:80"));
   CHECK(out ==
         "keep|POST /upload?x=1 HTTP/1.1\r\n"
         "host: example.com\r\n"
@@ -54,16 +54,27 @@ TEST_CASE("http1_encode: request head without a body", "[http1_encode]") {
   h.headers.add("host", "h");
   h.version_minor = 0;  // always sent as HTTP/1.1 upstream
   std::string out;
-  CHECK_FALSE(http1::write_request_head(out, h));
+  CHECK_FALSE(http1::write_request_head(out, h, "up:80"));
   CHECK(out == "GET / HTTP/1.1\r\nhost: h\r\n\r\n");
 }
 
-TEST_CASE("http1_encode: request head with no headers at all", "[http1_encode]") {
+TEST_CASE("http1_encode: a request without Host gets the upstream's address", "[http1_encode]") {
+  RequestHead h;
+  request_line(h, "GET", "/ten");
+  h.version_minor = 0;  // an HTTP/1.0 client may send no Host
+  h.headers.add("x-hostname", "not-it");
+  h.headers.add("hos", "not-it-either");
+  std::string out;
+  CHECK_FALSE(http1::write_request_head(out, h, "10.0.0.7:8080"));
+  CHECK(out == "GET /ten HTTP/1.1\r\nx-hostname: not-it\r\nhos: not-it-either\r\nhost: 10.0.0.7:8080\r\n\r\n");
+}
+
+TEST_CASE("http1_encode: request head with no headers at all gets a Host", "[http1_encode]") {
   RequestHead h;
   request_line(h, "OPTIONS", "*");
   std::string out;
-  CHECK_FALSE(http1::write_request_head(out, h));
-  CHECK(out == "OPTIONS * HTTP/1.1\r\n\r\n");
+  CHECK_FALSE(http1::write_request_head(out, h, "up:80"));
+  CHECK(out == "OPTIONS * HTTP/1.1\r\nhost: up:80\r\n\r\n");
 }
 
 TEST_CASE("http1_encode: request body of unknown length goes chunked", "[http1_encode]") {
@@ -73,7 +84,7 @@ TEST_CASE("http1_encode: request body of unknown length goes chunked", "[http1_e
   h.has_body = true;
   h.content_length = -1;
   std::string out;
-  CHECK(http1::write_request_head(out, h));
+  CHECK(http1::write_request_head(out, h, "up:80"));
   CHECK(out == "PUT /obj HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\n\r\n");
 }
 
@@ -86,7 +97,7 @@ TEST_CASE("http1_encode: CONNECT and upgrade requests are never chunked", "[http
     h.has_body = true;
     h.content_length = -1;
     std::string out;
-    CHECK_FALSE(http1::write_request_head(out, h));
+    CHECK_FALSE(http1::write_request_head(out, h, "up:80"));
     CHECK(out == "CONNECT db.internal:5432 HTTP/1.1\r\nhost: db.internal:5432\r\n\r\n");
   }
   SECTION("upgrade") {
@@ -99,7 +110,7 @@ TEST_CASE("http1_encode: CONNECT and upgrade requests are never chunked", "[http
     h.has_body = true;
     h.content_length = -1;
     std::string out;
-    CHECK_FALSE(http1::write_request_head(out, h));
+    CHECK_FALSE(http1::write_request_head(out, h, "up:80"));
     CHECK(out ==
           "GET /ws HTTP/1.1\r\nhost: h\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n");
   }
