@@ -160,7 +160,8 @@ Server& server() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   Server& s = server();
-  if (getenv("CONN_FUZZ_LOG")) {  // which input the log lines that follow are about
+  static const bool log_inputs = getenv("CONN_FUZZ_LOG") != nullptr;
+  if (log_inputs) {  // which input the log lines that follow are about
     std::string hex;
     for (size_t i = 0; i < size; i++) hex += "0123456789abcdef"[data[i] >> 4], hex += "0123456789abcdef"[data[i] & 15];
     fprintf(stderr, "connection_fuzz: input %s\n", hex.c_str());
