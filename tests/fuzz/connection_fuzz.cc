@@ -8,7 +8,7 @@
 // One worker thread runs for the whole process with two listeners: "front"
 // (h2c and HTTP/1.1, the fuzzed one) and "up", moe's own upstream (direct
 // responses, h1 and h2c), so one loop serves both ends and no other
-// process is needed.
+// process is needed; the harness itself is a third, fuzzed, upstream.
 //
 // An input is one control byte, then the client's bytes:
 //   bit 0x40 clear: h2c. The harness sends the client preface itself and
@@ -17,6 +17,11 @@
 //   bit 0x80 set: wait until moe has been quiet for 3 ms before the
 //     client's FIN, so proxied responses come back (without it the FIN
 //     aborts what is in flight: both ways out are reached);
+//   bit 0x20 set: the bytes are the upstream's instead. The client sends a
+//     fixed GET routed to a cluster whose endpoint is the harness, which
+//     accepts moe's connection and answers with the bytes (HTTP/1.1, or
+//     h2c frames when bit 0x10 is set too), then sends its FIN: moe's
+//     response parsing, framing and relaying to either client protocol;
 //   all the bits seed where the bytes are cut into up to 8 writes.
 // Then: half-close, read until moe closes. Seeds:
 // tests/fuzz/make_connection_seeds.py. CONN_FUZZ_DUMP=1 prints what moe
@@ -47,6 +52,7 @@
 #include "core/listener.h"
 #include "core/log.h"
 #include "core/worker.h"
+#include "http2/h2_client_connection.h"
 #include "spdlog/spdlog.h"
 
 namespace {
@@ -72,8 +78,8 @@ int listen_local(uint16_t& port) {
 
 // The config: limits small enough for the fuzzer to cross them, timeouts
 // short enough that a stalled stream ends within the 5 s a close may take.
-std::string config_text(uint16_t front, uint16_t up) {
-  const std::string f = std::to_string(front), u = std::to_string(up);
+std::string config_text(uint16_t front, uint16_t up, uint16_t fz) {
+  const std::string f = std::to_string(front), u = std::to_string(up), z = std::to_string(fz);
   return "workers: 1\n"
          "log: {level: error, access_log: \"off\"}\n"
          "listeners:\n"
@@ -83,6 +89,12 @@ std::string config_text(uint16_t front, uint16_t up) {
          "    limits: {max_request_headers: 4KiB, max_headers: 32, max_request_body: 64KiB}\n"
          "    timeouts: {request_headers: 1s, idle: 2s}\n"
          "    routes:\n"
+         "      - match: {prefix: /fz1}\n"
+         "        cluster: fz-h1\n"
+         "        timeout: 1s\n"
+         "      - match: {prefix: /fz2}\n"
+         "        cluster: fz-h2\n"
+         "        timeout: 1s\n"
          "      - match: {path: /d}\n"
          "        direct_response: {status: 200, headers: {x-d: \"1\"}, body: \"direct\"}\n"
          "      - match: {prefix: /h2}\n"
@@ -116,6 +128,14 @@ std::string config_text(uint16_t front, uint16_t up) {
          "    protocol: h2c\n"
          "  - name: dead\n"
          "    endpoints: [127.0.0.1:1]\n"
+         "    connect_timeout: 250ms\n"
+         "  - name: fz-h1\n"
+         "    endpoints: [127.0.0.1:" + z + "]\n"
+         "    protocol: http1\n"
+         "    connect_timeout: 250ms\n"
+         "  - name: fz-h2\n"
+         "    endpoints: [127.0.0.1:" + z + "]\n"
+         "    protocol: h2c\n"
          "    connect_timeout: 250ms\n";
 }
 
@@ -123,6 +143,7 @@ struct Server {
   std::vector<std::unique_ptr<moe::ListenerShared>> shared;
   std::unique_ptr<moe::Worker> worker;
   sockaddr_in front{};
+  int fz = -1;  // the fuzzed upstream's listening socket (non-blocking; the harness accepts)
 };
 
 // Started once, on the first input; runs until the process exits (libFuzzer
@@ -130,9 +151,11 @@ struct Server {
 Server& server() {
   static Server* s = [] {
     auto* s = new Server;
-    uint16_t front_port = 0, up_port = 0;
+    uint16_t front_port = 0, up_port = 0, fz_port = 0;
     int front = listen_local(front_port), up = listen_local(up_port);
-    moe::config::LoadResult r = moe::config::load_config_text(config_text(front_port, up_port), "connection_fuzz.yaml");
+    s->fz = listen_local(fz_port);
+    moe::config::LoadResult r =
+        moe::config::load_config_text(config_text(front_port, up_port, fz_port), "connection_fuzz.yaml");
     if (!r.errors.empty()) {
       for (const auto& e : r.errors) fprintf(stderr, "%s\n", e.to_string().c_str());
       fail("config");
@@ -155,6 +178,108 @@ Server& server() {
   return *s;
 }
 
+// Every byte, or false once the peer has closed or reset the connection.
+bool send_all(int fd, const char* b, size_t len) {
+  while (len > 0) {
+    ssize_t w = ::send(fd, b, len, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;  // libFuzzer's SIGALRM watchdog
+    if (w <= 0) return false;
+    b += w;
+    len -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+// The bytes in up to 8 writes, cut where `seed` says: moe may read them in
+// fewer pieces, or more. False once the peer closed: a verdict, not a
+// finding.
+bool send_cut(int fd, const char* p, size_t n, uint32_t seed) {
+  for (int piece = 0; piece < 8 && n > 0; piece++) {
+    seed = seed * 1103515245u + 12345u;
+    const size_t len = piece == 7 ? n : std::min(n, static_cast<size_t>(1 + (seed >> 16) % 64));
+    if (!send_all(fd, p, len)) return false;
+    p += len;
+    n -= len;
+  }
+  return true;
+}
+
+// Waits up to `ms` for bytes: 1 = got some (appended to `keep` if given),
+// 0 = nothing came, -1 = the peer closed or reset the connection.
+int recv_some(int fd, int ms, std::string* keep) {
+  pollfd pfd{fd, POLLIN, 0};
+  if (::poll(&pfd, 1, ms) == 0) return 0;
+  char buf[16384];
+  ssize_t r = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+  if (r < 0 && (errno == EINTR || errno == EAGAIN)) return 1;
+  if (r <= 0) return -1;
+  if (keep) keep->append(buf, static_cast<size_t>(r));
+  return 1;
+}
+
+// Reads and drops until the peer closes or `ms` pass; true if it closed.
+bool drain_until_closed(int fd, int ms, std::string* keep) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    if (recv_some(fd, static_cast<int>(left.count()), keep) < 0) return true;
+  }
+}
+
+// Closed with an RST when done, after the peer has closed its side: no
+// TIME_WAIT, so a long run does not use up the ephemeral ports.
+void no_time_wait(int fd) {
+  linger lg{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+}
+
+// A literal HPACK field, not indexed, new name (RFC 7541 6.2.2); short
+// names and values only.
+void hpack_literal(std::string& b, std::string_view n, std::string_view v) {
+  b += '\0';
+  b += static_cast<char>(n.size());
+  b += n;
+  b += static_cast<char>(v.size());
+  b += v;
+}
+
+void h2_frame(std::string& out, uint8_t type, uint8_t flags, uint32_t stream, std::string_view payload) {
+  const uint32_t len = static_cast<uint32_t>(payload.size());
+  const char hd[9] = {static_cast<char>(len >> 16), static_cast<char>(len >> 8), static_cast<char>(len),
+                      static_cast<char>(type), static_cast<char>(flags), static_cast<char>(stream >> 24),
+                      static_cast<char>(stream >> 16), static_cast<char>(stream >> 8), static_cast<char>(stream)};
+  out.append(hd, 9);
+  out.append(payload);
+}
+
+// Plays the fuzzed upstream: accepts moe's connection, takes what moe sends
+// (its request, or its h2 preface, SETTINGS and HEADERS), answers with the
+// input's bytes, sends its FIN and waits for moe to close. moe may try
+// again on a new connection (a refused stream, a GOAWAY): as many as moe
+// tries are answered the same way, so retries run out as they do against
+// a broken upstream. No connection within 1 s is not a finding: moe may have
+// answered the client itself.
+void serve_upstream(int listen_fd, const char* p, size_t n, uint32_t seed) {
+  for (int conn = 0; conn <= moe::H2ClientStream::kMaxGoawayRetries; conn++) {
+    pollfd pfd{listen_fd, POLLIN, 0};
+    int ready;
+    while ((ready = ::poll(&pfd, 1, conn == 0 ? 1000 : 5)) < 0 && errno == EINTR) {
+    }
+    if (ready <= 0) return;
+    int u = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (u < 0) return;
+    no_time_wait(u);
+    if (recv_some(u, 50, nullptr) == 1)
+      while (recv_some(u, 1, nullptr) == 1) {
+      }
+    send_cut(u, p, n, seed);
+    ::shutdown(u, SHUT_WR);
+    drain_until_closed(u, 2000, nullptr);  // moe should close; if it keeps it, the next input reconnects
+    ::close(u);
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -166,9 +291,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (size_t i = 0; i < size; i++) hex += "0123456789abcdef"[data[i] >> 4], hex += "0123456789abcdef"[data[i] & 15];
     fprintf(stderr, "connection_fuzz: input %s\n", hex.c_str());
   }
-  uint32_t seed = data[0] * 2654435761u + 1;
+  const uint8_t ctl = data[0];
+  const bool h2 = !(ctl & 0x40);
+  const bool fuzz_upstream = ctl & 0x20;
+  const uint32_t seed = ctl * 2654435761u + 1;
   const char* p = reinterpret_cast<const char*>(data + 1);
-  size_t n = size - 1;
+  const size_t n = size - 1;
 
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) fail("socket");
@@ -188,65 +316,56 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       fail("connect");
     }
   }
-  // Closed with an RST at the end, after moe has closed its side: no
-  // TIME_WAIT, so a long run does not use up the ephemeral ports.
-  linger lg{1, 0};
-  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  no_time_wait(fd);
 
-  const bool h2 = !(data[0] & 0x40);
   static constexpr char kPreface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-  auto send_all = [fd](const char* b, size_t len) {
-    while (len > 0) {
-      ssize_t w = ::send(fd, b, len, MSG_NOSIGNAL);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) return false;
-      b += w;
-      len -= static_cast<size_t>(w);
+  if (h2 && !send_all(fd, kPreface, sizeof kPreface - 1)) fail("send preface");
+  if (!fuzz_upstream) {
+    send_cut(fd, p, n, seed);
+  } else {
+    // A fixed GET to the fuzzed upstream (bit 0x10: its cluster speaks
+    // h2c), which answers with the input.
+    const std::string_view path = (ctl & 0x10) ? "/fz2" : "/fz1";
+    std::string req;
+    if (h2) {
+      std::string block;
+      hpack_literal(block, ":method", "GET");
+      hpack_literal(block, ":scheme", "http");
+      hpack_literal(block, ":authority", "fuzz");
+      hpack_literal(block, ":path", path);
+      h2_frame(req, 4, 0, 0, {});             // SETTINGS
+      h2_frame(req, 1, 0x4 | 0x1, 1, block);  // HEADERS, END_HEADERS | END_STREAM
+    } else {
+      req.append("GET ").append(path).append(" HTTP/1.1\r\nHost: fuzz\r\n\r\n");
     }
-    return true;
-  };
-  if (h2 && !send_all(kPreface, sizeof kPreface - 1)) fail("send preface");
-  // Up to 8 writes; moe may read them in fewer pieces, or more.
-  for (int piece = 0; piece < 8 && n > 0; piece++) {
-    seed = seed * 1103515245u + 12345u;
-    size_t len = piece == 7 ? n : std::min(n, static_cast<size_t>(1 + (seed >> 16) % 64));
-    if (!send_all(p, len)) break;  // moe closed or reset it: a verdict, not a finding
-    p += len;
-    n -= len;
+    // Connections left over from an earlier input (moe retrying a refused
+    // stream on a new connection after that client had gone) would take
+    // this input's answer: close them first. The socket is non-blocking.
+    for (int stale; (stale = ::accept4(s.fz, nullptr, nullptr, SOCK_CLOEXEC)) >= 0;) {
+      no_time_wait(stale);
+      ::close(stale);
+    }
+    if (!send_all(fd, req.data(), req.size())) fail("send request");
+    serve_upstream(s.fz, p, n, seed);
   }
-  // What moe answers is read and dropped (kept for CONN_FUZZ_DUMP). read_some
-  // waits up to `ms`: 1 = got bytes, 0 = nothing came, -1 = moe closed or
-  // reset the connection.
+
+  // What moe answers is read and dropped (kept for CONN_FUZZ_DUMP).
   static const bool dump = getenv("CONN_FUZZ_DUMP") != nullptr;
   std::string got;
-  auto read_some = [&](int ms) {
-    pollfd pfd{fd, POLLIN, 0};
-    if (::poll(&pfd, 1, ms) == 0) return 0;
-    char buf[16384];
-    ssize_t r = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (r < 0 && (errno == EINTR || errno == EAGAIN)) return 1;
-    if (r <= 0) return -1;
-    if (dump) got.append(buf, static_cast<size_t>(r));
-    return 1;
-  };
-
+  std::string* keep = dump ? &got : nullptr;
   // The client's FIN ends the connection and everything in flight on it
   // (nghttp2 servers treat EOF as the client gone; moe resets the upstream
-  // requests). With the seed byte's top bit set, the harness first waits
-  // until moe has been quiet for 3 ms (at most ~300 reads), so proxied
-  // responses come back: the fuzzer reaches both ways out.
+  // requests). With the control byte's top bit set (always, when the
+  // upstream is fuzzed), the harness first waits until moe has been quiet
+  // for 3 ms (at most ~300 reads), so proxied responses come back: the
+  // fuzzer reaches both ways out.
   int open = 1;
-  if (data[0] & 0x80)
-    for (int reads = 0; reads < 300 && (open = read_some(3)) == 1; reads++) {
+  if ((ctl & 0x80) || fuzz_upstream)
+    for (int reads = 0; reads < 300 && (open = recv_some(fd, 3, keep)) == 1; reads++) {
     }
   if (open >= 0) {
     ::shutdown(fd, SHUT_WR);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) fail("moe did not close the connection within 5 s of the client's FIN");
-      if (read_some(static_cast<int>(left.count())) < 0) break;
-    }
+    if (!drain_until_closed(fd, 5000, keep)) fail("moe did not close the connection within 5 s of the client's FIN");
   }
   if (dump && !h2) fprintf(stderr, "%s\n", got.c_str());
   if (dump && h2) {

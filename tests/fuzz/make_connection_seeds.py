@@ -5,7 +5,9 @@ A seed is a control byte and then what a client sends (see the top of
 tests/fuzz/connection_fuzz.cc): for h2c, the frames after the connection
 preface, which the harness sends itself; for HTTP/1.1 (control bit 0x40),
 the bytes as they are. Control bit 0x80: the harness waits for moe's
-answers before the client's FIN. Header blocks use HPACK literals without
+answers before the client's FIN. With control bit 0x20 the bytes are what
+the upstream answers to a fixed GET instead (HTTP/1.1, or h2c frames with
+bit 0x10). Header blocks use HPACK literals without
 Huffman coding, so the seeds stay readable in a hex dump. Run from
 anywhere:
     python3 tests/fuzz/make_connection_seeds.py
@@ -81,3 +83,48 @@ H1_SEEDS = {
 for name, text in H1_SEEDS.items():
     with open(os.path.join(here, name), "wb") as f:
         f.write((b"\x47" if name == "h1_abort" else b"\xc7") + text.encode())
+
+# The fuzzed upstream's answers: 0x20 set; 0x40 picks the client's protocol,
+# 0x10 the upstream's (h2c).
+UP_H1 = {
+    "up_h1_ok": "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+    "up_h1_chunked_trailers": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: x-t\r\n\r\n"
+                              "5\r\nhello\r\n0\r\nx-t: 1\r\n\r\n",
+    "up_h1_until_close": "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nbody until the FIN",
+    "up_h1_100_then_200": "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    "up_h1_cl_and_te": "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    "up_h1_short_body": "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+    "up_h1_hop_by_hop": "HTTP/1.1 200 OK\r\nConnection: x-foo, keep-alive\r\nx-foo: bar\r\nKeep-Alive: timeout=5\r\n"
+                        "Content-Length: 2\r\n\r\nok",
+    "up_h1_204_with_body": "HTTP/1.1 204 No Content\r\nContent-Length: 4\r\n\r\nbody",
+    "up_h1_extra_bytes": "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n\r\n",
+}
+for name, text in UP_H1.items():
+    with open(os.path.join(here, name), "wb") as f:
+        f.write(b"\xa7" + text.encode())  # h2 client; h1_ variants below
+    with open(os.path.join(here, name + "_h1client"), "wb") as f:
+        f.write(b"\xe7" + text.encode())
+
+
+def status(code, *extra):
+    b = b""
+    for n, v in [(b":status", code), *extra]:
+        b += b"\x00" + bytes([len(n)]) + n + bytes([len(v)]) + v
+    return b
+
+
+UP_H2 = {
+    "up_h2_ok": SETTINGS0 + frame(SETTINGS, 1, 0) + frame(HEADERS, END_HEADERS, 1, status(b"200")) +
+        frame(DATA, END_STREAM, 1, b"hi"),
+    "up_h2_trailers": SETTINGS0 + frame(HEADERS, END_HEADERS, 1, status(b"200", (b"content-type", b"text/plain"))) +
+        frame(DATA, 0, 1, b"hi") + frame(HEADERS, END_HEADERS | END_STREAM, 1, status(b"0")[:0] + b"\x00\x03x-t\x011"),
+    "up_h2_refused": SETTINGS0 + frame(RST_STREAM, 0, 1, struct.pack(">I", 7)),
+    "up_h2_goaway": SETTINGS0 + frame(GOAWAY, 0, 0, struct.pack(">II", 0, 0)),
+    "up_h2_1xx": SETTINGS0 + frame(HEADERS, END_HEADERS, 1, status(b"103", (b"link", b"</a>"))) +
+        frame(HEADERS, END_HEADERS | END_STREAM, 1, status(b"204")),
+}
+for name, body in UP_H2.items():
+    with open(os.path.join(here, name), "wb") as f:
+        f.write(b"\xb7" + body)
+    with open(os.path.join(here, name + "_h1client"), "wb") as f:
+        f.write(b"\xf7" + body)
