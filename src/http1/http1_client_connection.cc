@@ -319,7 +319,13 @@ int Http1ClientConnection::on_headers_complete() {
     tunnel_response_ = true;
     return 2;  // no body; llhttp returns HPE_PAUSED_UPGRADE
   }
-  return expect_no_body_ ? 1 : 0;
+  // No body for HEAD, 204 and 304 whatever Content-Length says (RFC 9110
+  // 6.4.1): llhttp must not wait for one either. It did for "204 +
+  // Content-Length: 8", after the stream had been told the response was
+  // complete; the "body" then reached a stream that had ended
+  // (connection_fuzz). Bytes that follow are not a response: the idle
+  // connection closes on them.
+  return bodiless ? 1 : 0;
 }
 
 int Http1ClientConnection::on_body(const char* p, size_t n) {

@@ -430,3 +430,30 @@ func TestCurlThroughMoeToNginx(t *testing.T) {
 		t.Fatalf("curl keep-alive x3: exit %d out %q err %q", code, out, errs)
 	}
 }
+
+// TestUpstream204WithContentLengthHasNoBody: a 204 has no body whatever its
+// Content-Length says (RFC 9110 6.4.1). An upstream answers "204,
+// Content-Length: 8" with 4 bytes after the head, then closes. The client
+// gets the 204, and moe keeps serving. moe used to leave llhttp waiting for
+// 8 body bytes after it had told the stream the response was complete, and
+// then reported the close to a stream that had ended (a use after free the
+// ASan build catches). Found by connection_fuzz.
+func TestUpstream204WithContentLengthHasNoBody(t *testing.T) {
+	t.Parallel()
+	bad := startUpstream(t, "bad", func(c *upConn, r *upReq) bool {
+		c.Write([]byte("HTTP/1.1 204 No Content\r\nContent-Length: 8\r\n\r\nbody"))
+		time.Sleep(20 * time.Millisecond)
+		c.Close()
+		return false
+	})
+	m := startMoe(t, simpleYAML(1, bad.Addr))
+	for i := 0; i < 5; i++ {
+		st, _, body := httpGet(t, m.URL("/no-content"))
+		if st != 204 || len(body) != 0 {
+			t.Fatalf("request %d: status %d, %d body bytes; want 204 and none", i, st, len(body))
+		}
+	}
+	if st, _ := m.adminGet(t, "/ready"); st != 200 {
+		t.Fatalf("/ready %d after the 204s", st)
+	}
+}
