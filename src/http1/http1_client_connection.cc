@@ -69,6 +69,7 @@ void Http1ClientConnection::attach(Stream* s) {
   stream_ = s;
   requests_++;
   response_begun_ = false;
+  distrust_ = false;
   in_trailers_ = false;
   chunked_out_ = false;
   disarm();  // idle timeout
@@ -81,7 +82,9 @@ void Http1ClientConnection::attach(Stream* s) {
 void Http1ClientConnection::encode_headers(const RequestHead& head, bool end_stream) {
   expect_no_body_ = head.is_head;
   std::string& o = out();
-  chunked_out_ = http1::write_request_head(o, head, endpoint());
+  // Host for a request without one: a CONNECT's is its target (RFC 9112
+  // 3.2), any other's the endpoint.
+  chunked_out_ = http1::write_request_head(o, head, head.is_connect ? head.path() : endpoint());
   // Written while connecting, the head waits in out_ and leaves on connect.
   if (state_ != State::connecting) mark_dirty();
 }
@@ -294,6 +297,15 @@ int Http1ClientConnection::on_headers_complete() {
   r.version_minor = parser_.http_minor;
   const bool interim = r.status >= 100 && r.status < 200 && r.status != 101;
   const bool bodiless = interim || r.status == 204 || r.status == 304 || expect_no_body_;
+  if ((interim || r.status == 204) && (parser_.flags & (F_CHUNKED | F_TRANSFER_ENCODING) ||
+                                       (parser_.flags & F_CONTENT_LENGTH && parser_.content_length > 0))) {
+    // A 1xx or 204 that announces a body (RFC 9110 forbids both): no body
+    // is read (below), so whatever the upstream sends after the head is
+    // not a response to trust, and the connection is not used again. The
+    // field goes too: nghttp2 clients reset a 204 with a non-zero length.
+    distrust_ = true;
+    r.headers.remove("content-length");
+  }
   if (!bodiless) {
     if (parser_.flags & F_CHUNKED) {
       r.has_body = true;
@@ -309,7 +321,10 @@ int Http1ClientConnection::on_headers_complete() {
   if (interim) {
     stream_->on_response_headers(false);
     r.headers.clear();
-    return 0;
+    // No body, whatever the head says: bytes llhttp read as a 1xx body
+    // would reach an HTTP/1 client raw, ahead of the final response's head
+    // (response splitting by the upstream).
+    return 1;
   }
   const bool tunnel = (r.status == 101) || (stream_->request().is_connect && r.status >= 200 && r.status < 300);
   // Tell the stream before the body; end_stream when nothing can follow.
@@ -346,7 +361,7 @@ int Http1ClientConnection::on_message_complete() {
   message_done_ = true;
   // "Connection: close" (or HTTP/1.0 without keep-alive): this response is
   // the connection's last; it must not go back to the pool.
-  keep_alive_ = llhttp_should_keep_alive(&parser_);
+  keep_alive_ = llhttp_should_keep_alive(&parser_) && !distrust_;
   Stream* s = stream_;
   stream_ = nullptr;
   sub(pool_.endpoint_stats(endpoint_).requests_active);

@@ -86,6 +86,7 @@ class Http1ClientConnection final : public TcpConnection, public UpstreamCodec, 
   bool expect_no_body_ = false;   // HEAD
   bool read_disabled_ = false;
   bool keep_alive_ = true;        // the last response allows reuse
+  bool distrust_ = false;         // a 1xx or 204 announced a body: never reuse
 };
 
 }  // namespace moe

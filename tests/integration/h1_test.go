@@ -434,7 +434,7 @@ func TestCurlThroughMoeToNginx(t *testing.T) {
 // TestUpstream204WithContentLengthHasNoBody: a 204 has no body whatever its
 // Content-Length says (RFC 9110 6.4.1). An upstream answers "204,
 // Content-Length: 8" with 4 bytes after the head, then closes. The client
-// gets the 204, and moe keeps serving. moe used to leave llhttp waiting for
+// gets the 204 without the Content-Length, and moe keeps serving. moe used to leave llhttp waiting for
 // 8 body bytes after it had told the stream the response was complete, and
 // then reported the close to a stream that had ended (a use after free the
 // ASan build catches). Found by connection_fuzz.
@@ -448,12 +448,48 @@ func TestUpstream204WithContentLengthHasNoBody(t *testing.T) {
 	})
 	m := startMoe(t, simpleYAML(1, bad.Addr))
 	for i := 0; i < 5; i++ {
-		st, _, body := httpGet(t, m.URL("/no-content"))
+		st, hdr, body := httpGet(t, m.URL("/no-content"))
 		if st != 204 || len(body) != 0 {
 			t.Fatalf("request %d: status %d, %d body bytes; want 204 and none", i, st, len(body))
+		}
+		// A 204 has no length to announce (nghttp2 clients reset one that does).
+		if cl, ok := hdr["Content-Length"]; ok {
+			t.Fatalf("request %d: 204 forwarded with Content-Length %q", i, cl)
 		}
 	}
 	if st, _ := m.adminGet(t, "/ready"); st != 200 {
 		t.Fatalf("/ready %d after the 204s", st)
+	}
+}
+
+// TestUpstream1xxBodyNotRelayed: a 1xx response has no body (RFC 9110 15.2),
+// whatever its head announces. An upstream that sends "103,
+// Content-Length: 5" and five bytes before its final response must not get
+// those bytes to the client: relayed raw ahead of the final head, they
+// would let the upstream write the client's response stream at will. moe
+// forwards the 103, treats what follows it as a broken response (502, or a
+// closed connection once the response has begun) and never reuses that
+// upstream connection.
+func TestUpstream1xxBodyNotRelayed(t *testing.T) {
+	t.Parallel()
+	const injected = "HTTP/1.1 200 OK\r\nX-Injected: 1\r\nContent-Length: 0\r\n\r\n"
+	bad := startUpstream(t, "bad", func(c *upConn, r *upReq) bool {
+		fmt.Fprintf(c, "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\nContent-Length: %d\r\n\r\n%s", len(injected), injected)
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return true
+	})
+	m := startMoe(t, simpleYAML(1, bad.Addr))
+	c := dial(t, m.Addr("listen"))
+	fmt.Fprintf(c, "GET /hints HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read: %v (got %q)", err, got)
+	}
+	if strings.Contains(string(got), "X-Injected") {
+		t.Fatalf("the 1xx body reached the client as a response:\n%s", got)
+	}
+	if !strings.HasPrefix(string(got), "HTTP/1.1 103 Early Hints\r\n") {
+		t.Fatalf("client got %q, want the 103 first", got)
 	}
 }
