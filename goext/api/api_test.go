@@ -189,6 +189,8 @@ func TestOverlayAndKV(t *testing.T) {
 			h.SetPath("/with space") // a request line cannot carry these: ignored
 			h.SetPath("/caf\xc3\xa9")
 			h.SetPath("")
+			h.SetPath("http://other.example/x") // absolute-form would override Host upstream
+			h.SetPath("relative")
 			h.SetMethod("GE T")
 			s.Set("user", "alice")
 			return api.Continue
@@ -223,7 +225,7 @@ func TestOverlayAndKV(t *testing.T) {
 		t.Fatalf("method %q", s.Request.Method)
 	}
 	logged := strings.Join(filtertest.Logs(), "\n")
-	for _, want := range []string{`SetPath("/with space")`, `SetPath("/café")`, `SetPath("")`, `SetMethod("GE T")`} {
+	for _, want := range []string{`SetPath("/with space")`, `SetPath("/café")`, `SetPath("")`, `SetPath("http://other.example/x")`, `SetPath("relative")`, `SetMethod("GE T")`} {
 		if !strings.Contains(logged, ": "+want+": ") {
 			t.Errorf("no refusal logged for %s in:\n%s", want, logged)
 		}

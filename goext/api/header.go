@@ -346,11 +346,13 @@ func validMethod(s string) bool {
 	return true
 }
 
-// validTarget: what an HTTP/1.1 request line can carry (RFC 9112 3.2),
-// as moe's C++ valid_request_target (src/proxy/headers.h): not empty,
-// bytes 0x21 to 0x7e only.
+// validTarget: a path (with its query) that an HTTP/1.1 request line can
+// carry: origin-form, starting with "/", or "*" (RFC 9112 3.2), bytes 0x21
+// to 0x7e only, as moe's C++ valid_request_target (src/proxy/headers.h).
+// Not absolute-form: an upstream would take "http://other/x"'s authority
+// over the Host header, and routing has been done on Host.
 func validTarget(s string) bool {
-	if s == "" {
+	if s == "" || s[0] != '/' && s != "*" {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -479,15 +481,16 @@ func (h *RequestHeaders) SetMethod(m string) {
 }
 
 // SetPath changes the request-target sent upstream (path and query). It
-// goes into an HTTP/1.1 request line, so it must be visible ASCII with no
-// space: percent-encode anything else (url.PathEscape, url.Values.Encode).
-// An empty or invalid target is logged and ignored.
+// starts with "/" (or is "*"), and it goes into an HTTP/1.1 request line,
+// so it must be visible ASCII with no space: percent-encode anything else
+// (url.PathEscape, url.Values.Encode). Any other target is logged and
+// ignored.
 func (h *RequestHeaders) SetPath(p string) {
 	if h.st == nil || h.st.probe {
 		return
 	}
 	if !validTarget(p) {
-		h.st.logf(LevelError, "SetPath(%q): a request-target is visible ASCII, without spaces (percent-encode the rest); ignored", p)
+		h.st.logf(LevelError, "SetPath(%q): a path starts with \"/\" and is visible ASCII, without spaces (percent-encode the rest); ignored", p)
 		return
 	}
 	h.path = p
