@@ -363,7 +363,8 @@ func tunnelEcho(t *testing.T, c io.Writer, br *bufio.Reader, n int) {
 }
 
 // TestH1Connect: CONNECT to a route whose cluster accepts it: 200, then raw
-// bytes both ways.
+// bytes both ways; an HTTP/1.0 CONNECT without Host goes upstream with its
+// target as Host.
 func TestH1Connect(t *testing.T) {
 	t.Parallel()
 	up := startUpstream(t, "connect", tunnelHandler(200, nil, "tunnel-open\n"))
@@ -389,6 +390,19 @@ clusters:
 		t.Fatalf("upstream->client bytes after 200: %q, %v", greet, err)
 	}
 	tunnelEcho(t, c, br, 1<<20)
+
+	// An HTTP/1.0 CONNECT may come without Host; the HTTP/1.1 one moe sends
+	// upstream carries the target's authority (RFC 9112 3.2), not the
+	// endpoint's address.
+	c2 := dial(t, m.Addr("listen"))
+	br2 := bufio.NewReader(c2)
+	fmt.Fprintf(c2, "CONNECT example.org:8443 HTTP/1.0\r\n\r\n")
+	if resp := readRawResponse(t, br2, "HEAD"); resp.Status != 200 {
+		t.Fatalf("HTTP/1.0 CONNECT status %d, want 200", resp.Status)
+	}
+	if reqs := up.Requests(); len(reqs) != 2 || reqs[1].Target != "example.org:8443" || reqs[1].Header.Get("Host") != "example.org:8443" {
+		t.Fatalf("upstream's second CONNECT: %+v, want Host example.org:8443", reqs[len(reqs)-1])
+	}
 }
 
 // TestCurlThroughMoeToNginx: curl as the client, nginx as the upstream:
