@@ -92,6 +92,8 @@ UP_H1 = {
                               "5\r\nhello\r\n0\r\nx-t: 1\r\n\r\n",
     "up_h1_until_close": "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nbody until the FIN",
     "up_h1_100_then_200": "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    "up_h1_103_with_length": "HTTP/1.1 103 Early Hints\r\nContent-Length: 4\r\n\r\nbodyHTTP/1.1 200 OK\r\n"
+                             "Content-Length: 2\r\n\r\nok",
     "up_h1_cl_and_te": "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
     "up_h1_short_body": "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
     "up_h1_hop_by_hop": "HTTP/1.1 200 OK\r\nConnection: x-foo, keep-alive\r\nx-foo: bar\r\nKeep-Alive: timeout=5\r\n"
