@@ -232,6 +232,35 @@ func TestOverlayAndKV(t *testing.T) {
 	}
 }
 
+func TestSetMethodKeepsHeadAndConnect(t *testing.T) {
+	c := chain(t, tf("m", func(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+		if h.Method() == "HEAD" {
+			h.SetMethod("GET") // the client expects a response without a body
+		} else {
+			h.SetMethod("HEAD")
+			h.SetMethod("CONNECT")
+			h.SetMethod("PURGE")
+		}
+		return api.Continue
+	}))
+	get := c.NewStream(t)
+	get.RequestHeaders("GET", "/", filtertest.Headers{{"host", "a"}}, true)
+	if get.Request.Method != "PURGE" {
+		t.Fatalf("GET became %q, want PURGE (HEAD and CONNECT refused)", get.Request.Method)
+	}
+	head := c.NewStream(t)
+	head.RequestHeaders("HEAD", "/", filtertest.Headers{{"host", "a"}}, true)
+	if head.Request.Method != "HEAD" {
+		t.Fatalf("HEAD became %q", head.Request.Method)
+	}
+	logged := strings.Join(filtertest.Logs(), "\n")
+	for _, want := range []string{`SetMethod("HEAD") on a GET request`, `SetMethod("CONNECT") on a GET request`, `SetMethod("GET") on a HEAD request`} {
+		if !strings.Contains(logged, want) {
+			t.Errorf("no refusal logged for %s in:\n%s", want, logged)
+		}
+	}
+}
+
 func TestInvalidHeaderIgnored(t *testing.T) {
 	c := chain(t, tf("inj", func(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
 		h.Set("x-a", "1\r\nx-evil: 1")

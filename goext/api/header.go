@@ -467,13 +467,20 @@ func (h *RequestHeaders) Host() string {
 }
 
 // SetMethod changes the method sent upstream. A method that is not an
-// HTTP token is logged and ignored.
+// HTTP token is logged and ignored, and so is a change to or from HEAD or
+// CONNECT: the client's response is framed by the client's method (a
+// HEAD's has no body, a CONNECT's is a tunnel), so the upstream's answer
+// to another method could not be relayed to it.
 func (h *RequestHeaders) SetMethod(m string) {
 	if h.st == nil || h.st.probe {
 		return
 	}
 	if !validMethod(m) {
 		h.st.logf(LevelError, "SetMethod(%q): not an HTTP token; ignored", m)
+		return
+	}
+	if (m == "HEAD") != (h.method == "HEAD") || (m == "CONNECT") != (h.method == "CONNECT") {
+		h.st.logf(LevelError, "SetMethod(%q) on a %s request: HEAD and CONNECT decide how the client's response is framed; ignored", m, h.method)
 		return
 	}
 	h.method = m
