@@ -142,14 +142,14 @@ void TcpConnection::stop_reading() {
 }
 
 void TcpConnection::write(const char* p, size_t n) {
-  if (closing_ || lingering_) return;
+  if (closing()) return;
   out().append(p, n);
   mark_dirty();
 }
 
 void TcpConnection::write_body(const char* p, size_t n) {
   constexpr size_t kDirectWrite = 16 * 1024;
-  if (closing_ || lingering_) return;
+  if (closing()) return;
   if (n < kDirectWrite || connecting_ || want_write_ || fd_ < 0) {
     write(p, n);
     return;
@@ -196,7 +196,7 @@ void TcpConnection::write_body(const char* p, size_t n) {
 }
 
 void TcpConnection::mark_dirty() {
-  if (dirty_ || closing_ || lingering_) return;
+  if (dirty_ || closing()) return;
   dirty_ = true;
   worker_.add_dirty(this);
 }

@@ -281,9 +281,7 @@ void Worker::drain(config::Duration deadline) {
     w.downstreams_.for_each([](DownstreamConnection* c) { c->start_drain(); });
     // Lingering closes are a courtesy to clients still talking; a drain
     // ends them now (close() takes each out of the map).
-    std::vector<TcpConnection*> lingering;
-    for (auto& [c, l] : w.lingering_) lingering.push_back(c);
-    for (TcpConnection* c : lingering) c->close();
+    while (!w.lingering_.empty()) w.lingering_.begin()->first->close();
     for (auto& c : w.clusters_) c->close_idle();
     uv_timer_start(&w.drain_timer_, [](uv_timer_t* t) {
       auto* w = static_cast<Worker*>(t->data);
