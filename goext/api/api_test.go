@@ -192,6 +192,7 @@ func TestOverlayAndKV(t *testing.T) {
 			h.SetPath("http://other.example/x") // absolute-form would override Host upstream
 			h.SetPath("relative")
 			h.SetMethod("GE T")
+			h.SetHost("a\r\nx-evil: 1")
 			s.Set("user", "alice")
 			return api.Continue
 		}),
@@ -225,7 +226,7 @@ func TestOverlayAndKV(t *testing.T) {
 		t.Fatalf("method %q", s.Request.Method)
 	}
 	logged := strings.Join(filtertest.Logs(), "\n")
-	for _, want := range []string{`SetPath("/with space")`, `SetPath("/café")`, `SetPath("")`, `SetPath("http://other.example/x")`, `SetPath("relative")`, `SetMethod("GE T")`} {
+	for _, want := range []string{`SetPath("/with space")`, `SetPath("/café")`, `SetPath("")`, `SetPath("http://other.example/x")`, `SetPath("relative")`, `SetMethod("GE T")`, `SetHost("a\r\nx-evil: 1")`} {
 		if !strings.Contains(logged, ": "+want+": ") {
 			t.Errorf("no refusal logged for %s in:\n%s", want, logged)
 		}

@@ -265,19 +265,17 @@ func (st *streamState) checkedField(name, value string) string {
 	// copying a header (traceid's response id) needs no second scan. Any
 	// other value is checked: a CR, LF or NUL would split the field on the
 	// wire, and moe does not check the ops again.
-	if !ok {
-		st.logf(LevelError, "invalid header field %q: %q (ignored)", name, value)
-		return ""
-	}
-	if !isView(value, st.lastView) {
-		if !validValue(value) {
-			st.logf(LevelError, "invalid header field %q: %q (ignored)", name, value)
-			return ""
-		}
+	if ok && !isView(value, st.lastView) {
 		// Checked now, and unchanging for the rest of the call: the same
 		// value set again (traceid's id on the request, then for the
 		// response) needs no second scan.
-		st.lastView = value
+		if ok = validValue(value); ok {
+			st.lastView = value
+		}
+	}
+	if !ok {
+		st.logf(LevelError, "invalid header field %q: %q (ignored)", name, value)
+		return ""
 	}
 	return name
 }
@@ -504,9 +502,14 @@ func (h *RequestHeaders) SetPath(p string) {
 	h.st.emit(abi.OpSetPath, abi.TargetRequestHeaders, p, "")
 }
 
-// SetHost changes the authority sent upstream.
+// SetHost changes the authority sent upstream. An empty or invalid value
+// is logged and ignored.
 func (h *RequestHeaders) SetHost(host string) {
-	if h.st == nil || h.st.probe || host == "" || !validValue(host) {
+	if h.st == nil || h.st.probe {
+		return
+	}
+	if host == "" || !validValue(host) {
+		h.st.logf(LevelError, "SetHost(%q): not a valid header value; ignored", host)
 		return
 	}
 	// The overlay has it like a Set (Get, Lookup and a later Set see it);
