@@ -23,12 +23,17 @@ def frame(typ, flags, sid, payload=b""):
     return struct.pack(">I", len(payload))[1:] + bytes([typ, flags]) + struct.pack(">I", sid) + payload
 
 
-def block(method="GET", path="/", extra=()):
+def literals(fields):
+    """An HPACK block of literal fields, not indexed, new names (short ones)."""
     out = b""
-    for n, v in [(":method", method), (":scheme", "http"), (":authority", "fuzz"), (":path", path), *extra]:
+    for n, v in fields:
         n, v = n.encode(), v.encode()
-        out += b"\x00" + bytes([len(n)]) + n + bytes([len(v)]) + v  # literal, not indexed, new name
+        out += b"\x00" + bytes([len(n)]) + n + bytes([len(v)]) + v
     return out
+
+
+def block(method="GET", path="/", extra=()):
+    return literals([(":method", method), (":scheme", "http"), (":authority", "fuzz"), (":path", path), *extra])
 
 
 def get(sid, path, extra=()):
@@ -55,7 +60,7 @@ SEEDS = {
     "continuation": SETTINGS0 + frame(HEADERS, END_STREAM, 1, block("GET", "/d")[:20]) +
         frame(CONTINUATION, END_HEADERS, 1, block("GET", "/d")[20:]),
     "trailers": SETTINGS0 + frame(HEADERS, END_HEADERS, 1, block("POST", "/", [("te", "trailers")])) +
-        frame(DATA, 0, 1, b"abc") + frame(HEADERS, END_HEADERS | END_STREAM, 1, b"\x00\x03x-t\x01v"),
+        frame(DATA, 0, 1, b"abc") + frame(HEADERS, END_HEADERS | END_STREAM, 1, literals([("x-t", "v")])),
     "control": SETTINGS0 + frame(PING, 0, 0, b"12345678") + frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 65535)) +
         get(1, "/d") + frame(GOAWAY, 0, 0, struct.pack(">II", 0, 0)),
 }
@@ -109,21 +114,18 @@ for name, text in UP_H1.items():
 
 
 def status(code, *extra):
-    b = b""
-    for n, v in [(b":status", code), *extra]:
-        b += b"\x00" + bytes([len(n)]) + n + bytes([len(v)]) + v
-    return b
+    return literals([(":status", code), *extra])
 
 
 UP_H2 = {
-    "up_h2_ok": SETTINGS0 + frame(SETTINGS, 1, 0) + frame(HEADERS, END_HEADERS, 1, status(b"200")) +
+    "up_h2_ok": SETTINGS0 + frame(SETTINGS, 1, 0) + frame(HEADERS, END_HEADERS, 1, status("200")) +
         frame(DATA, END_STREAM, 1, b"hi"),
-    "up_h2_trailers": SETTINGS0 + frame(HEADERS, END_HEADERS, 1, status(b"200", (b"content-type", b"text/plain"))) +
-        frame(DATA, 0, 1, b"hi") + frame(HEADERS, END_HEADERS | END_STREAM, 1, status(b"0")[:0] + b"\x00\x03x-t\x011"),
+    "up_h2_trailers": SETTINGS0 + frame(HEADERS, END_HEADERS, 1, status("200", ("content-type", "text/plain"))) +
+        frame(DATA, 0, 1, b"hi") + frame(HEADERS, END_HEADERS | END_STREAM, 1, literals([("x-t", "1")])),
     "up_h2_refused": SETTINGS0 + frame(RST_STREAM, 0, 1, struct.pack(">I", 7)),
     "up_h2_goaway": SETTINGS0 + frame(GOAWAY, 0, 0, struct.pack(">II", 0, 0)),
-    "up_h2_1xx": SETTINGS0 + frame(HEADERS, END_HEADERS, 1, status(b"103", (b"link", b"</a>"))) +
-        frame(HEADERS, END_HEADERS | END_STREAM, 1, status(b"204")),
+    "up_h2_1xx": SETTINGS0 + frame(HEADERS, END_HEADERS, 1, status("103", ("link", "</a>"))) +
+        frame(HEADERS, END_HEADERS | END_STREAM, 1, status("204")),
 }
 for name, body in UP_H2.items():
     with open(os.path.join(here, name), "wb") as f:
