@@ -327,6 +327,10 @@ int Http1ClientConnection::on_headers_complete() {
     return 1;
   }
   const bool tunnel = (r.status == 101) || (stream_->request().is_connect && r.status >= 200 && r.status < 300);
+  // Raw from here on, before the stream hears of it: it sends the tunnel
+  // bytes it held back from inside this callback, and they must not be
+  // chunk-framed as the request body was.
+  if (tunnel) upgraded_ = true;
   // Tell the stream before the body; end_stream when nothing can follow.
   stream_->on_response_headers(!r.has_body && !tunnel);
   if (!stream_) return HPE_USER;  // the stream ended inside the callback

@@ -77,7 +77,10 @@ bool write_request_head(std::string& out, const RequestHead& h, std::string_view
     out.append("\r\n", 2);
   }
   bool chunked = false;
-  if (h.has_body && h.content_length < 0 && !h.is_connect && !h.upgrade) {
+  // An Upgrade request's body is framed like any other (the tunnel starts
+  // after it, if the upstream agrees); sent unframed, the upstream would
+  // read it as the next request.
+  if (h.has_body && h.content_length < 0 && !h.is_connect) {
     out.append("transfer-encoding: chunked\r\n");
     chunked = true;
   }

@@ -1,6 +1,7 @@
 #include "http1/http1_server_connection.h"
 
 #include <llhttp.h>
+#include <sys/socket.h>
 
 #include <charconv>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include "core/log.h"
 #include "http1/http1_encode.h"
 #include "http2/h2_server_connection.h"
+#include "proxy/headers.h"
 #include "proxy/stream.h"
 
 namespace moe {
@@ -28,6 +30,8 @@ constexpr llhttp_settings_t kSettings = [] {
   s.on_headers_complete = [](llhttp_t* p) { return self(p)->on_headers_complete(); };
   s.on_body = [](llhttp_t* p, const char* at, size_t n) { return self(p)->on_body(at, n); };
   s.on_chunk_header = [](llhttp_t* p) { return self(p)->on_chunk_header(); };
+  s.on_chunk_extension_name = [](llhttp_t* p, const char*, size_t n) { return self(p)->on_chunk_extension(n); };
+  s.on_chunk_extension_value = [](llhttp_t* p, const char*, size_t n) { return self(p)->on_chunk_extension(n); };
   s.on_message_complete = [](llhttp_t* p) { return self(p)->on_message_complete(); };
   return s;
 }();
@@ -46,6 +50,7 @@ int status_for(llhttp_errno_t err, int user_status) {
 bool valid_target(std::string_view t, llhttp_method_t m) {
   if (t.empty()) return false;
   if (m == HTTP_CONNECT) return t.find('/') == std::string_view::npos && t.find(':') != std::string_view::npos;
+  if (t.find('#') != std::string_view::npos) return false;  // a fragment is not part of a target
   if (t[0] == '/') return true;
   if (t == "*") return m == HTTP_OPTIONS;
   if (t.substr(0, 7) == "http://" || t.substr(0, 8) == "https://") {
@@ -53,6 +58,12 @@ bool valid_target(std::string_view t, llhttp_method_t m) {
     return start < t.size() && t[start] != '/';
   }
   return false;
+}
+
+// The last byte of p[0..n) that is not SP or HT; `otherwise` when none is.
+char last_non_blank(const char* p, size_t n, char otherwise) {
+  while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
+  return n ? p[n - 1] : otherwise;
 }
 
 }  // namespace
@@ -71,8 +82,9 @@ struct Http1ServerConnection::Request {
   const char* user_reason = nullptr;      // set by limit_error: our own verdict
   const char* read_begin = nullptr;       // start of the bytes being parsed
   uint32_t header_bytes = 0;
+  uint32_t chunk_ext_bytes = 0;           // of the whole request
   int error_status = 400;                 // status to send for HPE_USER
-  char prev_byte = 0;                     // last byte of the previous read
+  char prev_byte = 0;                     // last non-blank byte of earlier reads
   bool in_field = false;
   bool have_name = false;                 // a header name began since the last value
   bool in_trailers = false;
@@ -186,7 +198,8 @@ void Http1ServerConnection::parse(const char* p, size_t n) {
   }
   llhttp_t* parser = &req_->parser;
   req_->read_begin = p;
-  // Remembered for the obs-fold check of the next read's first fragment
+  // The last byte other than SP/HT, remembered for the obs-fold check of
+  // the next read's first fragment
   // (unless the connection went idle: the next request starts afresh).
   struct SaveLast {
     Http1ServerConnection* c;
@@ -196,7 +209,7 @@ void Http1ServerConnection::parse(const char* p, size_t n) {
       c->req_->prev_byte = last;
       c->req_->read_begin = nullptr;
     }
-  } save{this, n ? p[n - 1] : req_->prev_byte};
+  } save{this, last_non_blank(p, n, req_->prev_byte)};
   while (n > 0 && !closing()) {
     llhttp_errno_t err = llhttp_execute(parser, p, n);
     if (err == HPE_OK) {
@@ -348,8 +361,17 @@ void Http1ServerConnection::on_timeout() {
 
 void Http1ServerConnection::start_drain() {
   draining_ = true;
-  if (!stream()) close();
-  else close_after_response_ = true;
+  close_after_response_ = true;
+  if (stream()) return;  // closes after its response
+  // An idle connection may hold the client's next request in its socket
+  // buffer already, sent before the client could know: closed now, that
+  // request would get an EOF, and HTTP/1 gives the client no way to tell
+  // whether it ran. It is read and answered (with Connection: close) by
+  // the poll that is already armed; only an empty socket closes now. (A
+  // request still on the wire races the close, as with any idle close.)
+  char byte;
+  if (::recv(fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) return;
+  close();
 }
 
 void Http1ServerConnection::force_close() {
@@ -443,10 +465,13 @@ int Http1ServerConnection::limit_error(int status, const char* reason) {
 }
 
 int Http1ServerConnection::on_message_begin() {
-  if (draining_) return limit_error(503, "shutting down");
+  // While draining, a request is parsed only when it was in the socket at
+  // the drain (start_drain) or in the same read as the last: it is served,
+  // and the connection closes after it.
   Request& q = *req_;
   q.stream = std::make_unique<Stream>(worker_, *this, listener_index_);
   q.header_bytes = 0;
+  q.chunk_ext_bytes = 0;
   q.in_field = false;
   q.in_trailers = false;
   chunked_out_ = false;
@@ -501,8 +526,14 @@ int Http1ServerConnection::on_header_value(const char* p, size_t n) {
   // forwarding it is a smuggling vector.
   // llhttp ends the value span at the CRLF and starts a new one after the
   // fold, so a fold is a value fragment right after a line feed.
-  const char before = p > q.read_begin ? p[-1] : q.prev_byte;
-  if (before == '\n') return limit_error(400, "obsolete line folding in a header value");
+  // After an empty value ("X-A:\r\n b") llhttp folds silently and starts
+  // the span after the fold's whitespace, so the byte before that
+  // whitespace is looked at. An empty value alone ("X-Empty:") comes as a
+  // zero-length span placed after the line's CRLF: it is no fold, and legal.
+  const char* b = p;
+  while (b > q.read_begin && (b[-1] == ' ' || b[-1] == '\t')) b--;
+  const char before = b > q.read_begin ? b[-1] : q.prev_byte;
+  if (n && before == '\n') return limit_error(400, "obsolete line folding in a header value");
   if (q.in_field) {
     h.begin_value();
     q.in_field = false;
@@ -551,6 +582,7 @@ int Http1ServerConnection::on_headers_complete() {
     r.headers.set("host", authority);
     r.set_path(path);
   }
+  if (!valid_authority(r.headers.get("host"))) return limit_error(400, "invalid Host");
   if (parser->flags & F_CHUNKED) {
     r.has_body = true;
     r.content_length = -1;
@@ -562,7 +594,20 @@ int Http1ServerConnection::on_headers_complete() {
     r.content_length = -1;
   }
   r.upgrade = parser->upgrade && !r.is_connect;
+  if (r.upgrade && header_list_has(r.headers.get("upgrade"), "h2c")) {
+    // moe speaks h2c itself (prior knowledge) or not at all. Passed on, an
+    // upstream that speaks h2c would switch, and the client would talk
+    // HTTP/2 to it past every route and filter (h2c smuggling). The request
+    // goes on as a plain one: Upgrade and HTTP2-Settings (named in
+    // Connection) are stripped as hop-by-hop, and llhttp, told here, parses
+    // what follows as the next request.
+    r.upgrade = false;
+    req_->parser.upgrade = 0;
+  }
   r.keep_alive = llhttp_should_keep_alive(parser);
+  // HTTP/1.0 has no Transfer-Encoding: its framing is faulty, and the
+  // connection closes after this message (RFC 9112 6.1).
+  if (http10_ && (parser->flags & F_TRANSFER_ENCODING)) r.keep_alive = false;
   if (!r.keep_alive) close_after_response_ = true;
   const bool raw = r.upgrade || r.is_connect;
   req_->stream->on_request_headers(!r.has_body && !raw);
@@ -571,6 +616,14 @@ int Http1ServerConnection::on_headers_complete() {
 
 int Http1ServerConnection::on_body(const char* p, size_t n) {
   if (Stream* s = stream(); s && !s->finished()) s->on_request_data(p, n);
+  return 0;
+}
+
+int Http1ServerConnection::on_chunk_extension(size_t n) {
+  // Chunk extensions are read and dropped; unbounded, a client could keep
+  // the worker parsing one chunk line forever (82 GiB in 15 s was seen).
+  req_->chunk_ext_bytes += static_cast<uint32_t>(n);
+  if (req_->chunk_ext_bytes > kMaxChunkExtensions) return limit_error(400, "chunk extensions too long");
   return 0;
 }
 

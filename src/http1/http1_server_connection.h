@@ -79,6 +79,9 @@ class Http1ServerConnection final : public TcpConnection,
   int on_headers_complete();
   int on_body(const char* p, size_t n);
   int on_chunk_header();
+  int on_chunk_extension(size_t n);
+  // Chunk-extension bytes a request may carry, all chunks together.
+  static constexpr uint32_t kMaxChunkExtensions = 16 * 1024;
   int on_message_complete();
 
  protected:

@@ -186,7 +186,11 @@ void H2ServerConnection::adopt(Worker& worker, int listener_index, int fd, std::
   }
   c->update_timer();
   c->on_data(initial.data(), initial.size());
-  if (!c->closing()) c->start_reading();
+  if (c->closing()) return;
+  c->start_reading();
+  // Sniffed during a drain (start_drain read what was in the socket): the
+  // requests read so far are served, then GOAWAY.
+  if (worker.draining()) c->start_drain();
 }
 
 H2ServerConnection::H2ServerConnection(Worker& worker, int listener_index, std::string_view peer_ip)
@@ -362,6 +366,12 @@ void H2ServerConnection::end_request_headers(H2Stream* s, bool end_stream) {
   else if (!r.headers.has("host")) {
     add(ls.protocol_errors);
     st.send_local_reply(400, "Bad Request: missing :authority\n");
+    return;
+  }
+  // nghttp2 lets userinfo ('@') through; the HTTP/1 listener's rule.
+  if (!valid_authority(r.headers.get("host"))) {
+    add(ls.protocol_errors);
+    st.send_local_reply(400, "Bad Request: invalid :authority\n");
     return;
   }
   // HTTP/2 may split Cookie into several fields; HTTP/1 wants one

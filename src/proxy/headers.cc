@@ -1,5 +1,6 @@
 #include "proxy/headers.h"
 
+#include <cctype>
 #include <cstdint>
 #include <cstring>
 
@@ -221,6 +222,64 @@ void HeaderMap::clear() {
   cur_name_ = nullptr;
   cur_name_len_ = 0;
   bytes_ = 0;
+}
+
+bool valid_authority(std::string_view a) {
+  size_t i = 0;
+  if (!a.empty() && a[0] == '[') {
+    // IP-literal: IPv6 (hex, ':', '.' for an embedded IPv4) or IPvFuture
+    // ("v" 1*HEXDIG "." ...), which nobody sends: refused.
+    const size_t end = a.find(']');
+    if (end == std::string_view::npos || end == 1) return false;
+    for (i = 1; i < end; i++) {
+      const char c = a[i];
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
+    }
+    i = end + 1;
+  } else {
+    for (; i < a.size() && a[i] != ':'; i++) {
+      const unsigned char c = static_cast<unsigned char>(a[i]);
+      if (std::isalnum(c)) continue;
+      switch (c) {
+        case '-': case '.': case '_': case '~':                          // unreserved
+        case '!': case '$': case '&': case '\'': case '(': case ')':     // sub-delims
+        case '*': case '+': case ',': case ';': case '=':
+          continue;
+        case '%':
+          if (i + 2 < a.size() && std::isxdigit(static_cast<unsigned char>(a[i + 1])) &&
+              std::isxdigit(static_cast<unsigned char>(a[i + 2]))) {
+            i += 2;
+            continue;
+          }
+          return false;
+        default: return false;
+      }
+    }
+  }
+  if (i == a.size()) return true;
+  if (a[i] != ':') return false;
+  for (i++; i < a.size(); i++)
+    if (!std::isdigit(static_cast<unsigned char>(a[i]))) return false;
+  return true;
+}
+
+bool forbidden_trailer(std::string_view n) {
+  if (!n.empty() && n[0] == ':') return true;  // pseudo-fields
+  switch (n.size()) {
+    case 2: return n == "te";
+    case 4: return n == "host";
+    case 5: return n == "range";
+    case 6: return n == "cookie" || n == "expect";
+    case 7: return n == "trailer" || n == "upgrade";
+    case 10: return n == "connection" || n == "keep-alive" || n == "set-cookie";
+    case 12: return n == "content-type";
+    case 13: return n == "authorization" || n == "content-range";
+    case 14: return n == "content-length";
+    case 16: return n == "content-encoding" || n == "proxy-connection";
+    case 17: return n == "transfer-encoding";
+    case 19: return n == "proxy-authorization";
+    default: return false;
+  }
 }
 
 }  // namespace moe

@@ -137,14 +137,30 @@ bool any_list_token(std::string_view list, Fn fn) {
 bool header_list_has(std::string_view list, std::string_view token);
 
 // A request-target an HTTP/1.1 request line can carry: not empty, visible
-// ASCII only (RFC 9112 3.2; what llhttp's strict mode accepts). HTTP/2
-// lets more through (bytes above 0x7e), and every target moe takes from it
-// goes upstream in a request line.
+// ASCII only (RFC 9112 3.2; what llhttp's strict mode accepts), and no
+// fragment: '#' is not part of a request-target (RFC 9112 3.2), and passed
+// on, the upstream and moe's router could disagree on where the path ends.
+// HTTP/2 lets more through (bytes above 0x7e), and every target moe takes
+// from it goes upstream in a request line.
 inline bool valid_request_target(std::string_view t) {
   if (t.empty()) return false;
   for (char c : t)
-    if (static_cast<unsigned char>(c) - 0x21u > 0x7e - 0x21u) return false;
+    if (static_cast<unsigned char>(c) - 0x21u > 0x7e - 0x21u || c == '#') return false;
   return true;
 }
+
+// A Host (or :authority) value moe forwards: RFC 3986 authority without
+// userinfo, i.e. host [":" port] with host an IP-literal "[...]", an IPv4
+// address or a reg-name (unreserved, pct-encoded, sub-delims). Empty is
+// legal (RFC 9112 3.2). "evil.com/x@y" or "user:pw@h" are not: the router
+// and an upstream would read different hosts from them. One scan, no copy.
+bool valid_authority(std::string_view a);
+
+// A trailer field moe drops: one that frames the message, routes it,
+// authenticates it or says how to read its content (RFC 9110 6.5.1), and
+// the hop-by-hop ones. Filters ran on the head; an upstream that merged a
+// trailer "host" or "authorization" into the head would act on what no
+// route or filter saw.
+bool forbidden_trailer(std::string_view lower_name);
 
 }  // namespace moe

@@ -74,6 +74,10 @@ void Stream::on_request_headers(bool end_stream) {
   request_headers_done_ = true;
   request_done_ = end_stream;
   bytes_received_ += request_.headers.bytes();
+  // Hop-by-hop fields, and those the client's Connection names, go before
+  // any filter or route sees the request: stripped later, a client's
+  // "Connection: x-user-id" would remove what a filter set.
+  strip_hop_by_hop(request_, request_.upgrade);
   const config::Listener& lc = listener_config();
   match(lc);
   // gRPC (proxy/grpc.h) rides on HTTP/2 only: HTTP/1 requests skip the
@@ -123,7 +127,7 @@ void Stream::route_and_forward() {
     send_reply(d.status, d.body, d.headers, false);  // the config's fields, not copies
     return;
   }
-  strip_hop_by_hop(request_, request_.upgrade);
+  if (request_.upgrade) request_.headers.add("connection", "upgrade");
   add_forwarding_headers();
   if (route_->prefix_rewrite && route_->match.prefix) {
     std::string_view path = request_.path();
@@ -182,7 +186,6 @@ void Stream::strip_hop_by_hop(MessageHead& head, bool keep_upgrade) {
         if (header_list_has(lists[k], n)) return true;
     return false;
   });
-  if (keep_upgrade) h.add("connection", "upgrade");
 }
 
 void Stream::add_forwarding_headers() {
@@ -204,9 +207,15 @@ void Stream::add_forwarding_headers() {
 
 void Stream::on_request_data(const char* p, size_t n) {
   bytes_received_ += n;
+  // A CONNECT has no body: its data is the tunnel's. An Upgrade request's
+  // body (sized or chunked) is a body like any other; what follows the
+  // message is the tunnel's.
+  if (request_.is_connect || (request_.upgrade && request_done_)) {
+    on_tunnel_data(p, n);
+    return;
+  }
   request_body_bytes_ += n;
-  const bool raw = request_.upgrade || request_.is_connect;
-  if (max_body_ && request_body_bytes_ > max_body_ && !raw) {
+  if (max_body_ && request_body_bytes_ > max_body_) {
     if (!response_started_) {
       detach_upstream();
       send_local_reply(413, "request body too large\n", true);
@@ -223,7 +232,7 @@ void Stream::on_request_data(const char* p, size_t n) {
     pending_body_.append(p, n);
     return;
   }
-  if (!req_held_ && !go_pending_ && wants(MOE_EV_REQUEST_DATA) && !raw) {
+  if (!req_held_ && !go_pending_ && wants(MOE_EV_REQUEST_DATA)) {
     std::string_view chunk(p, n);
     const int32_t r = call_go(MOE_EV_REQUEST_DATA, false, &chunk);
     if (finished_ || r == MOE_LOCAL_REPLY) return;
@@ -241,6 +250,36 @@ void Stream::on_request_data(const char* p, size_t n) {
     return;
   }
   forward_request_data(p, n);
+}
+
+void Stream::on_tunnel_data(const char* p, size_t n) {
+  if (response_done_) return;  // the upstream refused the tunnel and answered
+  if (tunnel_) {
+    forward_request_data(p, n);
+    return;
+  }
+  // Nothing after an Upgrade or CONNECT head goes upstream before the
+  // upstream has agreed to the tunnel (101, or 2xx to CONNECT): an upstream
+  // that answers normally would read these bytes as its next request, which
+  // no route and no filter saw (request smuggling). They wait here, bounded:
+  // past the watermark the client is not read (open_tunnel resumes it). If
+  // the answer is not a tunnel, they are dropped with the connection.
+  tunnel_early_.append(p, n);
+  if (tunnel_early_.size() > TcpConnection::kHighWatermark && !downstream_read_disabled_) {
+    downstream_read_disabled_ = true;
+    downstream_.read_disable(true);
+  }
+}
+
+void Stream::open_tunnel() {
+  if (!tunnel_early_.empty() && upstream_) {
+    upstream_->encode_data(tunnel_early_.data(), tunnel_early_.size(), false);
+    std::string().swap(tunnel_early_);
+  }
+  if (downstream_read_disabled_ && upstream_ && !upstream_->above_high_watermark()) {
+    downstream_read_disabled_ = false;
+    downstream_.read_disable(false);
+  }
 }
 
 void Stream::body_size_changed() {
@@ -280,6 +319,7 @@ void Stream::forward_request_data(const char* p, size_t n) {
 
 void Stream::on_request_trailers() {
   request_has_trailers_ = true;
+  request_trailers_.remove_if(forbidden_trailer);
   if (wants(MOE_EV_REQUEST_TRAILERS) && !req_held_) {
     call_go(MOE_EV_REQUEST_TRAILERS, true, nullptr);
     if (finished_) return;
@@ -413,7 +453,9 @@ void Stream::on_response_headers(bool end_stream) {
     tunnel_ = true;
     worker_.timers().arm(this, 0, 0);  // a tunnel lives as long as its peers do
   }
-  strip_hop_by_hop(response_, tunnel_ && !request_.is_connect);
+  const bool upgraded = tunnel_ && !request_.is_connect;
+  strip_hop_by_hop(response_, upgraded);
+  if (upgraded) response_.headers.add("connection", "upgrade");
   if (!later_headers_.empty()) apply_later_headers();
   if (wants(MOE_EV_RESPONSE_HEADERS) && !tunnel_) {
     resp_held_ = true;
@@ -440,6 +482,7 @@ void Stream::on_response_headers(bool end_stream) {
     resp_held_ = false;
   }
   encode_response_headers(end_stream);
+  if (tunnel_) open_tunnel();
   if (end_stream) on_response_end();
 }
 
@@ -508,6 +551,7 @@ void Stream::encode_response_data(const char* p, size_t n, bool end_stream) {
 }
 
 void Stream::on_response_trailers() {
+  response_trailers_.remove_if(forbidden_trailer);
   if (resp_held_ && !resp_buffering_) {
     // Headers waiting for a filter (batch or Pending): the trailers go out
     // after them (a gRPC status is in the trailers).

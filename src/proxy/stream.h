@@ -120,6 +120,10 @@ class Stream final : public TimerNode {
  private:
   void route_and_forward();
   void forward_request_data(const char* p, size_t n);
+  // Tunnel payload (CONNECT data, bytes after an Upgrade request): held in
+  // tunnel_early_ until the upstream agrees (open_tunnel), then forwarded.
+  void on_tunnel_data(const char* p, size_t n);
+  void open_tunnel();
   void encode_response_headers(bool end_stream);
   void encode_response_data(const char* p, size_t n, bool end_stream);
   void finish_response_buffer();
@@ -140,6 +144,8 @@ class Stream final : public TimerNode {
   bool wants(uint32_t kind) const { return go_events_ & (1u << kind); }
   // Headers: a direct response's (from the config) or a filter's local reply's.
   void send_reply(int status, std::string_view body, std::span<const config::HeaderValue> headers, bool close);
+  // Removes hop-by-hop fields and the ones a Connection field names (Upgrade
+  // stays when keep_upgrade); callers add "connection: upgrade" themselves.
   void strip_hop_by_hop(MessageHead& head, bool keep_upgrade);
   const config::Listener& listener_config() const;
   void match(const config::Listener& lc);  // route_index_ and route_ for the request as it is now
@@ -167,6 +173,7 @@ class Stream final : public TimerNode {
   HeaderMap request_trailers_;
   HeaderMap response_trailers_;
   std::string pending_body_;  // request bytes waiting for the upstream
+  std::string tunnel_early_;  // tunnel payload before the upstream's 101 / 2xx
 
   uint64_t start_us_;
   uint64_t upstream_start_us_ = 0;

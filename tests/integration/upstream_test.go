@@ -37,7 +37,9 @@ type upReq struct {
 	BodyLen int64       // -1 until the body was read
 	BodySHA string      // hex sha256 of the body
 	Body    []byte      // the first maxKeptBody bytes of the body
-	conn    *upConn
+	// Trailer lines of a chunked body, as received (set with the body).
+	Trailers []string
+	conn     *upConn
 }
 
 const maxKeptBody = 1 << 20
@@ -249,9 +251,10 @@ func (r *upReq) BodyReader(br *bufio.Reader) io.Reader {
 }
 
 type chunkedBody struct {
-	cr   io.Reader
-	br   *bufio.Reader
-	done bool
+	cr       io.Reader
+	br       *bufio.Reader
+	done     bool
+	trailers []string
 }
 
 func (c *chunkedBody) Read(p []byte) (int, error) {
@@ -270,6 +273,7 @@ func (c *chunkedBody) Read(p []byte) (int, error) {
 			if l == "" {
 				break
 			}
+			c.trailers = append(c.trailers, l)
 		}
 	}
 	return n, err
@@ -288,6 +292,13 @@ func (r *upReq) readBody(br *bufio.Reader, mu *sync.Mutex, pause time.Duration) 
 	r.BodyLen = n
 	r.BodySHA = hex.EncodeToString(h.Sum(nil))
 	r.Body = kept.Bytes()
+	if cb, ok := body.(*chunkedBody); ok {
+		r.Trailers = cb.trailers
+	} else if pr, ok := body.(*pausingReader); ok {
+		if cb, ok := pr.r.(*chunkedBody); ok {
+			r.Trailers = cb.trailers
+		}
+	}
 	mu.Unlock()
 	return err
 }

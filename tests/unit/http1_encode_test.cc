@@ -88,7 +88,7 @@ TEST_CASE("http1_encode: request body of unknown length goes chunked", "[http1_e
   CHECK(out == "PUT /obj HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\n\r\n");
 }
 
-TEST_CASE("http1_encode: CONNECT and upgrade requests are never chunked", "[http1_encode]") {
+TEST_CASE("http1_encode: CONNECT is never chunked; an Upgrade request's body is framed", "[http1_encode]") {
   SECTION("CONNECT") {
     RequestHead h;
     request_line(h, "CONNECT", "db.internal:5432");
@@ -100,9 +100,23 @@ TEST_CASE("http1_encode: CONNECT and upgrade requests are never chunked", "[http
     CHECK_FALSE(http1::write_request_head(out, h, "up:80"));
     CHECK(out == "CONNECT db.internal:5432 HTTP/1.1\r\nhost: db.internal:5432\r\n\r\n");
   }
-  SECTION("upgrade") {
+  SECTION("upgrade without a body") {
     RequestHead h;
     request_line(h, "GET", "/ws");
+    h.headers.add("Host", "h");
+    h.headers.add("Connection", "Upgrade");
+    h.headers.add("Upgrade", "websocket");
+    h.upgrade = true;
+    std::string out;
+    CHECK_FALSE(http1::write_request_head(out, h, "up:80"));
+    CHECK(out ==
+          "GET /ws HTTP/1.1\r\nhost: h\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n");
+  }
+  SECTION("upgrade with a body of unknown length") {
+    // Sent unframed, the body would be read by the upstream as its next
+    // request (smuggling past the router).
+    RequestHead h;
+    request_line(h, "POST", "/ws");
     h.headers.add("Host", "h");
     h.headers.add("Connection", "Upgrade");
     h.headers.add("Upgrade", "websocket");
@@ -110,9 +124,9 @@ TEST_CASE("http1_encode: CONNECT and upgrade requests are never chunked", "[http
     h.has_body = true;
     h.content_length = -1;
     std::string out;
-    CHECK_FALSE(http1::write_request_head(out, h, "up:80"));
-    CHECK(out ==
-          "GET /ws HTTP/1.1\r\nhost: h\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n");
+    CHECK(http1::write_request_head(out, h, "up:80"));
+    CHECK(out == "POST /ws HTTP/1.1\r\nhost: h\r\nconnection: Upgrade\r\nupgrade: websocket\r\n"
+                 "transfer-encoding: chunked\r\n\r\n");
   }
 }
 

@@ -12,6 +12,9 @@
 //	test_async   goes Pending and resumes from a goroutine (s.Go), setting
 //	             x-async: resumed on the request; a request with x-gc runs
 //	             runtime.GC() in that goroutine first
+//	test_stall   sleeps x-stall-ms milliseconds in OnRequestHeaders, on the
+//	             worker thread: it breaks the filter contract on purpose, for
+//	             tests that need the worker busy while something else happens
 package main
 
 import (
@@ -19,6 +22,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"strconv"
+	"time"
 
 	"moe/goext/api"
 )
@@ -103,7 +108,25 @@ func (asyncFilter) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, _ bool
 	return api.Pending
 }
 
+// test_stall
+
+type stallFilter struct{}
+
+var _ api.RequestHeadersFilter = stallFilter{}
+
+func (stallFilter) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+	if v, ok := h.Lookup("x-stall-ms"); ok {
+		if ms, err := strconv.Atoi(v); err == nil && ms > 0 && ms <= 10000 {
+			time.Sleep(time.Duration(ms) * time.Millisecond)
+		}
+	}
+	return api.Continue
+}
+
 func init() {
+	api.Register("test_stall", func(raw json.RawMessage) (api.Factory, error) {
+		return api.Shared(stallFilter{}), nil
+	})
 	api.Register("test_panic", func(raw json.RawMessage) (api.Factory, error) {
 		return api.Shared(panicFilter{}), nil
 	})
