@@ -210,7 +210,7 @@ void Http1ClientConnection::fail(int err, bool protocol_error) {
                         : begun           ? UpstreamFailure::reset_during_response
                                           : UpstreamFailure::reset_before_response;
   if (why != UpstreamFailure::connect_failed) add(pool_.stats().resets);
-  s->on_upstream_failure(why, std::string(endpoint()) + ": " + uv_strerror(err));
+  s->on_upstream_failure(why, std::string(endpoint()) + ": " + uv_strerror(err), endpoint());
 }
 
 void Http1ClientConnection::on_timeout() {

@@ -479,7 +479,7 @@ void H2ClientConnection::stream_gone(H2ClientStream* hs, uint32_t error_code) {
     std::string detail(endpoint());
     detail.append(": HTTP/2 stream reset: ").append(nghttp2_http2_strerror(error_code));
     s->on_upstream_failure(begun ? UpstreamFailure::reset_during_response : UpstreamFailure::reset_before_response,
-                           detail);
+                           detail, endpoint());
   }
   delete hs;
   update_idle_timer();
@@ -581,7 +581,7 @@ void H2ClientConnection::fail_streams(UpstreamFailure why, std::string_view deta
       UpstreamFailure w = why;
       if (w == UpstreamFailure::reset_before_response && begun) w = UpstreamFailure::reset_during_response;
       if (w != UpstreamFailure::connect_failed) add(pool_.stats().resets);
-      s->on_upstream_failure(w, std::string(endpoint()) + ": " + std::string(detail));
+      s->on_upstream_failure(w, std::string(endpoint()) + ": " + std::string(detail), endpoint());
     }
     delete hs;
   });

@@ -407,7 +407,8 @@ void Stream::on_upstream_ready(UpstreamCodec& up) {
   }
 }
 
-void Stream::on_upstream_failure(UpstreamFailure why, std::string_view detail) {
+void Stream::on_upstream_failure(UpstreamFailure why, std::string_view detail, std::string_view endpoint) {
+  if (!endpoint.empty()) upstream_host_ = endpoint;  // UF lines name the endpoint that failed
   UpstreamCodec* up = upstream_;
   const bool was_reused = up && upstream_ready_ && up->reused();
   upstream_ = nullptr;  // the codec is going away; do not reset it

@@ -81,7 +81,9 @@ class Stream final : public TimerNode {
   // and connecting (the stream can abandon it); ready: send the request.
   void on_upstream_attached(UpstreamCodec& upstream) { upstream_ = &upstream; }
   void on_upstream_ready(UpstreamCodec& upstream);
-  void on_upstream_failure(UpstreamFailure why, std::string_view detail);
+  // `endpoint`: the endpoint that failed (its config text, stable), for the
+  // access log; empty when none was picked (overflow).
+  void on_upstream_failure(UpstreamFailure why, std::string_view detail, std::string_view endpoint = {});
 
   // Upstream events.
   void on_response_headers(bool end_stream);

@@ -210,3 +210,22 @@ func TestUpstreamHugeResponseHeaders(t *testing.T) {
 	}
 	assertStillServing(t, m)
 }
+
+// TestAccessLogNamesFailedEndpoint: a UF line names the endpoint that
+// refused the connection (upstream_host was empty on failures).
+func TestAccessLogNamesFailedEndpoint(t *testing.T) {
+	t.Parallel()
+	up := startEcho(t, "up")
+	dead := closedPort(t)
+	m := startMoe(t, adminYAML, "up", up.Addr, "dead", dead)
+	if st, _, _ := httpGet(t, m.URL("/dead/x")); st != 502 {
+		t.Fatalf("status %d, want 502", st)
+	}
+	e := waitEntry(t, m.Dir+"/access.log", "/dead/x")
+	if e == nil {
+		return
+	}
+	if fmt.Sprint(e["flags"]) != "UF" || fmt.Sprint(e["upstream_host"]) != dead {
+		t.Fatalf("access log flags %v upstream_host %v, want UF and %s", e["flags"], e["upstream_host"], dead)
+	}
+}
