@@ -22,6 +22,10 @@
 //     accepts moe's connection and answers with the bytes (HTTP/1.1, or
 //     h2c frames when bit 0x10 is set too), then sends its FIN: moe's
 //     response parsing, framing and relaying to either client protocol;
+//     with bit 0x08 too, over HTTP/1.1, the client's GET asks for a
+//     WebSocket Upgrade and a second request follows it at once: moe must
+//     not send that one upstream before the upstream has answered (an
+//     oracle, checked on what the harness read before its answer);
 //   all the bits seed where the bytes are cut into up to 8 writes.
 // Then: half-close, read until moe closes. Seeds:
 // tests/fuzz/make_connection_seeds.py. CONN_FUZZ_DUMP=1 prints what moe
@@ -260,7 +264,7 @@ void h2_frame(std::string& out, uint8_t type, uint8_t flags, uint32_t stream, st
 // tries are answered the same way, so retries run out as they do against
 // a broken upstream. No connection within 1 s is not a finding: moe may have
 // answered the client itself.
-void serve_upstream(int listen_fd, const char* p, size_t n, uint32_t seed) {
+void serve_upstream(int listen_fd, const char* p, size_t n, uint32_t seed, bool no_smuggling) {
   for (int conn = 0; conn <= moe::H2ClientStream::kMaxGoawayRetries; conn++) {
     pollfd pfd{listen_fd, POLLIN, 0};
     int ready;
@@ -270,9 +274,15 @@ void serve_upstream(int listen_fd, const char* p, size_t n, uint32_t seed) {
     int u = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (u < 0) return;
     no_time_wait(u);
-    if (recv_some(u, 50, nullptr) == 1)
-      while (recv_some(u, 1, nullptr) == 1) {
+    std::string before_answer;
+    if (recv_some(u, 50, &before_answer) == 1)
+      while (recv_some(u, 1, &before_answer) == 1) {
       }
+    // Nothing after an Upgrade head goes upstream before the upstream
+    // agreed to the tunnel: bytes read before any answer are moe's choice
+    // alone, so this is exact.
+    if (no_smuggling && before_answer.find("/smuggled") != std::string::npos)
+      fail("moe sent the request behind an Upgrade head upstream before the upstream answered (smuggling)");
     send_cut(u, p, n, seed);
     ::shutdown(u, SHUT_WR);
     // moe closes its side on our FIN; if it has not within 2 s, close()'s
@@ -339,7 +349,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       h2_frame(req, 4, 0, 0, {});             // SETTINGS
       h2_frame(req, 1, 0x4 | 0x1, 1, block);  // HEADERS, END_HEADERS | END_STREAM
     } else {
-      req.append("GET ").append(path).append(" HTTP/1.1\r\nHost: fuzz\r\n\r\n");
+      req.append("GET ").append(path).append(" HTTP/1.1\r\nHost: fuzz\r\n");
+      if (ctl & 0x08)
+        req.append("Upgrade: websocket\r\nConnection: Upgrade\r\n\r\nGET /fz1/smuggled HTTP/1.1\r\nHost: fuzz\r\n");
+      req.append("\r\n");
     }
     // Connections left over from an earlier input (moe retrying a refused
     // stream on a new connection after that client had gone) would take
@@ -349,7 +362,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       ::close(stale);
     }
     if (!send_all(fd, req.data(), req.size())) fail("send request");
-    serve_upstream(s.fz, p, n, seed);
+    serve_upstream(s.fz, p, n, seed, !h2 && (ctl & 0x08));
   }
 
   // What moe answers is read and dropped (kept for CONN_FUZZ_DUMP).

@@ -132,3 +132,17 @@ for name, body in UP_H2.items():
         f.write(b"\xb7" + body)
     with open(os.path.join(here, name + "_h1client"), "wb") as f:
         f.write(b"\xf7" + body)
+
+# 0x08 with the HTTP/1.1 client and an HTTP/1.1 upstream: the client's GET
+# asks for a WebSocket Upgrade and a second request follows it at once; the
+# harness checks that moe sends nothing of it before the upstream answered.
+UP_UPGRADE = {
+    "up_upgrade_refused": "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    "up_upgrade_101": "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nraw",
+    "up_upgrade_100_then_101": "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching Protocols\r\n"
+                               "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+    "up_upgrade_400_close": "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n",
+}
+for name, text in UP_UPGRADE.items():
+    with open(os.path.join(here, name), "wb") as f:
+        f.write(b"\xef" + text.encode())
