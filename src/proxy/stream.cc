@@ -330,31 +330,7 @@ void Stream::on_request_trailers() {
 void Stream::on_request_end() {
   request_done_ = true;
   if (req_buffering_) {
-    // The whole body, once, to the filter that asked (and those after it).
-    std::string_view body(pending_body_);
-    const int32_t r = call_go(MOE_EV_REQUEST_DATA, true, &body);
-    if (finished_ || r == MOE_LOCAL_REPLY) return;
-    if (!req_held_ && body.size() != pending_body_.size() && request_.content_length >= 0) {
-      body_size_changed();
-      return;
-    }
-    if (body.data() != pending_body_.data() || body.size() != pending_body_.size()) pending_body_.assign(body);
-    req_buffering_ = false;
-    if (req_held_ && (request_.content_length >= 0 || !request_has_trailers_)) {
-      // The body is complete and known, and the head has not gone out yet:
-      // send it sized. (Once forwarded, the head is what the upstream got,
-      // and what an h2c retry resends: it must not change.)
-      request_.content_length = static_cast<int64_t>(pending_body_.size());
-      request_.has_body = !pending_body_.empty();
-      request_.headers.set("content-length", std::to_string(pending_body_.size()));
-    }
-    if (req_held_) {
-      req_held_ = false;
-      route_and_forward();
-    } else if (upstream_ready_) {
-      upstream_->encode_data(pending_body_.data(), pending_body_.size(), true);
-      std::string().swap(pending_body_);
-    }
+    deliver_buffered_request();
     return;
   }
   if (req_held_ || go_pending_) return;  // forwarded when the filter resumes
@@ -369,6 +345,67 @@ void Stream::on_request_end() {
     else upstream_->encode_data(nullptr, 0, true);
   }
   if (response_done_) finish();
+}
+
+void Stream::deliver_buffered_request() {
+  // The whole body, once, to the filter that asked (and those after it).
+  std::string_view body(pending_body_);
+  const int32_t r = call_go(MOE_EV_REQUEST_DATA, true, &body);
+  if (finished_ || r == MOE_LOCAL_REPLY) return;
+  if (!req_held_ && body.size() != pending_body_.size() && request_.content_length >= 0) {
+    body_size_changed();
+    return;
+  }
+  if (body.data() != pending_body_.data() || body.size() != pending_body_.size()) pending_body_.assign(body);
+  req_buffering_ = false;
+  if (req_held_ && (request_.content_length >= 0 || !request_has_trailers_)) {
+    // The body is complete and known, and the head has not gone out yet:
+    // send it sized. (Once forwarded, the head is what the upstream got,
+    // and what an h2c retry resends: it must not change.)
+    request_.content_length = static_cast<int64_t>(pending_body_.size());
+    request_.has_body = !pending_body_.empty();
+    request_.headers.set("content-length", std::to_string(pending_body_.size()));
+  }
+  if (req_held_) {
+    req_held_ = false;
+    route_and_forward();
+  } else if (upstream_ready_) {
+    upstream_->encode_data(pending_body_.data(), pending_body_.size(), true);
+    std::string().swap(pending_body_);
+  }
+}
+
+bool Stream::show_held_body() {
+  // Body bytes that came while the request headers waited for a filter
+  // (Pending, the batch) are in pending_body_, and no body hook has seen
+  // them: they are shown now, once, before any of them goes upstream. (They
+  // went upstream uninspected when the first filter was Pending and a later
+  // one wanted the body.) The head is still held, so a resize is fixed up
+  // when the body is complete; before that it is the streaming rule.
+  std::string_view chunk(pending_body_);
+  const bool end = request_done_ && !request_has_trailers_;
+  const int32_t r = call_go(MOE_EV_REQUEST_DATA, end, &chunk);
+  if (finished_ || r == MOE_LOCAL_REPLY) return false;
+  if (r == MOE_STOP_AND_BUFFER) {
+    if (chunk.data() != pending_body_.data() || chunk.size() != pending_body_.size()) pending_body_.assign(chunk);
+    req_buffering_ = true;
+    if (request_done_) deliver_buffered_request();
+    return false;
+  }
+  if (chunk.size() != pending_body_.size()) {
+    if (request_.content_length >= 0 && !request_done_) {
+      body_size_changed();
+      return false;
+    }
+    if (request_.content_length >= 0) {
+      request_.content_length = static_cast<int64_t>(chunk.size());
+      request_.has_body = !chunk.empty();
+      request_.headers.set("content-length", std::to_string(chunk.size()));
+    }
+  }
+  if (chunk.data() != pending_body_.data() || chunk.size() != pending_body_.size()) pending_body_.assign(chunk);
+  if (r == MOE_PENDING) go_pending_ = MOE_EV_REQUEST_DATA;
+  return true;
 }
 
 void Stream::on_downstream_reset() {
@@ -393,6 +430,9 @@ void Stream::on_upstream_ready(UpstreamCodec& up) {
   upstream_host_ = up.endpoint();
   const bool end = request_done_ && !request_.has_body;
   up.encode_headers(request_, end);
+  // A body hook that is Pending holds its bytes until it resumes
+  // (continue_after_go sends them, and the end).
+  if (go_pending_ == MOE_EV_REQUEST_DATA) return;
   if (!pending_body_.empty()) {
     up.encode_data(pending_body_.data(), pending_body_.size(), false);
     std::string().swap(pending_body_);
@@ -951,10 +991,15 @@ void Stream::on_go_resume() {
 void Stream::continue_after_go(uint32_t kind, int32_t r) {
   switch (kind) {
     case MOE_EV_REQUEST_HEADERS:
-      if (r == MOE_STOP_AND_BUFFER && !request_done_) {
+      if (r == MOE_STOP_AND_BUFFER && (!request_done_ || request_.has_body)) {
+        // The body may have come whole while the filter waited.
         req_buffering_ = true;
+        if (request_done_) deliver_buffered_request();
         return;
       }
+      if (wants(MOE_EV_REQUEST_DATA) && request_.has_body && (!pending_body_.empty() || request_done_) &&
+          !show_held_body())
+        return;
       req_held_ = false;
       route_and_forward();
       if (finished_) return;

@@ -121,6 +121,13 @@ class Stream final : public TimerNode {
 
  private:
   void route_and_forward();
+  // StopAndBuffer on the request, body complete: the whole body to Go once,
+  // then routed (a held head) or forwarded.
+  void deliver_buffered_request();
+  // After a late Continue from the request-headers hooks: the body bytes
+  // that arrived meanwhile go through the body hooks. False when the
+  // stream went another way (buffering, a reply, an error).
+  bool show_held_body();
   void forward_request_data(const char* p, size_t n);
   // Tunnel payload (CONNECT data, bytes after an Upgrade request): held in
   // tunnel_early_ until the upstream agrees (open_tunnel), then forwarded.
