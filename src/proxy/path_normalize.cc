@@ -1,5 +1,6 @@
 #include "proxy/path_normalize.h"
 
+#include <array>
 #include <cstring>
 #include <string>
 
@@ -35,8 +36,16 @@ bool dot_segment_at(std::string_view s, size_t i) {
 // target or reject it. Conservative (a "//" with merge_slashes off, a
 // '%' before a character that stays encoded): the slow path then finds
 // nothing to change and answers `unchanged` as well.
+// The bytes the scan stops at; the rest cost a load and a test each.
+constexpr auto kStop = [] {
+  std::array<bool, 256> t{};
+  for (unsigned char c : {'%', '\\', '#', '/', '?'}) t[c] = true;
+  return t;
+}();
+
 bool needs_work(std::string_view t, bool normalize) {
   for (size_t i = 0; i < t.size(); i++) {
+    if (!kStop[static_cast<unsigned char>(t[i])]) continue;
     switch (t[i]) {
       case '%':
       case '\\':
@@ -99,12 +108,16 @@ void append_escape(std::string& out, unsigned char v) {
 
 }  // namespace
 
+bool path_is_normal(std::string_view target, const config::PathNormalization& cfg) {
+  if (!cfg.normalize && !cfg.merge_slashes && cfg.escaped_slashes == EscapedSlashes::keep) return true;
+  if (target.empty() || target[0] != '/') return true;  // "*", a CONNECT authority
+  return !needs_work(target, cfg.normalize);
+}
+
 PathVerdict normalize_path(std::string_view target, const config::PathNormalization& cfg) {
+  if (path_is_normal(target, cfg)) return {};
   const bool normalize = cfg.normalize;
   const EscapedSlashes esc = cfg.escaped_slashes;
-  if (!normalize && !cfg.merge_slashes && esc == EscapedSlashes::keep) return {};
-  if (target.empty() || target[0] != '/') return {};  // "*", a CONNECT authority
-  if (!needs_work(target, normalize)) return {};
 
   // Slow path: something may change. The path goes into `out` once, with
   // escapes and backslashes resolved; dot segments and slashes are then

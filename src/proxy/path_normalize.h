@@ -42,6 +42,11 @@ struct PathVerdict {
   std::string_view reason;  // reject: a sentence for the 400 body (static storage)
 };
 
+// The common case, on its own: true when normalize_path() would answer
+// `unchanged` without looking further (one scan, no copy). Callers on the
+// hot path test this first.
+bool path_is_normal(std::string_view target, const config::PathNormalization& cfg);
+
 // `target` is the request-target, query included. Cost: the common case
 // (no '%', '\\' or '#', no "//", no "." or ".." segment) is one scan of the
 // path with no allocation and no copy, and answers `unchanged`. Otherwise

@@ -79,7 +79,8 @@ void Stream::on_request_headers(bool end_stream) {
   // gRPC (proxy/grpc.h) rides on HTTP/2 only: HTTP/1 requests skip the
   // header lookup.
   grpc_ = request_.version_major == 2 && grpc::is_grpc(request_.headers.get("content-type"));
-  if (!normalize_request_path(lc, false)) return;  // answered: 400 (or 307)
+  // The common path is one scan, here; the rest is out of line.
+  if (!path_is_normal(request_.path(), lc.path_normalization) && !normalize_request_path(lc, false)) return;
   match(lc);
   if (wants(MOE_EV_REQUEST_HEADERS)) {
     req_held_ = true;
@@ -108,8 +109,8 @@ void Stream::match(const config::Listener& lc) {
   route_ = route_index_ >= 0 ? &lc.routes[static_cast<size_t>(route_index_)] : nullptr;
 }
 
-// Routes, Go filters and the upstream all see the normalised path: one
-// scan when there is nothing to change (proxy/path_normalize.h).
+// Routes, Go filters and the upstream all see the normalised path
+// (proxy/path_normalize.h). Called when path_is_normal() said no.
 bool Stream::normalize_request_path(const config::Listener& lc, bool after_filter) {
   const PathVerdict v = normalize_path(request_.path(), lc.path_normalization);
   switch (v.kind) {
@@ -136,7 +137,7 @@ bool Stream::normalize_request_path(const config::Listener& lc, bool after_filte
 void Stream::route_and_forward() {
   const config::Listener& lc = listener_config();
   if (head_modified_) {
-    if (!normalize_request_path(lc, true)) return;  // a filter's SetPath
+    if (!path_is_normal(request_.path(), lc.path_normalization) && !normalize_request_path(lc, true)) return;
     match(lc);
   }
   if (!route_) {
