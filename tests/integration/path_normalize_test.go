@@ -76,7 +76,7 @@ func sendPathH2(t *testing.T, addr, target string) (int, string) {
 // addr and reports what the upstream saw of it.
 func pathVia(t *testing.T, proto, addr string, up *upstream, target string) pathResult {
 	t.Helper()
-	before := up.Count()
+	before, beforeBytes := up.Count(), up.BytesIn()
 	var r pathResult
 	if proto == "h1" {
 		r.status, r.location = sendPathH1(t, addr, target)
@@ -89,6 +89,8 @@ func pathVia(t *testing.T, proto, addr string, up *upstream, target string) path
 		if len(reqs) > before+1 {
 			t.Errorf("%s %q: the upstream got %d requests", proto, target, len(reqs)-before)
 		}
+	} else if up.BytesIn() != beforeBytes {
+		t.Errorf("%s %q: the upstream read %d bytes that made no request", proto, target, up.BytesIn()-beforeBytes)
 	}
 	return r
 }
@@ -201,6 +203,12 @@ func TestPathNormalizationDenyRouteBypass(t *testing.T) {
 		for _, c := range legit {
 			if r := pathVia(t, proto, addr, up, c.in); r.status != 200 || r.upstream != c.want {
 				t.Errorf("%s %q: status %d, upstream got %q; want 200 and %q", proto, c.in, r.status, r.upstream, c.want)
+			}
+		}
+		if proto == "h1" {
+			// absolute-form: the codec takes the path out of it first
+			if r := pathVia(t, proto, addr, up, "http://h/public/../%70rivate/secret.txt"); r.status != 403 || r.upstream != "" {
+				t.Errorf("h1 absolute-form: status %d, upstream got %q; want 403 and nothing", r.status, r.upstream)
 			}
 		}
 		// The control: without normalisation these reach the upstream
