@@ -35,7 +35,7 @@ $(FUZZ_BUILD)/build.ninja:
 	  -DMOE_SANITIZE=ON -DMOE_WITH_GO=OFF -DMOE_FUZZ_SECONDS=15 -DMOE_FUZZ_INSTRUMENT_CORE=ON
 
 build-fuzz: deps $(FUZZ_BUILD)/build.ninja
-	cmake --build $(FUZZ_BUILD) --target http1_request_fuzz config_fuzz h2_frame_gate_fuzz connection_fuzz
+	cmake --build $(FUZZ_BUILD) --target http1_request_fuzz config_fuzz h2_frame_gate_fuzz connection_fuzz path_normalize_fuzz
 
 fuzz: build-fuzz
 	ctest --test-dir $(FUZZ_BUILD) --output-on-failure -R fuzz_smoke

@@ -134,6 +134,20 @@ struct FilterConfig {
   FilterErrorMode on_error = FilterErrorMode::fail_closed;
 };
 
+// What a listener does to a request's path before the routes see it
+// (proxy/path_normalize.h; docs/configuration.md, "path_normalization").
+enum class EscapedSlashes { keep, reject, unescape_and_redirect, unescape_and_forward };
+
+struct PathNormalization {
+  // RFC 3986: remove_dot_segments, decode %-encoded unreserved characters,
+  // upper-case the hex of the other escapes; a backslash becomes "/"; an invalid
+  // escape, %00 or a fragment is rejected (400).
+  bool normalize = true;
+  bool merge_slashes = true;  // "//" becomes "/" (after normalize)
+  // %2F and %5C (either case).
+  EscapedSlashes escaped_slashes = EscapedSlashes::reject;
+};
+
 struct Listener {
   std::string name;
   Mark mark;
@@ -141,6 +155,7 @@ struct Listener {
   bool http2 = false;
   Limits limits;
   Timeouts timeouts;
+  PathNormalization path_normalization;
   std::vector<FilterConfig> filters;
   std::vector<Route> routes;
   // Some route matches on request headers: a filter's header change can

@@ -217,6 +217,16 @@ void write_route(JsonOut& j, const Route& r) {
   j.close('}');
 }
 
+const char* escaped_slashes_name(EscapedSlashes e) {
+  switch (e) {
+    case EscapedSlashes::keep: return "keep";
+    case EscapedSlashes::reject: return "reject";
+    case EscapedSlashes::unescape_and_redirect: return "unescape_and_redirect";
+    case EscapedSlashes::unescape_and_forward: return "unescape_and_forward";
+  }
+  return "reject";
+}
+
 void write_listener(JsonOut& j, const Listener& l) {
   j.open('{');
   j.key("name").str(l.name);
@@ -232,6 +242,11 @@ void write_listener(JsonOut& j, const Listener& l) {
   j.key("timeouts").open('{');
   j.key("request_headers").dur(l.timeouts.request_headers);
   j.key("idle").dur(l.timeouts.idle);
+  j.close('}');
+  j.key("path_normalization").open('{');
+  j.key("normalize").boolean(l.path_normalization.normalize);
+  j.key("merge_slashes").boolean(l.path_normalization.merge_slashes);
+  j.key("escaped_slashes").str(escaped_slashes_name(l.path_normalization.escaped_slashes));
   j.close('}');
   j.key("filters").open('[');
   for (const FilterConfig& f : l.filters) {

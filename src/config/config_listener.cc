@@ -1,4 +1,4 @@
-// listeners[]: address, http2, limits, timeouts, filters. Routes are in
+// listeners[]: address, http2, limits, timeouts, path_normalization, filters. Routes are in
 // config_route.cc.
 #include "config/config_parse.h"
 
@@ -25,11 +25,23 @@ void parse_timeouts(Context& ctx, const YAML::Node& node, const std::string& key
   m.read_duration("idle", t.idle);
 }
 
+void parse_path_normalization(Context& ctx, const YAML::Node& node, const std::string& key,
+                              PathNormalization& p) {
+  MapView m(ctx, node, key, {"normalize", "merge_slashes", "escaped_slashes"});
+  m.read_bool("normalize", p.normalize);
+  m.read_bool("merge_slashes", p.merge_slashes);
+  m.read_enum("escaped_slashes", p.escaped_slashes,
+              {{"keep", EscapedSlashes::keep},
+               {"reject", EscapedSlashes::reject},
+               {"unescape_and_redirect", EscapedSlashes::unescape_and_redirect},
+               {"unescape_and_forward", EscapedSlashes::unescape_and_forward}});
+}
+
 Listener parse_listener(Context& ctx, const YAML::Node& node, const std::string& key) {
   Listener l;
   l.mark = ctx.mark(node);
   MapView m(ctx, node, key,
-            {"name", "address", "http2", "limits", "timeouts", "filters", "routes"});
+            {"name", "address", "http2", "limits", "timeouts", "path_normalization", "filters", "routes"});
   if (!m.ok()) return l;
   if (const YAML::Node* n = m.require("name")) {
     if (auto s = as_string(ctx, *n, m.key_of("name"))) {
@@ -46,6 +58,9 @@ Listener parse_listener(Context& ctx, const YAML::Node& node, const std::string&
   if (const YAML::Node* n = m.find("limits")) parse_limits(ctx, *n, m.key_of("limits"), l.limits);
   if (const YAML::Node* n = m.find("timeouts")) {
     parse_timeouts(ctx, *n, m.key_of("timeouts"), l.timeouts);
+  }
+  if (const YAML::Node* n = m.find("path_normalization")) {
+    parse_path_normalization(ctx, *n, m.key_of("path_normalization"), l.path_normalization);
   }
   if (const YAML::Node* n = m.find("filters")) parse_filters(ctx, *n, m.key_of("filters"), l);
   const YAML::Node* routes = m.find("routes");

@@ -13,6 +13,7 @@
 #include "proxy/grpc.h"
 #include "goext/go_bridge.h"
 #include "proxy/cluster_pool.h"
+#include "proxy/path_normalize.h"
 #include "proxy/router.h"
 
 namespace moe {
@@ -79,10 +80,12 @@ void Stream::on_request_headers(bool end_stream) {
   // "Connection: x-user-id" would remove what a filter set.
   strip_hop_by_hop(request_, request_.upgrade);
   const config::Listener& lc = listener_config();
-  match(lc);
   // gRPC (proxy/grpc.h) rides on HTTP/2 only: HTTP/1 requests skip the
   // header lookup.
   grpc_ = request_.version_major == 2 && grpc::is_grpc(request_.headers.get("content-type"));
+  // The common path is one scan, here; the rest is out of line.
+  if (!path_is_normal(request_.path(), lc.path_normalization) && !normalize_request_path(lc, false)) return;
+  match(lc);
   if (wants(MOE_EV_REQUEST_HEADERS)) {
     req_held_ = true;
     if (batch_go(MOE_EV_REQUEST_HEADERS, end_stream)) return;  // goes on in on_go_batched
@@ -110,9 +113,37 @@ void Stream::match(const config::Listener& lc) {
   route_ = route_index_ >= 0 ? &lc.routes[static_cast<size_t>(route_index_)] : nullptr;
 }
 
+// Routes, Go filters and the upstream all see the normalised path
+// (proxy/path_normalize.h). Called when path_is_normal() said no.
+bool Stream::normalize_request_path(const config::Listener& lc, bool after_filter) {
+  const PathVerdict v = normalize_path(request_.path(), lc.path_normalization);
+  switch (v.kind) {
+    case PathVerdict::Kind::unchanged: return true;
+    case PathVerdict::Kind::reject: {
+      std::string body = "Bad Request: ";
+      body.append(v.reason).append("\n");
+      send_local_reply(400, body);
+      return false;
+    }
+    case PathVerdict::Kind::redirect:
+      // After a filter's SetPath the path is the filter's, not the client's.
+      if (!after_filter) {
+        const config::HeaderValue location[] = {{"location", std::string(v.target)}};
+        send_reply(307, {}, location, false);
+        return false;
+      }
+      [[fallthrough]];
+    case PathVerdict::Kind::changed: request_.set_path(v.target); return true;
+  }
+  return true;
+}
+
 void Stream::route_and_forward() {
   const config::Listener& lc = listener_config();
-  if (head_modified_) match(lc);
+  if (head_modified_) {
+    if (!path_is_normal(request_.path(), lc.path_normalization) && !normalize_request_path(lc, true)) return;
+    match(lc);
+  }
   if (!route_) {
     send_local_reply(404, "no route matched\n");
     return;

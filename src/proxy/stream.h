@@ -158,6 +158,10 @@ class Stream final : public TimerNode {
   void strip_hop_by_hop(MessageHead& head, bool keep_upgrade);
   const config::Listener& listener_config() const;
   void match(const config::Listener& lc);  // route_index_ and route_ for the request as it is now
+  // The listener's path_normalization on a request path that is not already
+  // normal (path_is_normal), before match(); false when that answered the
+  // request (400, or a 307 unless after_filter).
+  bool normalize_request_path(const config::Listener& lc, bool after_filter);
   // The response is partly out and cannot be completed: gRPC over HTTP/2
   // ends with grpc-status `grpc_code` in trailers, anything else is reset.
   void abort_response(int grpc_code, std::string_view why);

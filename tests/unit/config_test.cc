@@ -766,3 +766,52 @@ clusters:
         std::string::npos);
   CHECK(j.back() == '}');
 }
+
+TEST_CASE("config: listeners[].path_normalization", "[config]") {
+  {
+    LoadResult r = load(kMinimal);
+    REQUIRE(r.config);
+    const PathNormalization& p = r.config->listeners[0].path_normalization;
+    CHECK(p.normalize);
+    CHECK(p.merge_slashes);
+    CHECK(p.escaped_slashes == EscapedSlashes::reject);
+    CHECK(r.config->to_json().find(R"("path_normalization":{"normalize":true,"merge_slashes":true,"escaped_slashes":"reject"})") !=
+          std::string::npos);
+  }
+  for (auto [text, want] : {std::pair{"keep", EscapedSlashes::keep}, {"reject", EscapedSlashes::reject},
+                            {"unescape_and_redirect", EscapedSlashes::unescape_and_redirect},
+                            {"unescape_and_forward", EscapedSlashes::unescape_and_forward}}) {
+    LoadResult r = load(std::string(R"(
+listeners:
+  - name: a
+    address: 127.0.0.1:0
+    path_normalization: {normalize: false, merge_slashes: false, escaped_slashes: )") + text + R"(}
+    routes:
+      - direct_response: {status: 200}
+)");
+    INFO(all_errors(r));
+    REQUIRE(r.config);
+    const PathNormalization& p = r.config->listeners[0].path_normalization;
+    CHECK(!p.normalize);
+    CHECK(!p.merge_slashes);
+    CHECK(p.escaped_slashes == want);
+  }
+  require_error(load(R"(
+listeners:
+  - name: a
+    address: 127.0.0.1:0
+    path_normalization: {escaped_slashes: drop}
+    routes:
+      - direct_response: {status: 200}
+)"),
+                "listeners[0].path_normalization.escaped_slashes", 4, 43, "allowed: keep, reject");
+  require_error(load(R"(
+listeners:
+  - name: a
+    address: 127.0.0.1:0
+    path_normalization: {merge: true}
+    routes:
+      - direct_response: {status: 200}
+)"),
+                "listeners[0].path_normalization.merge", 4, 26, "unknown key");
+}

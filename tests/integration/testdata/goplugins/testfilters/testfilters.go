@@ -9,6 +9,7 @@
 //	             body hook buffers (resizing a body whose head is out)
 //	test_reply   answers a local reply (config status, body; header
 //	             x-reply-by: test_reply) when the request has x-deny
+//	test_setpath SetPath to the request's x-set-path, when it has one
 //	test_async   goes Pending and resumes from a goroutine (s.Go), setting
 //	             x-async: resumed on the request; a request with x-gc runs
 //	             runtime.GC() in that goroutine first
@@ -91,6 +92,19 @@ func (f *replyFilter) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, _ b
 	return api.LocalReply
 }
 
+// test_setpath
+
+type setPathFilter struct{}
+
+var _ api.RequestHeadersFilter = setPathFilter{}
+
+func (setPathFilter) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+	if p, ok := h.Lookup("x-set-path"); ok {
+		h.SetPath(p)
+	}
+	return api.Continue
+}
+
 // test_async
 
 type asyncFilter struct{}
@@ -152,6 +166,9 @@ func init() {
 			return nil, fmt.Errorf("status must be 200..599, got %d", c.Status)
 		}
 		return api.Shared(&replyFilter{status: c.Status, body: []byte(c.Body)}), nil
+	})
+	api.Register("test_setpath", func(raw json.RawMessage) (api.Factory, error) {
+		return api.Shared(setPathFilter{}), nil
 	})
 	api.Register("test_async", func(raw json.RawMessage) (api.Factory, error) {
 		return api.Shared(asyncFilter{}), nil
