@@ -182,7 +182,20 @@ struct LoadResult {
   std::vector<ConfigError> errors;
 };
 
-// Parses and validates; resolves hostnames. Never throws.
+// What a YAML document may cost before it is built into a tree (a
+// pre-scan of its events refuses it first, file:line:col of the offending
+// alias or collection). Aliases share nodes in yaml-cpp's tree, but every
+// walk of the tree (the typed parse, a filter config's conversion to JSON)
+// expands them: a billion-laughs document of 649 bytes expands to 10^8
+// nodes. Generous for any real config; see docs/configuration.md.
+inline constexpr uint64_t kMaxAliasNodes = 100'000;       // nodes added by aliases, whole document
+inline constexpr uint64_t kMaxAliasBytes = 16ull << 20;   // scalar bytes added by aliases
+inline constexpr int kMaxYamlDepth = 100;                 // nested maps/lists, aliases expanded
+inline constexpr int kMaxYamlDocuments = 16;
+
+// Parses and validates; resolves hostnames. Never throws. The one entry
+// point for startup, --validate and SIGHUP, so all three refuse the same
+// files the same way.
 LoadResult load_config(const std::string& path);
 // Same, from text already in memory (`path` is used only in messages).
 LoadResult load_config_text(const std::string& text, const std::string& path);

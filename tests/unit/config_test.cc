@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -765,4 +766,119 @@ clusters:
   CHECK(j.find(R"("endpoints":["127.0.0.1:9000"],"protocol":"http1","lb":"round_robin")") !=
         std::string::npos);
   CHECK(j.back() == '}');
+}
+
+namespace {
+
+// A filter config with `levels` anchors, each a list of nine aliases of the
+// one before (the first holds nine scalars): 9^levels nodes once expanded.
+std::string alias_bomb(int levels) {
+  std::string y =
+      "listeners:\n"
+      "  - name: a\n"
+      "    address: 127.0.0.1:0\n"
+      "    routes: [{direct_response: {status: 200}}]\n"
+      "    filters:\n"
+      "      - name: f\n"
+      "        config:\n"
+      "          l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+  for (int i = 1; i < levels; ++i) {
+    std::string prev = "*l" + std::to_string(i - 1);
+    y += "          l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int k = 0; k < 9; ++k) y += (k ? ", " : "") + prev;
+    y += "]\n";
+  }
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("config: a YAML alias bomb fails at the alias that passes the bound", "[config][errors][yaml]") {
+  LoadResult r = load_config_text(alias_bomb(9), "bomb.yaml");  // 9^9 nodes expanded
+  REQUIRE(r.config == nullptr);
+  REQUIRE(r.errors.size() == 1);
+  INFO(all_errors(r));
+  const ConfigError& e = r.errors[0];
+  CHECK(e.message.find("alias expansion over " + std::to_string(kMaxAliasNodes)) != std::string::npos);
+  // Anchor li holds 1 + 9 x (li-1's) nodes (l4: 66,430); the aliases of
+  // l1..l4 add 74,718 in all, and the first alias of l5 (line 13) passes
+  // 100,000.
+  CHECK(e.mark.file == "bomb.yaml");
+  CHECK(e.mark.line == 13);
+  CHECK(e.to_string().rfind("bomb.yaml:13:", 0) == 0);
+
+  // A deeper bomb fails the same way, at the same line: the scan stops
+  // there, it never expands the rest.
+  LoadResult deeper = load_config_text(alias_bomb(40), "bomb.yaml");
+  REQUIRE(deeper.errors.size() == 1);
+  CHECK(deeper.errors[0].mark.line == 13);
+
+  // Within the bound, aliases work and expand into the filter's JSON.
+  LoadResult small = load_config_text(alias_bomb(3), "small.yaml");
+  INFO(all_errors(small));
+  REQUIRE(small.config);
+  const std::string& json = small.config->listeners[0].filters[0].config_json;
+  CHECK(json.size() > 9 * 9 * 9 * 6);
+  CHECK(json.rfind(R"({"l0":["lol",)", 0) == 0);
+}
+
+TEST_CASE("config: alias expansion is bounded in scalar bytes too", "[config][errors][yaml]") {
+  // Few nodes, long scalars: 1 MiB repeated 17 times.
+  std::string y =
+      "listeners:\n"
+      "  - name: a\n"
+      "    address: 127.0.0.1:0\n"
+      "    routes: [{direct_response: {status: 200}}]\n"
+      "    filters:\n"
+      "      - name: f\n"
+      "        config:\n"
+      "          big: &big \"" + std::string(1 << 20, 'x') + "\"\n"
+      "          copies: [";
+  for (int k = 0; k < 17; ++k) y += (k ? ", " : "") + std::string("*big");
+  y += "]\n";
+  LoadResult r = load_config_text(y, "bytes.yaml");
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].message.find("alias expansion over " + std::to_string(kMaxAliasBytes) + " bytes") !=
+        std::string::npos);
+  CHECK(r.errors[0].mark.line == 9);
+}
+
+TEST_CASE("config: deep nesting is a clear error, not a crash or 'bad file'", "[config][errors][yaml]") {
+  for (int n : {101, 600, 10'000, 200'000}) {
+    INFO(n);
+    LoadResult r = load_config_text("a: " + std::string(n, '[') + std::string(n, ']') + "\n", "deep.yaml");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message.find("nesting deeper than " + std::to_string(kMaxYamlDepth)) != std::string::npos);
+    CHECK(r.errors[0].mark.line == 1);
+    std::string block;  // block maps, one level per line
+    for (int i = 0; i < std::min(n, 600); ++i) block += std::string(2 * i, ' ') + "k:\n";
+    LoadResult b = load_config_text(block, "deep.yaml");
+    REQUIRE(b.errors.size() == 1);
+    CHECK(b.errors[0].message.find("nesting deeper than") != std::string::npos);
+  }
+  // Depth reached through aliases counts: each anchor nests the one before
+  // 30 levels deeper.
+  std::string chain = "a0: &a0 x\n";
+  for (int i = 1; i < 8; ++i) {
+    chain += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " " + std::string(30, '[') + "*a" +
+             std::to_string(i - 1) + std::string(30, ']') + "\n";
+  }
+  LoadResult c = load_config_text(chain, "chain.yaml");
+  REQUIRE(c.errors.size() == 1);
+  CHECK(c.errors[0].message.find("nesting deeper than") != std::string::npos);
+  CHECK(c.errors[0].mark.line == 5);
+
+  // Nesting within the bound is fine in a filter config.
+  std::string ok =
+      "listeners:\n"
+      "  - name: a\n"
+      "    address: 127.0.0.1:0\n"
+      "    routes: [{direct_response: {status: 200}}]\n"
+      "    filters:\n"
+      "      - name: f\n"
+      "        config: {x: " + std::string(80, '[') + std::string(80, ']') + "}\n";
+  LoadResult okr = load_config_text(ok, "ok.yaml");
+  INFO(all_errors(okr));
+  REQUIRE(okr.config);
+  CHECK(okr.config->listeners[0].filters[0].config_json == "{\"x\":" + std::string(80, '[') + std::string(80, ']') + "}");
 }
