@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <re2/re2.h>
@@ -45,8 +46,19 @@ struct Address {
   socklen_t addr_len = 0;
 };
 
+// The admin listener gets the limits of any listener (docs/operations.md,
+// "Admin endpoints"): it has no authentication, so what reaches it must be
+// cheap to refuse.
 struct AdminConfig {
   std::optional<Address> address;  // absent = no admin listener
+  // Host header values accepted besides loopback names and addresses and the
+  // address the connection came in on (DNS rebinding); lower-case, no port.
+  // "*" accepts any.
+  std::vector<std::string> allowed_hosts;
+  uint32_t max_connections = 64;             // more are accepted and closed at once
+  uint64_t max_request_headers = 16 * 1024;  // request line + headers: 431 (a target over 8 KiB: 414)
+  Duration request_headers_timeout = std::chrono::seconds(10);  // first byte (or accept) to end of headers
+  Duration idle_timeout = std::chrono::seconds(60);             // between requests; a response the client does not read
 };
 
 enum class LogFormat { text, json };
@@ -173,8 +185,14 @@ struct Config {
   std::vector<Listener> listeners;
   std::vector<Cluster> clusters;
 
-  // The effective config as JSON, for GET /config_dump.
-  std::string to_json() const;
+  // The effective config as JSON, for GET /config_dump, with secrets
+  // redacted: the value of every filter-config member whose key
+  // looks_secret() or is one of secret_fields(filter name) (the names a Go
+  // filter registered with api.SecretFields), and the value of route header
+  // matches and direct_response headers whose name looks_secret(), become
+  // "[redacted]".
+  using SecretFields = std::function<std::vector<std::string>(std::string_view filter)>;
+  std::string to_json(const SecretFields& secret_fields = {}) const;
 };
 
 struct LoadResult {
@@ -204,6 +222,17 @@ LoadResult load_config_text(const std::string& text, const std::string& path);
 // "64KiB", "1MiB", "512", "1GiB". Return nullopt on bad input.
 std::optional<Duration> parse_duration(std::string_view text);
 std::optional<uint64_t> parse_size(std::string_view text);
+
+// A config key or header name that names a secret: split into words at
+// '_', '-', '.' and lower-to-upper case changes, some word is password,
+// passwd, pwd, secret, token, credential(s), authorization, cookie,
+// passphrase or signature, or the last word is "key" after another word
+// (api_key, x-api-key, privateKey; not a bare "key", not "max_keys").
+bool looks_secret(std::string_view name);
+
+// Compact JSON (as yaml_to_json writes it) with the value of every object
+// member for whose key secret(key) is true replaced by "[redacted]".
+std::string redact_json(std::string_view json, const std::function<bool(std::string_view key)>& secret);
 
 // "host:port" or "[v6]:port"; port 0 allowed (ephemeral, for tests).
 // Returns nullopt on success (host without brackets), else what is wrong.

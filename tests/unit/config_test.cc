@@ -758,7 +758,8 @@ clusters:
   std::string j = r.config->to_json();
   INFO(j);
   CHECK(j.rfind(R"({"source":"test.yaml","workers":"auto","drain_timeout":"15s",)", 0) == 0);
-  CHECK(j.find(R"("admin":{"address":null})") != std::string::npos);
+  CHECK(j.find(R"("admin":{"address":null,"allowed_hosts":[],"max_connections":64,"max_request_headers":16384,)"
+               R"("timeouts":{"request_headers":"10s","idle":"1m"}})") != std::string::npos);
   CHECK(j.find(R"("max_request_headers":61440)") != std::string::npos);
   CHECK(j.find(R"("timeouts":{"request_headers":"10s","idle":"1m"})") != std::string::npos);
   CHECK(j.find(R"("config":{"k":"v"},"timeout":"5s","on_error":"fail_closed")") != std::string::npos);
@@ -881,4 +882,108 @@ TEST_CASE("config: deep nesting is a clear error, not a crash or 'bad file'", "[
   INFO(all_errors(okr));
   REQUIRE(okr.config);
   CHECK(okr.config->listeners[0].filters[0].config_json == "{\"x\":" + std::string(80, '[') + std::string(80, ']') + "}");
+}
+
+TEST_CASE("config: admin limits, timeouts and allowed_hosts", "[config][admin]") {
+  LoadResult r = load(R"(
+admin:
+  address: 127.0.0.1:0
+  allowed_hosts: [Admin.Internal, "*"]
+  max_connections: 8
+  max_request_headers: 4KiB
+  timeouts: {request_headers: 500ms, idle: 1s}
+listeners:
+  - name: a
+    address: 127.0.0.1:0
+    routes: [{direct_response: {status: 200}}]
+)");
+  INFO(all_errors(r));
+  REQUIRE(r.config);
+  const AdminConfig& a = r.config->admin;
+  CHECK(a.allowed_hosts == std::vector<std::string>{"admin.internal", "*"});
+  CHECK(a.max_connections == 8);
+  CHECK(a.max_request_headers == 4096);
+  CHECK(a.request_headers_timeout == 500ms);
+  CHECK(a.idle_timeout == 1s);
+
+  LoadResult d = load("listeners: [{name: a, address: 127.0.0.1:0, routes: [{direct_response: {status: 200}}]}]\n");
+  REQUIRE(d.config);
+  CHECK(d.config->admin.max_connections == 64);
+  CHECK(d.config->admin.max_request_headers == 16384);
+  CHECK(d.config->admin.request_headers_timeout == 10s);
+  CHECK(d.config->admin.idle_timeout == 60s);
+
+  LoadResult bad = load(R"(
+admin:
+  address: 127.0.0.1:0
+  allowed_hosts: ["a b"]
+  max_connections: 0
+  max_request_headers: 100
+  timeouts: {idle: 0s, bogus: 1s}
+listeners:
+  - name: a
+    address: 127.0.0.1:0
+    routes: [{direct_response: {status: 200}}]
+)");
+  INFO(all_errors(bad));
+  CHECK(find_error(bad, "admin.allowed_hosts[0]"));
+  CHECK(find_error(bad, "admin.max_connections"));
+  CHECK(find_error(bad, "admin.max_request_headers"));
+  CHECK(find_error(bad, "admin.timeouts.idle"));
+  CHECK(find_error(bad, "admin.timeouts.bogus"));
+}
+
+TEST_CASE("config: looks_secret names", "[config][redact]") {
+  for (const char* k : {"password", "db_password", "clientSecret", "client_secret", "api_key", "x-api-key", "apiKey",
+                        "privateKey", "token", "access_token", "Authorization", "credentials", "cookie", "passwd",
+                        "signing.key", "X-Auth-Token"}) {
+    INFO(k);
+    CHECK(looks_secret(k));
+  }
+  for (const char* k : {"key", "max_keys", "keys", "url", "forward_headers", "copy_headers_from_auth", "keyboard",
+                        "monkey", "header", "tokens_per_second", "x-request-id", "authority"}) {
+    INFO(k);
+    CHECK_FALSE(looks_secret(k));
+  }
+}
+
+TEST_CASE("config: redact_json hides values under secret keys at any depth", "[config][redact]") {
+  auto secret = [](std::string_view k) { return looks_secret(k) || k == "custom"; };
+  CHECK(redact_json(R"({"url":"http://x","password":"p","n":{"token":{"a":[1,2]},"k":[{"api_key":7}]},"custom":null})",
+                    secret) ==
+        R"({"url":"http://x","password":"[redacted]","n":{"token":"[redacted]","k":[{"api_key":"[redacted]"}]},"custom":"[redacted]"})");
+  CHECK(redact_json(R"(["password",{"s":"a\"}b","secret":"x\"y,}"},true])", secret) ==
+        R"(["password",{"s":"a\"}b","secret":"[redacted]"},true])");
+  CHECK(redact_json("null", secret) == "null");
+  CHECK(redact_json("{}", secret) == "{}");
+}
+
+TEST_CASE("config: to_json redacts filter configs and secret header values", "[config][redact][json]") {
+  LoadResult r = load(R"(
+listeners:
+  - name: a
+    address: 127.0.0.1:0
+    filters:
+      - name: f
+        config: {user: bob, password: hunter2, extra: shown, mine: hidden}
+    routes:
+      - match: {headers: [{name: authorization, exact: "Bearer t0k3n"}, {name: x-env, exact: prod}]}
+        direct_response: {status: 200, headers: {x-api-key: k3y, x-plain: p1}}
+)");
+  INFO(all_errors(r));
+  REQUIRE(r.config);
+  // The filter still gets the real values.
+  CHECK(r.config->listeners[0].filters[0].config_json ==
+        R"({"user":"bob","password":"hunter2","extra":"shown","mine":"hidden"})");
+  std::string j = r.config->to_json([](std::string_view filter) {
+    return filter == "f" ? std::vector<std::string>{"mine"} : std::vector<std::string>{};
+  });
+  INFO(j);
+  CHECK(j.find(R"("config":{"user":"bob","password":"[redacted]","extra":"shown","mine":"[redacted]"})") !=
+        std::string::npos);
+  CHECK(j.find(R"({"name":"authorization","exact":"[redacted]"})") != std::string::npos);
+  CHECK(j.find(R"({"name":"x-env","exact":"prod"})") != std::string::npos);
+  CHECK(j.find(R"({"name":"x-api-key","value":"[redacted]"})") != std::string::npos);
+  CHECK(j.find(R"({"name":"x-plain","value":"p1"})") != std::string::npos);
+  for (const char* s : {"hunter2", "t0k3n", "k3y", "hidden"}) CHECK(j.find(s) == std::string::npos);
 }

@@ -130,6 +130,8 @@ func init() {
 		}
 		return api.Shared(&replyFilter{status: c.Status, body: []byte(c.Body)}), nil
 	})
+	// /config_dump shows test_reply's body as "[redacted]" (TestAdminConfigDumpRedactsSecrets).
+	api.SecretFields("test_reply", "body")
 	api.Register("test_async", func(raw json.RawMessage) (api.Factory, error) {
 		return api.Shared(asyncFilter{}), nil
 	})
