@@ -88,5 +88,6 @@ int main(int argc, char** argv) {
   }
   opts.go_info = moe::go_runtime_json;
   opts.go_metrics = moe::go::metrics;
+  opts.secret_fields = moe::go::secret_fields;
   return moe::run_server(opts);
 }

@@ -23,14 +23,15 @@ import (
 
 func init() {
 	host.E = host.Engine{
-		CreateChain: createChain,
-		OnEvent:     onEvent,
-		OnEvents:    onEvents,
-		OnResume:    onResume,
-		BeginSource: beginSource,
-		EndSource:   endSource,
-		RuntimeJSON: runtimeJSON,
-		Metrics:     renderMetrics,
+		CreateChain:  createChain,
+		OnEvent:      onEvent,
+		OnEvents:     onEvents,
+		OnResume:     onResume,
+		BeginSource:  beginSource,
+		EndSource:    endSource,
+		RuntimeJSON:  runtimeJSON,
+		Metrics:      renderMetrics,
+		SecretFields: secretFields,
 	}
 }
 

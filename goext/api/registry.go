@@ -50,16 +50,41 @@ func Register(name string, f FactoryFunc) {
 	registry.m[name] = &registration{factory: f, source: src}
 }
 
+// SecretFields names fields of filter name's config that moe's admin
+// endpoint GET /config_dump must not show: the value of every config
+// object member with one of these keys, at any depth, is dumped as
+// "[redacted]". Keys that already look secret (password, secret, token,
+// credential, authorization, cookie, api_key, ...: docs/operations.md) are
+// redacted without it. Call it from init() next to Register; calling it
+// again for the same name adds fields.
+func SecretFields(name string, fields ...string) {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	if registry.secrets == nil {
+		registry.secrets = map[string][]string{}
+	}
+	registry.secrets[name] = append(registry.secrets[name], fields...)
+}
+
+// secretFields is what SecretFields registered for name (the bridge asks
+// when /config_dump renders).
+func secretFields(name string) []string {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	return append([]string(nil), registry.secrets[name]...)
+}
+
 type registration struct {
 	factory FactoryFunc
 	source  string // "" = compiled in, else the plugin path
 }
 
 var registry = struct {
-	mu     sync.Mutex
-	m      map[string]*registration
-	source string
-	errs   []error
+	mu      sync.Mutex
+	m       map[string]*registration
+	secrets map[string][]string // SecretFields
+	source  string
+	errs    []error
 }{m: map[string]*registration{}}
 
 func srcName(src string) string {

@@ -149,6 +149,16 @@ func moe_go_metrics() (ret *C.char) {
 	return C.CString(string(host.E.Metrics()))
 }
 
+//export moe_go_secret_fields
+func moe_go_secret_fields(name *C.char, nameLen C.uint32_t) (ret *C.char) {
+	defer recoverExport("moe_go_secret_fields", func() { ret = nil })
+	fields := host.E.SecretFields(C.GoStringN(name, C.int(nameLen)))
+	if len(fields) == 0 {
+		return nil
+	}
+	return C.CString(strings.Join(fields, "\n"))
+}
+
 // recoverExport is the last line of defence of an export: the engine
 // recovers filter panics itself, so this only catches bugs of the bridge.
 func recoverExport(name string, fail func()) {

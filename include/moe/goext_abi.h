@@ -190,6 +190,9 @@ typedef struct moe_event {
 /* char* moe_go_runtime_json(void); */
 /* Prometheus text lines for the filters' metrics (malloc'd). */
 /* char* moe_go_metrics(void); */
+/* The config keys filter `name` marked secret (api.SecretFields), one per
+ * line, malloc'd; NULL when none. For GET /config_dump. */
+/* char* moe_go_secret_fields(const char* name, uint32_t name_len); */
 
 /* ---- implemented in C++ (src/goext), called by Go ---- */
 /* Grows ops->buf to at least `need` bytes of capacity. */

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <re2/re2.h>
@@ -45,8 +46,19 @@ struct Address {
   socklen_t addr_len = 0;
 };
 
+// The admin listener gets the limits of any listener (docs/operations.md,
+// "Admin endpoints"): it has no authentication, so what reaches it must be
+// cheap to refuse.
 struct AdminConfig {
   std::optional<Address> address;  // absent = no admin listener
+  // Host header values accepted besides loopback names and addresses and the
+  // address the connection came in on (DNS rebinding); lower-case, no port.
+  // "*" accepts any.
+  std::vector<std::string> allowed_hosts;
+  uint32_t max_connections = 64;             // more are accepted and closed at once
+  uint64_t max_request_headers = 16 * 1024;  // request line + headers: 431 (a target over 8 KiB: 414)
+  Duration request_headers_timeout = std::chrono::seconds(10);  // first byte (or accept) to end of headers
+  Duration idle_timeout = std::chrono::seconds(60);             // between requests; a response the client does not read
 };
 
 enum class LogFormat { text, json };
@@ -188,8 +200,14 @@ struct Config {
   std::vector<Listener> listeners;
   std::vector<Cluster> clusters;
 
-  // The effective config as JSON, for GET /config_dump.
-  std::string to_json() const;
+  // The effective config as JSON, for GET /config_dump, with secrets
+  // redacted: the value of every filter-config member whose key
+  // looks_secret() or is one of secret_fields(filter name) (the names a Go
+  // filter registered with api.SecretFields), and the value of route header
+  // matches and direct_response headers whose name looks_secret(), become
+  // "[redacted]".
+  using SecretFields = std::function<std::vector<std::string>(std::string_view filter)>;
+  std::string to_json(const SecretFields& secret_fields = {}) const;
 };
 
 struct LoadResult {
@@ -197,7 +215,20 @@ struct LoadResult {
   std::vector<ConfigError> errors;
 };
 
-// Parses and validates; resolves hostnames. Never throws.
+// What a YAML document may cost before it is built into a tree (a
+// pre-scan of its events refuses it first, file:line:col of the offending
+// alias or collection). Aliases share nodes in yaml-cpp's tree, but every
+// walk of the tree (the typed parse, a filter config's conversion to JSON)
+// expands them: a billion-laughs document of 649 bytes expands to 10^8
+// nodes. Generous for any real config; see docs/configuration.md.
+inline constexpr uint64_t kMaxAliasNodes = 100'000;       // nodes added by aliases, whole document
+inline constexpr uint64_t kMaxAliasBytes = 16ull << 20;   // scalar bytes added by aliases
+inline constexpr int kMaxYamlDepth = 100;                 // nested maps/lists, aliases expanded
+inline constexpr int kMaxYamlDocuments = 16;
+
+// Parses and validates; resolves hostnames. Never throws. The one entry
+// point for startup, --validate and SIGHUP, so all three refuse the same
+// files the same way.
 LoadResult load_config(const std::string& path);
 // Same, from text already in memory (`path` is used only in messages).
 LoadResult load_config_text(const std::string& text, const std::string& path);
@@ -206,6 +237,17 @@ LoadResult load_config_text(const std::string& text, const std::string& path);
 // "64KiB", "1MiB", "512", "1GiB". Return nullopt on bad input.
 std::optional<Duration> parse_duration(std::string_view text);
 std::optional<uint64_t> parse_size(std::string_view text);
+
+// A config key or header name that names a secret: split into words at
+// '_', '-', '.' and lower-to-upper case changes, some word is password,
+// passwd, pwd, secret, token, credential(s), authorization, cookie,
+// passphrase or signature, or the last word is "key" after another word
+// (api_key, x-api-key, privateKey; not a bare "key", not "max_keys").
+bool looks_secret(std::string_view name);
+
+// Compact JSON (as yaml_to_json writes it) with the value of every object
+// member for whose key secret(key) is true replaced by "[redacted]".
+std::string redact_json(std::string_view json, const std::function<bool(std::string_view key)>& secret);
 
 // "host:port" or "[v6]:port"; port 0 allowed (ephemeral, for tests).
 // Returns nullopt on success (host without brackets), else what is wrong.

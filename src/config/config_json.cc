@@ -171,6 +171,11 @@ const char* kind_name(StringMatchKind k) {
   return "present";
 }
 
+const std::string& shown(const std::string& header, const std::string& value) {
+  static const std::string redacted = "[redacted]";
+  return looks_secret(header) ? redacted : value;
+}
+
 void write_route(JsonOut& j, const Route& r) {
   j.open('{');
   j.key("name").str(r.name);
@@ -187,7 +192,7 @@ void write_route(JsonOut& j, const Route& r) {
       if (h.kind == StringMatchKind::present) {
         j.key("present").boolean(true);
       } else {
-        j.key(kind_name(h.kind)).str(h.value);
+        j.key(kind_name(h.kind)).str(shown(h.name, h.value));
       }
       j.close('}');
     }
@@ -200,7 +205,7 @@ void write_route(JsonOut& j, const Route& r) {
     j.key("status").num(d.status).key("body").str(d.body);
     j.key("headers").open('[');
     for (const HeaderValue& h : d.headers) {
-      j.open('{').key("name").str(h.name).key("value").str(h.value).close('}');
+      j.open('{').key("name").str(h.name).key("value").str(shown(h.name, h.value)).close('}');
     }
     j.close(']').close('}');
   } else {
@@ -227,7 +232,7 @@ const char* escaped_slashes_name(EscapedSlashes e) {
   return "reject";
 }
 
-void write_listener(JsonOut& j, const Listener& l) {
+void write_listener(JsonOut& j, const Listener& l, const Config::SecretFields& secret_fields) {
   j.open('{');
   j.key("name").str(l.name);
   j.key("address");
@@ -252,7 +257,15 @@ void write_listener(JsonOut& j, const Listener& l) {
   for (const FilterConfig& f : l.filters) {
     j.open('{');
     j.key("name").str(f.name);
-    j.key("config").raw(f.config_json.empty() ? "null" : f.config_json);
+    std::vector<std::string> extra;
+    if (secret_fields) extra = secret_fields(f.name);
+    auto secret = [&extra](std::string_view key) {
+      if (looks_secret(key)) return true;
+      for (const std::string& e : extra)
+        if (e == key) return true;
+      return false;
+    };
+    j.key("config").raw(f.config_json.empty() ? "null" : redact_json(f.config_json, secret));
     j.key("timeout").dur(f.timeout);
     j.key("on_error").str(f.on_error == FilterErrorMode::fail_open ? "fail_open" : "fail_closed");
     j.close('}');
@@ -300,7 +313,115 @@ std::optional<std::string> yaml_to_json(Context& ctx, const YAML::Node& node, co
 
 namespace moe::config {
 
-std::string Config::to_json() const {
+namespace {
+
+// Words of a name: split at '_', '-', '.', ' ' and at a lower-to-upper change.
+std::vector<std::string> words(std::string_view name) {
+  std::vector<std::string> out(1);
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (c == '_' || c == '-' || c == '.' || c == ' ') {
+      if (!out.back().empty()) out.emplace_back();
+      continue;
+    }
+    bool upper = c >= 'A' && c <= 'Z';
+    if (upper && i > 0 && name[i - 1] >= 'a' && name[i - 1] <= 'z' && !out.back().empty()) out.emplace_back();
+    out.back() += upper ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  if (out.back().empty()) out.pop_back();
+  return out;
+}
+
+// Parses one JSON value of compact JSON at j[i]; appends it to out unless
+// out is null. Returns the index after it. Input is moe's own output
+// (yaml_to_json), so it is well-formed; a malformed tail is copied as is.
+size_t copy_json_value(std::string_view j, size_t i, std::string* out,
+                       const std::function<bool(std::string_view)>& secret) {
+  auto emit = [&](size_t from, size_t to) {
+    if (out) out->append(j.substr(from, to - from));
+  };
+  auto string_end = [&](size_t k) {  // k at the opening quote
+    for (++k; k < j.size(); ++k) {
+      if (j[k] == '\\') {
+        ++k;
+      } else if (j[k] == '"') {
+        return k + 1;
+      }
+    }
+    return j.size();
+  };
+  if (i >= j.size()) return i;
+  char c = j[i];
+  if (c == '"') {
+    size_t e = string_end(i);
+    emit(i, e);
+    return e;
+  }
+  if (c == '[' || c == '{') {
+    const char close = c == '[' ? ']' : '}';
+    emit(i, i + 1);
+    ++i;
+    while (i < j.size() && j[i] != close) {
+      if (j[i] == ',') {
+        emit(i, i + 1);
+        ++i;
+        continue;
+      }
+      if (c == '{') {
+        size_t ke = string_end(i);
+        std::string_view key = j.substr(i + 1, ke >= i + 2 ? ke - i - 2 : 0);
+        emit(i, ke);
+        i = ke;
+        if (i < j.size() && j[i] == ':') {
+          emit(i, i + 1);
+          ++i;
+        }
+        if (secret(key)) {
+          if (out) *out += "\"[redacted]\"";
+          i = copy_json_value(j, i, nullptr, secret);
+          continue;
+        }
+      }
+      size_t next = copy_json_value(j, i, out, secret);
+      if (next == i) {  // malformed: copy the rest
+        emit(i, j.size());
+        return j.size();
+      }
+      i = next;
+    }
+    if (i < j.size()) {
+      emit(i, i + 1);
+      ++i;
+    }
+    return i;
+  }
+  size_t e = i;  // number, true, false, null
+  while (e < j.size() && j[e] != ',' && j[e] != ']' && j[e] != '}') ++e;
+  emit(i, e);
+  return e;
+}
+
+}  // namespace
+
+bool looks_secret(std::string_view name) {
+  static constexpr std::string_view kWords[] = {"password", "passwd",        "pwd",    "secret",    "token",
+                                                "credential", "credentials", "authorization", "cookie",
+                                                "passphrase", "signature"};
+  std::vector<std::string> w = words(name);
+  for (const std::string& x : w)
+    for (std::string_view k : kWords)
+      if (x == k) return true;
+  return w.size() >= 2 && w.back() == "key";
+}
+
+std::string redact_json(std::string_view json, const std::function<bool(std::string_view key)>& secret) {
+  std::string out;
+  out.reserve(json.size());
+  copy_json_value(json, 0, &out, secret);
+  return out;
+}
+
+std::string Config::to_json(const SecretFields& secret_fields) const {
   detail::JsonOut j;
   j.open('{');
   j.key("source").str(source);
@@ -317,6 +438,15 @@ std::string Config::to_json() const {
   } else {
     j.null();
   }
+  j.key("allowed_hosts").open('[');
+  for (const std::string& h : admin.allowed_hosts) j.str(h);
+  j.close(']');
+  j.key("max_connections").unum(admin.max_connections);
+  j.key("max_request_headers").unum(admin.max_request_headers);
+  j.key("timeouts").open('{');
+  j.key("request_headers").dur(admin.request_headers_timeout);
+  j.key("idle").dur(admin.idle_timeout);
+  j.close('}');
   j.close('}');
   j.key("log").open('{');
   j.key("level").str(log.level);
@@ -332,7 +462,7 @@ std::string Config::to_json() const {
   j.key("memory_limit").unum(go.memory_limit);
   j.close('}');
   j.key("listeners").open('[');
-  for (const Listener& l : listeners) detail::write_listener(j, l);
+  for (const Listener& l : listeners) detail::write_listener(j, l, secret_fields);
   j.close(']');
   j.key("clusters").open('[');
   for (const Cluster& c : clusters) detail::write_cluster(j, c);

@@ -24,9 +24,39 @@ void parse_workers(Context& ctx, const YAML::Node& node, Config& cfg) {
 }
 
 void parse_admin(Context& ctx, const YAML::Node& node, AdminConfig& admin) {
-  MapView m(ctx, node, "admin", {"address"});
+  MapView m(ctx, node, "admin",
+            {"address", "allowed_hosts", "max_connections", "max_request_headers", "timeouts"});
   if (const YAML::Node* a = m.find("address")) {
     admin.address = as_address(ctx, *a, m.key_of("address"), /*allow_port_zero=*/true);
+  }
+  if (const YAML::Node* list = m.find("allowed_hosts")) {
+    std::string key = m.key_of("allowed_hosts");
+    if (expect_list(ctx, *list, key) && list->IsSequence()) {
+      size_t i = 0;
+      for (auto it = list->begin(); it != list->end(); ++it, ++i) {
+        const YAML::Node item = *it;
+        auto host = as_string(ctx, item, index_key(key, i));
+        if (!host) continue;
+        if (host->empty() || host->find_first_of(" \t/") != std::string::npos) {
+          ctx.error(item, index_key(key, i), "want a host name or address without a port, or \"*\"");
+          continue;
+        }
+        admin.allowed_hosts.push_back(to_lower(*host));
+      }
+    }
+  }
+  m.read_uint32("max_connections", admin.max_connections, 1);
+  m.read_size("max_request_headers", admin.max_request_headers);
+  if (admin.max_request_headers < 1024) {
+    ctx.error(*m.find("max_request_headers"), m.key_of("max_request_headers"), "must be at least 1KiB");
+  }
+  if (const YAML::Node* t = m.find("timeouts")) {
+    MapView tm(ctx, *t, m.key_of("timeouts"), {"request_headers", "idle"});
+    tm.read_duration("request_headers", admin.request_headers_timeout);
+    tm.read_duration("idle", admin.idle_timeout);
+    if (admin.request_headers_timeout.count() <= 0)
+      ctx.error(*tm.find("request_headers"), tm.key_of("request_headers"), "must be more than 0s");
+    if (admin.idle_timeout.count() <= 0) ctx.error(*tm.find("idle"), tm.key_of("idle"), "must be more than 0s");
   }
 }
 

@@ -176,7 +176,7 @@ int run_server(const ServerOptions& opts) {
   }
 
   uv_loop_t* loop = uv_default_loop();
-  st.admin = std::make_unique<AdminServer>(loop, cfg, st.workers, opts.go_info, opts.go_metrics);
+  st.admin = std::make_unique<AdminServer>(loop, cfg, st.workers, opts.go_info, opts.go_metrics, opts.secret_fields);
   std::string admin_addr;
   if (int rc = st.admin->start(admin_addr); rc != 0) {
     log_error("admin: cannot listen on {}: {}", cfg->admin.address->text, uv_strerror(rc));

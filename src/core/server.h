@@ -6,6 +6,8 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace moe {
 
@@ -15,6 +17,8 @@ struct ServerOptions {
   std::string log_level;   // --log-level; empty = from the file
   std::function<std::string()> go_info;     // GET /go
   std::function<std::string()> go_metrics;  // Go filters' metrics, appended to GET /stats
+  // Config keys Go filters marked secret, redacted in GET /config_dump.
+  std::function<std::vector<std::string>(std::string_view filter)> secret_fields;
 };
 
 // The signals moe owns (TERM, INT, HUP, USR1, USR2).

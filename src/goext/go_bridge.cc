@@ -21,6 +21,7 @@ int32_t moe_go_on_resume(moe_event* ev);
 void moe_go_on_events(moe_event* evs, uint32_t n);
 char* moe_go_runtime_json(void);
 char* moe_go_metrics(void);
+char* moe_go_secret_fields(const char* name, uint32_t name_len);
 }
 
 namespace moe::go {
@@ -111,6 +112,18 @@ std::string runtime_json() {
 }
 
 std::string metrics() { return take(moe_go_metrics()); }
+
+std::vector<std::string> secret_fields(std::string_view filter) {
+  std::string all = take(moe_go_secret_fields(filter.data(), static_cast<uint32_t>(filter.size())));
+  std::vector<std::string> out;
+  for (size_t pos = 0; pos < all.size();) {
+    size_t nl = all.find('\n', pos);
+    if (nl == std::string::npos) nl = all.size();
+    if (nl > pos) out.push_back(all.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+  return out;
+}
 
 }  // namespace moe::go
 

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.h"
@@ -47,6 +48,8 @@ void register_worker(int id, Worker* w);
 
 std::string runtime_json();
 std::string metrics();
+// The config keys a Go filter marked secret (api.SecretFields); main thread.
+std::vector<std::string> secret_fields(std::string_view filter);
 
 }  // namespace go
 

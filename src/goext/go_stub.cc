@@ -29,5 +29,6 @@ void on_events(moe_event* evs, uint32_t n) {
 void register_worker(int, Worker*) {}
 std::string runtime_json() { return "{\"enabled\":false}\n"; }
 std::string metrics() { return {}; }
+std::vector<std::string> secret_fields(std::string_view) { return {}; }
 
 }  // namespace moe::go

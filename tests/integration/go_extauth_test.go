@@ -22,6 +22,7 @@ import (
 //	x-stall: hold            never answer (until the caller leaves, or 30s)
 //	x-stall: other           stall until released / the caller leaves, then 200
 //	Authorization: Bearer good  200, X-User-Id: alice (copied), X-Not-Copied
+//	Authorization: Bearer nouser 200 without X-User-Id
 //	anything else            401 with WWW-Authenticate, Set-Cookie, a body and
 //	                         an X-Internal header that must not reach the client
 func authHandler(a *authServer, w http.ResponseWriter, r *http.Request) {
@@ -40,6 +41,10 @@ func authHandler(a *authServer, w http.ResponseWriter, r *http.Request) {
 		if !a.Stall(r) {
 			return
 		}
+	}
+	if r.Header.Get("Authorization") == "Bearer nouser" {
+		w.WriteHeader(200)
+		return
 	}
 	if r.Header.Get("Authorization") == "Bearer good" || r.Header.Get("X-Stall") != "" {
 		w.Header().Set("X-User-Id", "alice")
@@ -246,13 +251,13 @@ func TestGoExtAuthTimeout(t *testing.T) {
 	})
 	t.Run("fail_open_passes", func(t *testing.T) {
 		before := up.Count()
-		st, _, b := httpDo(t, c, "GET", "http://"+m.Addr("listen2")+"/slow", nil, "X-Stall", "1")
+		st, _, b := httpDo(t, c, "GET", "http://"+m.Addr("listen2")+"/slow", nil, "X-Stall", "1", "X-User-Id", "mallory")
 		if st != 200 {
 			t.Fatalf("status %d, want 200 (fail_open passes the request on at the timeout): %s", st, b)
 		}
 		e := decodeEcho(t, b)
 		if got := e.Header["X-User-Id"]; len(got) != 0 {
-			t.Errorf("upstream got X-User-Id %q although auth never answered", got)
+			t.Errorf("upstream got X-User-Id %q although auth never answered (the client's own must be removed)", got)
 		}
 		if up.Count() != before+1 {
 			t.Errorf("upstream count %d, want %d", up.Count(), before+1)
@@ -297,6 +302,52 @@ func TestGoExtAuthAuthDown(t *testing.T) {
 	}
 	if up.Count() != 1 {
 		t.Fatalf("upstream received %d requests, want 1", up.Count())
+	}
+}
+
+// TestGoExtAuthClientCopiedHeaderRemoved: the client sends its own
+// x-user-id (the header extauth copies from the auth answer). It never
+// reaches the upstream: not when the auth service allows the request with
+// no x-user-id of its own, not when the auth service is down and the filter
+// fails open, in any spelling or count (issue 12, item 3).
+func TestGoExtAuthClientCopiedHeaderRemoved(t *testing.T) {
+	t.Parallel()
+	requireGo(t)
+	auth := startAuthServer(t, authHandler)
+	down := "http://" + closedPort(t) + "/check"
+	up := startEcho(t, "up")
+	m := startMoe(t, extauthYAML(1,
+		extauthListener("main", "listen", auth.URL, "", ""),
+		extauthListener("open", "listen2", down, "", "\n          on_error: fail_open"),
+	), "up", up.Addr)
+	for _, tc := range []struct{ name, addr, authz string }{
+		{"2xx_without_header", m.Addr("listen"), "Bearer nouser"},
+		{"fail_open_auth_down", m.Addr("listen2"), "Bearer good"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Raw, so the two spellings go on the wire as written.
+			conn, err := net.DialTimeout("tcp", tc.addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(conn, "GET /private HTTP/1.1\r\nHost: app.test\r\nAuthorization: %s\r\n"+
+				"X-User-Id: admin\r\nx-user-id: root\r\nConnection: close\r\n\r\n", tc.authz)
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			b.ReadFrom(resp.Body)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d, want 200: %s", resp.StatusCode, b.Bytes())
+			}
+			e := decodeEcho(t, b.Bytes())
+			if got, ok := e.Header["X-User-Id"]; ok {
+				t.Fatalf("upstream got the client's X-User-Id %q; extauth owns that header", got)
+			}
+		})
 	}
 }
 

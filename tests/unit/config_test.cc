@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -757,7 +758,8 @@ clusters:
   std::string j = r.config->to_json();
   INFO(j);
   CHECK(j.rfind(R"({"source":"test.yaml","workers":"auto","drain_timeout":"15s",)", 0) == 0);
-  CHECK(j.find(R"("admin":{"address":null})") != std::string::npos);
+  CHECK(j.find(R"("admin":{"address":null,"allowed_hosts":[],"max_connections":64,"max_request_headers":16384,)"
+               R"("timeouts":{"request_headers":"10s","idle":"1m"}})") != std::string::npos);
   CHECK(j.find(R"("max_request_headers":61440)") != std::string::npos);
   CHECK(j.find(R"("timeouts":{"request_headers":"10s","idle":"1m"})") != std::string::npos);
   CHECK(j.find(R"("config":{"k":"v"},"timeout":"5s","on_error":"fail_closed")") != std::string::npos);
@@ -814,4 +816,223 @@ listeners:
       - direct_response: {status: 200}
 )"),
                 "listeners[0].path_normalization.merge", 4, 26, "unknown key");
+}
+
+namespace {
+
+// A filter config with `levels` anchors, each a list of nine aliases of the
+// one before (the first holds nine scalars): 9^levels nodes once expanded.
+std::string alias_bomb(int levels) {
+  std::string y =
+      "listeners:\n"
+      "  - name: a\n"
+      "    address: 127.0.0.1:0\n"
+      "    routes: [{direct_response: {status: 200}}]\n"
+      "    filters:\n"
+      "      - name: f\n"
+      "        config:\n"
+      "          l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+  for (int i = 1; i < levels; ++i) {
+    std::string prev = "*l" + std::to_string(i - 1);
+    y += "          l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int k = 0; k < 9; ++k) y += (k ? ", " : "") + prev;
+    y += "]\n";
+  }
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("config: a YAML alias bomb fails at the alias that passes the bound", "[config][errors][yaml]") {
+  LoadResult r = load_config_text(alias_bomb(9), "bomb.yaml");  // 9^9 nodes expanded
+  REQUIRE(r.config == nullptr);
+  REQUIRE(r.errors.size() == 1);
+  INFO(all_errors(r));
+  const ConfigError& e = r.errors[0];
+  CHECK(e.message.find("alias expansion over " + std::to_string(kMaxAliasNodes)) != std::string::npos);
+  // Anchor li holds 1 + 9 x (li-1's) nodes (l4: 66,430); the aliases of
+  // l1..l4 add 74,718 in all, and the first alias of l5 (line 13) passes
+  // 100,000.
+  CHECK(e.mark.file == "bomb.yaml");
+  CHECK(e.mark.line == 13);
+  CHECK(e.to_string().rfind("bomb.yaml:13:", 0) == 0);
+
+  // A deeper bomb fails the same way, at the same line: the scan stops
+  // there, it never expands the rest.
+  LoadResult deeper = load_config_text(alias_bomb(40), "bomb.yaml");
+  REQUIRE(deeper.errors.size() == 1);
+  CHECK(deeper.errors[0].mark.line == 13);
+
+  // Within the bound, aliases work and expand into the filter's JSON.
+  LoadResult small = load_config_text(alias_bomb(3), "small.yaml");
+  INFO(all_errors(small));
+  REQUIRE(small.config);
+  const std::string& json = small.config->listeners[0].filters[0].config_json;
+  CHECK(json.size() > 9 * 9 * 9 * 6);
+  CHECK(json.rfind(R"({"l0":["lol",)", 0) == 0);
+}
+
+TEST_CASE("config: alias expansion is bounded in scalar bytes too", "[config][errors][yaml]") {
+  // Few nodes, long scalars: 1 MiB repeated 17 times.
+  std::string y =
+      "listeners:\n"
+      "  - name: a\n"
+      "    address: 127.0.0.1:0\n"
+      "    routes: [{direct_response: {status: 200}}]\n"
+      "    filters:\n"
+      "      - name: f\n"
+      "        config:\n"
+      "          big: &big \"" + std::string(1 << 20, 'x') + "\"\n"
+      "          copies: [";
+  for (int k = 0; k < 17; ++k) y += (k ? ", " : "") + std::string("*big");
+  y += "]\n";
+  LoadResult r = load_config_text(y, "bytes.yaml");
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].message.find("alias expansion over " + std::to_string(kMaxAliasBytes) + " bytes") !=
+        std::string::npos);
+  CHECK(r.errors[0].mark.line == 9);
+}
+
+TEST_CASE("config: deep nesting is a clear error, not a crash or 'bad file'", "[config][errors][yaml]") {
+  for (int n : {101, 600, 10'000, 200'000}) {
+    INFO(n);
+    LoadResult r = load_config_text("a: " + std::string(n, '[') + std::string(n, ']') + "\n", "deep.yaml");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message.find("nesting deeper than " + std::to_string(kMaxYamlDepth)) != std::string::npos);
+    CHECK(r.errors[0].mark.line == 1);
+    std::string block;  // block maps, one level per line
+    for (int i = 0; i < std::min(n, 600); ++i) block += std::string(2 * i, ' ') + "k:\n";
+    LoadResult b = load_config_text(block, "deep.yaml");
+    REQUIRE(b.errors.size() == 1);
+    CHECK(b.errors[0].message.find("nesting deeper than") != std::string::npos);
+  }
+  // Depth reached through aliases counts: each anchor nests the one before
+  // 30 levels deeper.
+  std::string chain = "a0: &a0 x\n";
+  for (int i = 1; i < 8; ++i) {
+    chain += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " " + std::string(30, '[') + "*a" +
+             std::to_string(i - 1) + std::string(30, ']') + "\n";
+  }
+  LoadResult c = load_config_text(chain, "chain.yaml");
+  REQUIRE(c.errors.size() == 1);
+  CHECK(c.errors[0].message.find("nesting deeper than") != std::string::npos);
+  CHECK(c.errors[0].mark.line == 5);
+
+  // Nesting within the bound is fine in a filter config.
+  std::string ok =
+      "listeners:\n"
+      "  - name: a\n"
+      "    address: 127.0.0.1:0\n"
+      "    routes: [{direct_response: {status: 200}}]\n"
+      "    filters:\n"
+      "      - name: f\n"
+      "        config: {x: " + std::string(80, '[') + std::string(80, ']') + "}\n";
+  LoadResult okr = load_config_text(ok, "ok.yaml");
+  INFO(all_errors(okr));
+  REQUIRE(okr.config);
+  CHECK(okr.config->listeners[0].filters[0].config_json == "{\"x\":" + std::string(80, '[') + std::string(80, ']') + "}");
+}
+
+TEST_CASE("config: admin limits, timeouts and allowed_hosts", "[config][admin]") {
+  LoadResult r = load(R"(
+admin:
+  address: 127.0.0.1:0
+  allowed_hosts: [Admin.Internal, "*"]
+  max_connections: 8
+  max_request_headers: 4KiB
+  timeouts: {request_headers: 500ms, idle: 1s}
+listeners:
+  - name: a
+    address: 127.0.0.1:0
+    routes: [{direct_response: {status: 200}}]
+)");
+  INFO(all_errors(r));
+  REQUIRE(r.config);
+  const AdminConfig& a = r.config->admin;
+  CHECK(a.allowed_hosts == std::vector<std::string>{"admin.internal", "*"});
+  CHECK(a.max_connections == 8);
+  CHECK(a.max_request_headers == 4096);
+  CHECK(a.request_headers_timeout == 500ms);
+  CHECK(a.idle_timeout == 1s);
+
+  LoadResult d = load("listeners: [{name: a, address: 127.0.0.1:0, routes: [{direct_response: {status: 200}}]}]\n");
+  REQUIRE(d.config);
+  CHECK(d.config->admin.max_connections == 64);
+  CHECK(d.config->admin.max_request_headers == 16384);
+  CHECK(d.config->admin.request_headers_timeout == 10s);
+  CHECK(d.config->admin.idle_timeout == 60s);
+
+  LoadResult bad = load(R"(
+admin:
+  address: 127.0.0.1:0
+  allowed_hosts: ["a b"]
+  max_connections: 0
+  max_request_headers: 100
+  timeouts: {idle: 0s, bogus: 1s}
+listeners:
+  - name: a
+    address: 127.0.0.1:0
+    routes: [{direct_response: {status: 200}}]
+)");
+  INFO(all_errors(bad));
+  CHECK(find_error(bad, "admin.allowed_hosts[0]"));
+  CHECK(find_error(bad, "admin.max_connections"));
+  CHECK(find_error(bad, "admin.max_request_headers"));
+  CHECK(find_error(bad, "admin.timeouts.idle"));
+  CHECK(find_error(bad, "admin.timeouts.bogus"));
+}
+
+TEST_CASE("config: looks_secret names", "[config][redact]") {
+  for (const char* k : {"password", "db_password", "clientSecret", "client_secret", "api_key", "x-api-key", "apiKey",
+                        "privateKey", "token", "access_token", "Authorization", "credentials", "cookie", "passwd",
+                        "signing.key", "X-Auth-Token"}) {
+    INFO(k);
+    CHECK(looks_secret(k));
+  }
+  for (const char* k : {"key", "max_keys", "keys", "url", "forward_headers", "copy_headers_from_auth", "keyboard",
+                        "monkey", "header", "tokens_per_second", "x-request-id", "authority"}) {
+    INFO(k);
+    CHECK_FALSE(looks_secret(k));
+  }
+}
+
+TEST_CASE("config: redact_json hides values under secret keys at any depth", "[config][redact]") {
+  auto secret = [](std::string_view k) { return looks_secret(k) || k == "custom"; };
+  CHECK(redact_json(R"({"url":"http://x","password":"p","n":{"token":{"a":[1,2]},"k":[{"api_key":7}]},"custom":null})",
+                    secret) ==
+        R"({"url":"http://x","password":"[redacted]","n":{"token":"[redacted]","k":[{"api_key":"[redacted]"}]},"custom":"[redacted]"})");
+  CHECK(redact_json(R"(["password",{"s":"a\"}b","secret":"x\"y,}"},true])", secret) ==
+        R"(["password",{"s":"a\"}b","secret":"[redacted]"},true])");
+  CHECK(redact_json("null", secret) == "null");
+  CHECK(redact_json("{}", secret) == "{}");
+}
+
+TEST_CASE("config: to_json redacts filter configs and secret header values", "[config][redact][json]") {
+  LoadResult r = load(R"(
+listeners:
+  - name: a
+    address: 127.0.0.1:0
+    filters:
+      - name: f
+        config: {user: bob, password: hunter2, extra: shown, mine: hidden}
+    routes:
+      - match: {headers: [{name: authorization, exact: "Bearer t0k3n"}, {name: x-env, exact: prod}]}
+        direct_response: {status: 200, headers: {x-api-key: k3y, x-plain: p1}}
+)");
+  INFO(all_errors(r));
+  REQUIRE(r.config);
+  // The filter still gets the real values.
+  CHECK(r.config->listeners[0].filters[0].config_json ==
+        R"({"user":"bob","password":"hunter2","extra":"shown","mine":"hidden"})");
+  std::string j = r.config->to_json([](std::string_view filter) {
+    return filter == "f" ? std::vector<std::string>{"mine"} : std::vector<std::string>{};
+  });
+  INFO(j);
+  CHECK(j.find(R"("config":{"user":"bob","password":"[redacted]","extra":"shown","mine":"[redacted]"})") !=
+        std::string::npos);
+  CHECK(j.find(R"({"name":"authorization","exact":"[redacted]"})") != std::string::npos);
+  CHECK(j.find(R"({"name":"x-env","exact":"prod"})") != std::string::npos);
+  CHECK(j.find(R"({"name":"x-api-key","value":"[redacted]"})") != std::string::npos);
+  CHECK(j.find(R"({"name":"x-plain","value":"p1"})") != std::string::npos);
+  for (const char* s : {"hunter2", "t0k3n", "k3y", "hidden"}) CHECK(j.find(s) == std::string::npos);
 }

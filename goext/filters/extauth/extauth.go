@@ -6,13 +6,20 @@
 //	  url: http://127.0.0.1:9001/check   # required; GET with the headers below
 //	  timeout: 2s                          # or a number of ms; default 2s
 //	  forward_headers: [authorization, cookie]
-//	  copy_headers_from_auth: [x-user-id]  # copied onto the request on 2xx
+//	  copy_headers_from_auth: [x-user-id]  # copied onto the request on 2xx; the client's own are always removed
 //	  on_error: fail_closed                # service unreachable: 503 (fail_closed) or let it through (fail_open)
 //
 // The auth request also carries x-forwarded-method, x-forwarded-uri,
 // x-forwarded-host and x-forwarded-for. A 2xx answer lets the request go on;
 // any other status is returned to the client with the service's body and its
 // content-type, www-authenticate, location and set-cookie headers.
+//
+// The headers in copy_headers_from_auth belong to the filter: whatever the
+// client sent under those names is removed from the request before the auth
+// call, whatever its answer (a 2xx without the header, a fail_open after an
+// unreachable service), so the upstream only ever sees values the auth
+// service set. A name that is also in forward_headers still reaches the auth
+// service as the client sent it.
 package extauth
 
 import (
@@ -126,6 +133,13 @@ func (f *filter) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, _ bool) 
 	out.Set("x-forwarded-host", strings.Clone(h.Host()))
 	if ip := s.Info().DownstreamAddr; ip != "" {
 		out.Set("x-forwarded-for", strings.Clone(ip))
+	}
+	// The filter owns these names: a client-sent value must never reach the
+	// upstream as if the auth service had set it (issue 12, item 3). They go
+	// now, before Pending, so every later outcome (2xx without the header,
+	// fail_open) starts from a request that no longer has them.
+	for _, name := range f.copy {
+		h.Del(name)
 	}
 	ctx := s.Context()
 	s.Go(func() {

@@ -21,6 +21,8 @@ func authServer(t *testing.T) *httptest.Server {
 			}
 			w.Header().Set("x-user-id", "42")
 			w.WriteHeader(204)
+		case "Bearer nouser": // allowed, but the answer names no user
+			w.WriteHeader(204)
 		case "Bearer slow":
 			time.Sleep(500 * time.Millisecond)
 		default:
@@ -52,6 +54,53 @@ func TestAllowCopiesHeaders(t *testing.T) {
 	}
 	if got := s.Request.Headers.Values("x-user-id"); len(got) != 1 || got[0] != "42" {
 		t.Fatalf("x-user-id %q", got)
+	}
+}
+
+// The client's own copies of the headers the filter copies from the auth
+// answer never reach the upstream: not when the 2xx answer lacks the
+// header, not when the call fails open (issue 12, item 3).
+func TestClientCopyHeadersRemoved(t *testing.T) {
+	srv := authServer(t)
+	spoof := filtertest.Headers{{"x-user-id", "admin"}, {"X-User-Id", "root"}}
+
+	s := chain(t, srv.URL, nil).NewStream(t)
+	st := s.RequestHeaders("POST", "/api/x?y=1", append(filtertest.Headers{{"authorization", "Bearer nouser"}}, spoof...), false)
+	if st != api.Continue {
+		t.Fatalf("2xx without x-user-id: %v %+v", st, s.Reply)
+	}
+	if got := s.Request.Headers.Values("x-user-id"); len(got) != 0 {
+		t.Errorf("2xx without x-user-id: upstream gets the client's x-user-id %q", got)
+	}
+
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	s = chain(t, down.URL, map[string]any{"on_error": "fail_open"}).NewStream(t)
+	if st := s.RequestHeaders("GET", "/", spoof, true); st != api.Continue {
+		t.Fatalf("fail_open: %v", st)
+	}
+	if got := s.Request.Headers.Values("x-user-id"); len(got) != 0 {
+		t.Errorf("fail_open: upstream gets the client's x-user-id %q", got)
+	}
+
+	// A copied name that is also forwarded reaches the auth service as the
+	// client sent it, and the upstream only sees the answer's value.
+	var seen string
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.Header.Get("x-user-id")
+		w.Header().Set("x-user-id", "42")
+		w.WriteHeader(200)
+	}))
+	defer echo.Close()
+	s = chain(t, echo.URL, map[string]any{"forward_headers": []string{"x-user-id"}}).NewStream(t)
+	if st := s.RequestHeaders("GET", "/", spoof[:1], true); st != api.Continue {
+		t.Fatalf("forwarded and copied: %v", st)
+	}
+	if seen != "admin" {
+		t.Errorf("auth service saw x-user-id %q, want the client's admin", seen)
+	}
+	if got := s.Request.Headers.Values("x-user-id"); len(got) != 1 || got[0] != "42" {
+		t.Errorf("forwarded and copied: upstream x-user-id %q, want [42]", got)
 	}
 }
 

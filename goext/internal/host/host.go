@@ -29,6 +29,9 @@ type Engine struct {
 	EndSource   func() error
 	RuntimeJSON func(goVersion string) []byte
 	Metrics     func() []byte
+	// SecretFields: the config keys filter name registered with
+	// api.SecretFields (redacted in /config_dump).
+	SecretFields func(name string) []string
 }
 
 var (

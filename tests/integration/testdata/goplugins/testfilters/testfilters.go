@@ -170,6 +170,8 @@ func init() {
 	api.Register("test_setpath", func(raw json.RawMessage) (api.Factory, error) {
 		return api.Shared(setPathFilter{}), nil
 	})
+	// /config_dump shows test_reply's body as "[redacted]" (TestAdminConfigDumpRedactsSecrets).
+	api.SecretFields("test_reply", "body")
 	api.Register("test_async", func(raw json.RawMessage) (api.Factory, error) {
 		return api.Shared(asyncFilter{}), nil
 	})
