@@ -385,7 +385,10 @@ TEST_CASE("headers: valid_request_target", "[headers]") {
   using moe::valid_request_target;
   CHECK(valid_request_target("/"));
   CHECK(valid_request_target("*"));
-  CHECK(valid_request_target("/a/b?c=d&e=%20~!$'()*+,;=:@[]{}|^`\\\"<>#"));
+  CHECK(valid_request_target("/a/b?c=d&e=%20~!$'()*+,;=:@[]{}|^`\\\"<>"));
+  // No fragment: '#' is not part of a request-target.
+  CHECK_FALSE(valid_request_target("/a#b"));
+  CHECK_FALSE(valid_request_target("/a?q#"));
   CHECK(valid_request_target(std::string_view("\x21\x7e", 2)));
   CHECK_FALSE(valid_request_target(""));
   CHECK_FALSE(valid_request_target("/a b"));
@@ -394,4 +397,24 @@ TEST_CASE("headers: valid_request_target", "[headers]") {
   CHECK_FALSE(valid_request_target("/caf\xc3\xa9"));
   CHECK_FALSE(valid_request_target(std::string_view("/a\0b", 4)));
   CHECK_FALSE(valid_request_target("/a\r\nx: y"));
+}
+
+TEST_CASE("headers: valid_authority", "[headers]") {
+  using moe::valid_authority;
+  for (const char* ok : {"", "a", "a.example:8080", "a-b_c~d.e", "127.0.0.1", "127.0.0.1:80", "[::1]", "[::1]:443",
+                         "[::ffff:1.2.3.4]", "h:", "a%41b", "!$&'()*+,;="})
+    CHECK(valid_authority(ok));
+  for (const char* bad : {"evil.com/x@y", "user:pw@h", "a b", "a:8o", "a\\b", "[::1", "[]", "[::1]x", "[v1.x]", "a%4",
+                          "a%zz", "a?b", "a#b", "h:80:80", "\x7f", "caf\xc3\xa9"})
+    CHECK_FALSE(valid_authority(bad));
+}
+
+TEST_CASE("headers: forbidden_trailer", "[headers]") {
+  using moe::forbidden_trailer;
+  for (const char* n : {"content-length", "transfer-encoding", "host", "authorization", "proxy-authorization", "cookie",
+                        "set-cookie", "content-type", "content-encoding", "content-range", "range", "expect", "te",
+                        "trailer", "upgrade", "connection", "keep-alive", "proxy-connection", ":path", ":status"})
+    CHECK(forbidden_trailer(n));
+  for (const char* n : {"grpc-status", "grpc-message", "x-checksum", "server-timing", "etag", "x"})
+    CHECK_FALSE(forbidden_trailer(n));
 }
