@@ -1,6 +1,6 @@
 #include "proxy/headers.h"
 
-#include <cctype>
+#include <array>
 #include <cstdint>
 #include <cstring>
 
@@ -224,42 +224,49 @@ void HeaderMap::clear() {
   bytes_ = 0;
 }
 
+namespace {
+
+// The bytes of an RFC 3986 reg-name other than '%': unreserved and
+// sub-delims. A table: one load per byte (a ctype call per byte cost ~14
+// instructions per byte of every Host).
+constexpr std::array<bool, 256> kRegName = [] {
+  std::array<bool, 256> t{};
+  for (int c = 'a'; c <= 'z'; c++) t[static_cast<size_t>(c)] = true;
+  for (int c = 'A'; c <= 'Z'; c++) t[static_cast<size_t>(c)] = true;
+  for (int c = '0'; c <= '9'; c++) t[static_cast<size_t>(c)] = true;
+  for (char c : std::string_view("-._~!$&'()*+,;=")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+constexpr bool is_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+}  // namespace
+
 bool valid_authority(std::string_view a) {
   size_t i = 0;
   if (!a.empty() && a[0] == '[') {
-    // IP-literal: IPv6 (hex, ':', '.' for an embedded IPv4) or IPvFuture
-    // ("v" 1*HEXDIG "." ...), which nobody sends: refused.
+    // IP-literal: IPv6 (hex, ':', '.' for an embedded IPv4). IPvFuture
+    // ("v" 1*HEXDIG "." ...), which nobody sends, is refused.
     const size_t end = a.find(']');
     if (end == std::string_view::npos || end == 1) return false;
-    for (i = 1; i < end; i++) {
-      const char c = a[i];
-      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
-    }
+    for (i = 1; i < end; i++)
+      if (!is_hex(a[i]) && a[i] != ':' && a[i] != '.') return false;
     i = end + 1;
   } else {
-    for (; i < a.size() && a[i] != ':'; i++) {
-      const unsigned char c = static_cast<unsigned char>(a[i]);
-      if (std::isalnum(c)) continue;
-      switch (c) {
-        case '-': case '.': case '_': case '~':                          // unreserved
-        case '!': case '$': case '&': case '\'': case '(': case ')':     // sub-delims
-        case '*': case '+': case ',': case ';': case '=':
-          continue;
-        case '%':
-          if (i + 2 < a.size() && std::isxdigit(static_cast<unsigned char>(a[i + 1])) &&
-              std::isxdigit(static_cast<unsigned char>(a[i + 2]))) {
-            i += 2;
-            continue;
-          }
-          return false;
-        default: return false;
-      }
+    for (; i < a.size(); i++) {
+      const char c = a[i];
+      if (kRegName[static_cast<unsigned char>(c)]) continue;
+      if (c == ':') break;
+      if (c != '%' || i + 2 >= a.size() || !is_hex(a[i + 1]) || !is_hex(a[i + 2])) return false;
+      i += 2;
     }
   }
   if (i == a.size()) return true;
   if (a[i] != ':') return false;
   for (i++; i < a.size(); i++)
-    if (!std::isdigit(static_cast<unsigned char>(a[i]))) return false;
+    if (a[i] < '0' || a[i] > '9') return false;
   return true;
 }
 
