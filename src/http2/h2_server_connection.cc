@@ -238,6 +238,9 @@ bool H2ServerConnection::init_session() {
   // The connection window only paces; per-stream windows are the
   // backpressure, so it is consumed at once and can be larger.
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
+  hpack_credit_cap_ = static_cast<int64_t>(
+      std::max<uint64_t>(kHpackCreditMin, 16 * std::min<uint64_t>(cfg().limits.max_request_headers, 1ull << 32)));
+  hpack_credit_ = hpack_credit_cap_;
   return true;
 }
 
@@ -253,6 +256,9 @@ void H2ServerConnection::on_data(const char* p, size_t n) {
   uint32_t gate_error = 0;
   const char* why = nullptr;
   const size_t ok = gate_.scan(p, n, &gate_error, &why);
+  // Every byte received lets the client make us decode kHpackRatio bytes of
+  // header fields (on_header), up to the cap.
+  hpack_credit_ = std::min(hpack_credit_cap_, hpack_credit_ + static_cast<int64_t>(ok) * kHpackRatio);
   in_recv_ = true;
   ssize_t rv = ok ? nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(p), ok) : 0;
   in_recv_ = false;
@@ -281,6 +287,8 @@ int H2ServerConnection::on_begin_headers(const nghttp2_frame* frame) {
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   const int32_t id = frame->hd.stream_id;
   header_block_stream_ = id;
+  block_bytes_ = 0;
+  block_fields_ = 0;
   if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
     auto* s = new H2Stream(*this, id);
     streams_.push_back(s);
@@ -294,11 +302,23 @@ int H2ServerConnection::on_begin_headers(const nghttp2_frame* frame) {
 
 int H2ServerConnection::on_header(const nghttp2_frame* frame, std::string_view name, std::string_view value) {
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+  // HPACK bombs: nghttp2 validates every field it decodes before it calls
+  // us, and an indexed field of 1 byte can decode to 4 KiB. Counted per
+  // block whatever the stream's state (trailers on a finished stream too).
+  const config::Limits& lim = cfg().limits;
+  block_bytes_ += name.size() + value.size();
+  block_fields_++;
+  hpack_credit_ -= static_cast<int64_t>(name.size() + value.size() + 32);
+  if (block_bytes_ > kBlockAbuseFactor * lim.max_request_headers)
+    return hpack_abuse("a header block over twice max_request_headers");
+  if (block_fields_ > kBlockAbuseFactor * lim.max_headers + 16)
+    return hpack_abuse("a header block over twice max_headers fields");
+  if (hpack_credit_ < 0) return hpack_abuse("header fields decoding to over 128 times the bytes received");
   H2Stream* s = stream_of(frame->hd.stream_id);
   if (!s || !s->live() || name.empty()) return 0;
   // Limits are checked here and answered at the end of the block (431), as
-  // HTTP/1 does; nghttp2 keeps decoding so the HPACK state stays in sync.
-  const config::Limits& lim = cfg().limits;
+  // HTTP/1 does; nghttp2 keeps decoding so the HPACK state stays in sync
+  // (up to the abuse limits above).
   s->header_bytes_ += static_cast<uint32_t>(name.size() + value.size());
   if (s->header_bytes_ > lim.max_request_headers) {
     s->headers_too_large_ = true;
@@ -326,6 +346,16 @@ int H2ServerConnection::on_header(const nghttp2_frame* frame, std::string_view n
   }
   r.headers.add(name, value);
   return 0;
+}
+
+int H2ServerConnection::hpack_abuse(const char* why) {
+  // The rest of the block is never decoded: the HPACK context is lost, so
+  // the connection ends (RFC 9113 10.5.1: process the block or close).
+  add(worker_.stats().listeners[static_cast<size_t>(listener_index_)]->protocol_errors);
+  log_warn("listener {}: h2 client {} sent {}: GOAWAY(ENHANCE_YOUR_CALM)", cfg().name, peer_ip_, why);
+  nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
+  stop_reading();
+  return NGHTTP2_ERR_CALLBACK_FAILURE;  // mem_recv returns now, nothing more decoded
 }
 
 void H2ServerConnection::end_request_headers(H2Stream* s, bool end_stream) {

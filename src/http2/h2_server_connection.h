@@ -113,6 +113,16 @@ class H2ServerConnection final : public TcpConnection, public DownstreamConnecti
   static constexpr uint32_t kMaxConcurrentStreams = 100;
   static constexpr uint32_t kInitialWindow = 64 * 1024;
   static constexpr uint32_t kConnectionWindow = 1024 * 1024;
+  // HPACK expansion (HPACK bombs: 1-byte references to a 4 KiB table entry).
+  // A header block decoding to more than kBlockAbuseFactor times
+  // max_request_headers (or max_headers fields) ends the connection with
+  // GOAWAY(ENHANCE_YOUR_CALM) at once, before nghttp2 decodes the rest.
+  // Across blocks, decoded header bytes (name + value + 32 per field) may
+  // exceed kHpackRatio times the bytes received by at most the credit cap
+  // (max(kHpackCreditMin, 16 x max_request_headers)).
+  static constexpr uint32_t kBlockAbuseFactor = 2;
+  static constexpr int64_t kHpackRatio = 128;
+  static constexpr int64_t kHpackCreditMin = 1024 * 1024;
 
   // Takes over `fd` from an HTTP/1 connection that saw the preface.
   // `initial` holds every byte read so far (the preface first). On failure
@@ -164,6 +174,7 @@ class H2ServerConnection final : public TcpConnection, public DownstreamConnecti
   void reset_all_streams();
   void update_timer();
   void terminate(uint32_t error_code);
+  int hpack_abuse(const char* why);
   H2Stream* stream_of(int32_t id);
   const config::Listener& cfg() const {
     return worker_.config().listeners[static_cast<size_t>(listener_index_)];
@@ -181,6 +192,10 @@ class H2ServerConnection final : public TcpConnection, public DownstreamConnecti
   uint64_t reset_window_ms_ = 0;  // start of the current one-second RST window
   uint32_t resets_ = 0;           // RST_STREAM received in that window
   int32_t header_block_stream_ = 0;  // a HEADERS block is open (no END_HEADERS yet)
+  uint64_t block_bytes_ = 0;         // decoded bytes of the current header block
+  uint32_t block_fields_ = 0;        // and its fields
+  int64_t hpack_credit_ = 0;         // decoded header bytes we still take (kHpackRatio)
+  int64_t hpack_credit_cap_ = 0;
   TimerKind timer_ = TimerKind::none;
   bool send_scheduled_ = false;
   bool in_recv_ = false;            // inside nghttp2_session_mem_recv
