@@ -146,6 +146,18 @@ void H2Stream::reset_stream() {
   conn_.schedule_send();
 }
 
+void H2Stream::end_late_request() {
+  if (closed_ || rst_submitted_) return;
+  rst_submitted_ = true;
+  disarm();
+  nghttp2_submit_rst_stream(conn_.session(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_NO_ERROR);
+  conn_.schedule_send();
+}
+
+void H2Stream::on_timeout() {
+  if (late_request_) end_late_request();
+}
+
 void H2Stream::read_disable(bool disable) {
   read_disabled_ = disable;
   if (!disable && unconsumed_ && !closed_) {
@@ -473,6 +485,8 @@ int H2ServerConnection::on_data_chunk(int32_t stream_id, const uint8_t* data, si
   H2Stream* s = stream_of(stream_id);
   if (!s || !s->live() || !s->request_headers_done_) {
     nghttp2_session_consume_stream(session_, stream_id, len);  // dropped
+    if (s && s->late_request_ && (s->late_bytes_ += static_cast<uint32_t>(len)) > H2Stream::kLateBodyMax)
+      s->end_late_request();
     return 0;
   }
   s->stream_->on_request_data(reinterpret_cast<const char*>(data), len);
@@ -549,11 +563,15 @@ int H2ServerConnection::on_frame_send(const nghttp2_frame* frame) {
   if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
       (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
     // The response is complete but the client is still sending (a local
-    // reply cut the request short): tell it to stop (RFC 9113 8.1).
+    // reply cut the request short). A RST_STREAM(NO_ERROR) now (RFC 9113
+    // 8.1) would make nghttp2 forget the stream, and every protocol error
+    // in what the client still sends would go unanswered (5.1: frames on a
+    // stream we reset are ignored): keep it open for a while instead
+    // (H2Stream::kLateRequestMs).
     H2Stream* s = stream_of(id);
     if (s && !s->live() && !s->rst_submitted_ && !nghttp2_session_get_stream_remote_close(session_, id)) {
-      s->rst_submitted_ = true;
-      nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
+      s->late_request_ = true;
+      worker_.timers().arm(s, H2Stream::kLateRequestMs, worker_.now_ms());
     }
   }
   return 0;

@@ -50,8 +50,9 @@ namespace moe {
 class Stream;
 class H2ServerConnection;
 
-// One HTTP/2 stream: the DownstreamCodec its Stream talks to.
-class H2Stream final : public DownstreamCodec {
+// One HTTP/2 stream: the DownstreamCodec its Stream talks to. Its timer
+// ends a late request (below).
+class H2Stream final : public DownstreamCodec, public TimerNode {
  public:
   H2Stream(H2ServerConnection& conn, int32_t id);
   ~H2Stream();
@@ -72,12 +73,26 @@ class H2Stream final : public DownstreamCodec {
   // next DATA frame (NGHTTP2_ERR_DEFERRED when none yet).
   ssize_t read_body(size_t max, uint32_t* flags);
 
+  // TimerNode: the client did not end a request we had answered in time.
+  void on_timeout() override;
+
+  // The response is complete but the client is still sending (a direct
+  // response, a 413, an upstream that answered early). The stream stays
+  // open in nghttp2, so what the client sends is still checked (a
+  // content-length that does not match, pseudo-headers in trailers, bad
+  // padding get their RST_STREAM or GOAWAY), and its DATA is dropped. After
+  // kLateRequestMs, or more than kLateBodyMax bytes dropped, the stream is
+  // reset with NO_ERROR (RFC 9113 8.1).
+  static constexpr uint64_t kLateRequestMs = 1000;
+  static constexpr uint32_t kLateBodyMax = 64 * 1024;
+
   ListLink link;  // in the connection's stream list
 
  private:
   friend class H2ServerConnection;
   bool live() const;  // the Stream exists and has not finished
   size_t queued() const { return body_.size() - body_off_; }
+  void end_late_request();  // RST_STREAM(NO_ERROR), see kLateRequestMs
 
   H2ServerConnection& conn_;
   int32_t id_;
@@ -90,6 +105,7 @@ class H2Stream final : public DownstreamCodec {
   h2::Trailers trailers_;
   size_t unconsumed_ = 0;      // request DATA bytes held back while read-disabled
   uint32_t header_bytes_ = 0;  // request header block, for max_request_headers
+  uint32_t late_bytes_ = 0;    // request DATA dropped after the response ended
   std::string_view authority_;
   bool headers_too_large_ = false;
   bool too_many_headers_ = false;
@@ -101,6 +117,7 @@ class H2Stream final : public DownstreamCodec {
   bool deferred_ = false;              // the data source said DEFERRED
   bool read_disabled_ = false;
   bool rst_submitted_ = false;
+  bool late_request_ = false;          // answered, the client still sending (kLateRequestMs)
   bool closed_ = false;                // nghttp2 closed the stream
 };
 
