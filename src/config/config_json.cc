@@ -232,6 +232,7 @@ void write_listener(JsonOut& j, const Listener& l) {
   j.key("timeouts").open('{');
   j.key("request_headers").dur(l.timeouts.request_headers);
   j.key("idle").dur(l.timeouts.idle);
+  j.key("send").dur(l.timeouts.send);
   j.close('}');
   j.key("filters").open('[');
   for (const FilterConfig& f : l.filters) {

@@ -1,5 +1,6 @@
 #include "http2/h2_server_connection.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +30,32 @@ ssize_t data_read_cb(nghttp2_session*, int32_t, uint8_t*, size_t length, uint32_
   return static_cast<H2Stream*>(source->ptr)->read_body(length, flags);
 }
 
+// Large response buffers of streams that ended go back to the system.
+// glibc keeps freed memory in the worker thread's arena (and raises its
+// mmap threshold after the first large free, so later large buffers come
+// from the arena too): 800 streams of zero-window clients left 53 MiB
+// resident after the clients had gone. Once 8 MiB of large buffers were
+// freed on this worker, malloc_trim(0) runs a second later (one call for
+// a whole burst of closes; it returns every arena's free pages).
+struct Trimmer final : TimerNode {
+  static constexpr size_t kLarge = 16 * 1024;
+  static constexpr size_t kTrimAfter = 8 * 1024 * 1024;
+  size_t freed = 0;
+  void on_timeout() override {
+    freed = 0;
+    malloc_trim(0);
+  }
+};
+thread_local Trimmer trimmer;
+
+void release(Worker& w, std::string& buf) {
+  const size_t cap = buf.capacity();
+  std::string().swap(buf);
+  if (cap < Trimmer::kLarge) return;
+  trimmer.freed += cap;
+  if (trimmer.freed >= Trimmer::kTrimAfter && !trimmer.armed()) w.timers().arm(&trimmer, 1000, w.now_ms());
+}
+
 nghttp2_session_callbacks* make_callbacks() {
   nghttp2_session_callbacks* cb;
   if (nghttp2_session_callbacks_new(&cb) != 0) return nullptr;
@@ -49,7 +76,7 @@ nghttp2_session_callbacks* make_callbacks() {
 H2Stream::H2Stream(H2ServerConnection& conn, int32_t id)
     : conn_(conn), id_(id), stream_(std::make_unique<Stream>(conn.worker(), *this, conn.listener_index())) {}
 
-H2Stream::~H2Stream() = default;
+H2Stream::~H2Stream() { release(conn_.worker(), body_); }
 
 bool H2Stream::live() const { return stream_ && !stream_->finished(); }
 
@@ -116,6 +143,7 @@ void H2Stream::encode_data(const char* p, size_t n, bool end_stream) {
   }
   body_.append(p, n);
   if (end_stream) body_end_ = true;
+  if (!armed() && queued()) sent_progress();
   if (deferred_ && (n || body_end_)) {
     deferred_ = false;
     nghttp2_session_resume_data(conn_.session(), id_);
@@ -155,7 +183,35 @@ void H2Stream::end_late_request() {
 }
 
 void H2Stream::on_timeout() {
-  if (late_request_) end_late_request();
+  if (late_request_) {
+    end_late_request();
+    return;
+  }
+  if (closed_ || rst_submitted_ || !queued()) return;
+  // timeouts.send: the client has not let us send a byte of this stream
+  // for that long (a shut window, or a socket it does not read). Reset it
+  // and end the Stream now, so its upstream connection and buffer go even
+  // if the RST_STREAM cannot leave yet.
+  log_debug("h2 stream {} from {}: nothing sent for timeouts.send: RST_STREAM(CANCEL)", id_, conn_.peer_ip());
+  rst_submitted_ = true;
+  nghttp2_submit_rst_stream(conn_.session(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_CANCEL);
+  release(conn_.worker(), body_);
+  body_off_ = 0;
+  if (live() && request_headers_done_) stream_->on_downstream_reset();
+  conn_.schedule_send();
+}
+
+void H2Stream::sent_progress() {
+  const uint64_t ms = static_cast<uint64_t>(conn_.cfg().timeouts.send.count());
+  if (queued() && ms) conn_.worker().timers().arm(this, ms, conn_.worker().now_ms());
+  else disarm();
+}
+
+size_t H2Stream::watermark() const {
+  nghttp2_session* s = conn_.session();
+  const int32_t w = std::min(nghttp2_session_get_stream_remote_window_size(s, id_),
+                             nghttp2_session_get_remote_window_size(s));
+  return std::clamp<size_t>(w > 0 ? static_cast<size_t>(w) : 0, kMinBuffer, TcpConnection::kHighWatermark);
 }
 
 void H2Stream::read_disable(bool disable) {
@@ -169,7 +225,10 @@ void H2Stream::read_disable(bool disable) {
 }
 
 bool H2Stream::above_high_watermark() const {
-  return conn_.pending_bytes() > TcpConnection::kHighWatermark || queued() > TcpConnection::kHighWatermark;
+  // The stream keeps what the client may take now (its windows), not a
+  // fixed 256 KiB: a client with shut windows and many streams would make
+  // us read every upstream into memory we cannot send.
+  return conn_.pending_bytes() > TcpConnection::kHighWatermark || queued() > watermark();
 }
 
 void H2Stream::on_stream_complete() {
@@ -524,7 +583,8 @@ void H2ServerConnection::send() {
   // Streams whose response bytes went out may read their upstream again.
   if (pending_bytes() <= kLowWatermark) {
     streams_.for_each([](H2Stream* s) {
-      if (s->live() && s->queued() <= kLowWatermark) s->stream_->on_downstream_drained();
+      if (s->live() && (s->queued() <= H2Stream::kMinBuffer / 4 || s->queued() <= s->watermark() / 4))
+        s->stream_->on_downstream_drained();
     });
   }
   if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
@@ -554,6 +614,7 @@ int H2ServerConnection::on_send_data(nghttp2_frame* frame, const uint8_t* frameh
     s->body_.clear();
     s->body_off_ = 0;
   }
+  s->sent_progress();
   (void)frame;
   return 0;
 }

@@ -73,7 +73,8 @@ class H2Stream final : public DownstreamCodec, public TimerNode {
   // next DATA frame (NGHTTP2_ERR_DEFERRED when none yet).
   ssize_t read_body(size_t max, uint32_t* flags);
 
-  // TimerNode: the client did not end a request we had answered in time.
+  // TimerNode: the client did not end a request we had answered in time
+  // (late_request_), or the response could not be sent for timeouts.send.
   void on_timeout() override;
 
   // The response is complete but the client is still sending (a direct
@@ -85,6 +86,11 @@ class H2Stream final : public DownstreamCodec, public TimerNode {
   // reset with NO_ERROR (RFC 9113 8.1).
   static constexpr uint64_t kLateRequestMs = 1000;
   static constexpr uint32_t kLateBodyMax = 64 * 1024;
+  // Response bytes a stream keeps beyond what the client's windows let us
+  // send now, at least (TcpConnection::kHighWatermark at most): a client
+  // that opens no window costs little more than this (and one upstream
+  // read) per stream, not the 256 KiB watermark.
+  static constexpr size_t kMinBuffer = 16 * 1024;
 
   ListLink link;  // in the connection's stream list
 
@@ -92,6 +98,8 @@ class H2Stream final : public DownstreamCodec, public TimerNode {
   friend class H2ServerConnection;
   bool live() const;  // the Stream exists and has not finished
   size_t queued() const { return body_.size() - body_off_; }
+  size_t watermark() const;  // kMinBuffer .. kHighWatermark, from the client's windows
+  void sent_progress();       // (re)arms or disarms the send timeout
   void end_late_request();  // RST_STREAM(NO_ERROR), see kLateRequestMs
 
   H2ServerConnection& conn_;
