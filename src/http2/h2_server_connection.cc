@@ -597,13 +597,23 @@ void H2ServerConnection::send() {
 
 ssize_t H2ServerConnection::on_send(const uint8_t* data, size_t len) {
   // Above the watermark nghttp2 keeps the frame; on_drained() resumes.
-  if (pending_bytes() >= kHighWatermark) return NGHTTP2_ERR_WOULDBLOCK;
+  if (pending_bytes() >= kHighWatermark) return would_block();
   out().append(reinterpret_cast<const char*>(data), len);
   return static_cast<ssize_t>(len);
 }
 
+int H2ServerConnection::would_block() {
+  // The client does not read its socket: timeouts.send closes the
+  // connection unless it drains (on_drained) before.
+  if (!write_blocked_) {
+    write_blocked_ = true;
+    update_timer();
+  }
+  return NGHTTP2_ERR_WOULDBLOCK;
+}
+
 int H2ServerConnection::on_send_data(nghttp2_frame* frame, const uint8_t* framehd, size_t len, H2Stream* s) {
-  if (pending_bytes() >= kHighWatermark) return NGHTTP2_ERR_WOULDBLOCK;
+  if (pending_bytes() >= kHighWatermark) return would_block();
   // No padding is ever requested, so a DATA frame is the 9-byte header and
   // the body bytes: one copy, from the stream's buffer into out().
   std::string& o = out();
@@ -655,7 +665,13 @@ int H2ServerConnection::on_stream_close(int32_t stream_id, uint32_t error_code) 
   return 0;
 }
 
-void H2ServerConnection::on_drained() { schedule_send(); }
+void H2ServerConnection::on_drained() {
+  if (write_blocked_) {
+    write_blocked_ = false;
+    update_timer();
+  }
+  schedule_send();
+}
 
 // ---- timers, drain, close -------------------------------------------------------------
 
@@ -663,11 +679,13 @@ void H2ServerConnection::update_timer() {
   if (closing()) return;
   TimerKind want = TimerKind::none;
   if (header_block_stream_) want = TimerKind::request_headers;
+  else if (write_blocked_) want = TimerKind::send;
   else if (streams_.empty()) want = TimerKind::idle;
   if (want == timer_) return;
   timer_ = want;
   const config::Timeouts& t = cfg().timeouts;
   const uint64_t ms = want == TimerKind::request_headers ? static_cast<uint64_t>(t.request_headers.count())
+                      : want == TimerKind::send          ? static_cast<uint64_t>(t.send.count())
                       : want == TimerKind::idle          ? static_cast<uint64_t>(t.idle.count())
                                                          : 0;
   worker_.timers().arm(this, ms, worker_.now_ms());  // 0 disarms
@@ -677,7 +695,16 @@ void H2ServerConnection::on_timeout() {
   // An open header block that did not finish in time (slowloris), or no
   // stream for the idle timeout.
   log_debug("listener {}: h2 from {}: {} timeout", cfg().name, peer_ip_,
-            timer_ == TimerKind::request_headers ? "request headers" : "idle");
+            timer_ == TimerKind::request_headers ? "request headers"
+            : timer_ == TimerKind::send          ? "send"
+                                                 : "idle");
+  if (timer_ == TimerKind::send) {
+    // The client has read nothing for timeouts.send while our output was
+    // full: a GOAWAY would not get through either.
+    timer_ = TimerKind::none;
+    force_close();
+    return;
+  }
   timer_ = TimerKind::none;
   terminate(NGHTTP2_NO_ERROR);
 }

@@ -158,8 +158,9 @@ class H2ServerConnection final : public TcpConnection, public DownstreamConnecti
   void start_drain() override;
   void force_close() override;
 
-  // TimerNode: request-headers timeout (a header block left open) or idle
-  // timeout (no stream).
+  // TimerNode: request-headers timeout (a header block left open), send
+  // timeout (the socket took nothing while our output was at the high
+  // watermark) or idle timeout (no stream).
   void on_timeout() override;
 
   // nghttp2 callbacks' targets (see the .cc for when each fires).
@@ -199,6 +200,7 @@ class H2ServerConnection final : public TcpConnection, public DownstreamConnecti
   void reset_all_streams();
   void update_timer();
   void terminate(uint32_t error_code);
+  int would_block();  // NGHTTP2_ERR_WOULDBLOCK, arming the send timeout
   int hpack_abuse(const char* why);
   H2Stream* stream_of(int32_t id);
   const config::Listener& cfg() const {
@@ -213,7 +215,7 @@ class H2ServerConnection final : public TcpConnection, public DownstreamConnecti
   std::vector<nghttp2_nv> nva_;  // H2Stream's scratch for HEADERS and trailers (capacity kept)
   friend class H2Stream;
   IntrusiveList<H2Stream, &H2Stream::link> streams_;
-  enum class TimerKind : uint8_t { none, request_headers, idle };
+  enum class TimerKind : uint8_t { none, request_headers, send, idle };
   uint64_t reset_window_ms_ = 0;  // start of the current one-second RST window
   uint32_t resets_ = 0;           // RST_STREAM received in that window
   int32_t header_block_stream_ = 0;  // a HEADERS block is open (no END_HEADERS yet)
@@ -223,6 +225,7 @@ class H2ServerConnection final : public TcpConnection, public DownstreamConnecti
   int64_t hpack_credit_cap_ = 0;
   TimerKind timer_ = TimerKind::none;
   bool send_scheduled_ = false;
+  bool write_blocked_ = false;      // a send callback said WOULDBLOCK; on_drained clears it
   bool in_recv_ = false;            // inside nghttp2_session_mem_recv
   bool closed_ = false;             // on_closed ran; a deferred send deletes us
 };

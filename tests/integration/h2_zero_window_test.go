@@ -9,6 +9,7 @@ package integration
 import (
 	"bufio"
 	"encoding/binary"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -167,6 +168,49 @@ func TestH2cZeroWindowSendTimeout(t *testing.T) {
 	})
 	if err != nil || ex[1001] == nil || !ex[1001].Ended || ex[1001].Reset != 0 || !strings.Contains(string(ex[1001].Body), "/small") {
 		t.Errorf("stream 1001 on the zero-window connection: %+v, %v", ex[1001], err)
+	}
+	if _, status := curlH2(t, m.URL("/small")); status != "2 200" {
+		t.Errorf("normal client: %q", status)
+	}
+}
+
+// TestH2cUnreadSocketSendTimeout: a client that opens every window but
+// never reads its socket: moe's output for it fills (kernel buffers, then
+// the connection's 256 KiB) and stays full. After timeouts.send without a
+// drain the connection is closed (a GOAWAY could not get through either),
+// instead of living as long as the client likes with its buffers full;
+// the upstream connections go too.
+func TestH2cUnreadSocketSendTimeout(t *testing.T) {
+	t.Parallel()
+	up := bigUpstream(t)
+	m := startMoe(t, strings.Replace(h2YAML(1, up.Addr), "    http2: true\n", "    http2: true\n    timeouts: {send: 1s}\n", 1))
+	c := dial(t, m.Addr("listen"))
+	defer c.Close()
+	settings := binary.BigEndian.AppendUint16(nil, 0x4) // SETTINGS_INITIAL_WINDOW_SIZE
+	settings = binary.BigEndian.AppendUint32(settings, 0x7fffffff)
+	b := append([]byte(h2Preface), appendFrame(nil, frameSettings, 0, 0, settings)...)
+	b = appendFrame(b, frameWindowUpdate, 0, 0, binary.BigEndian.AppendUint32(nil, 0x7fffffff-65535))
+	const n = 8 // 64 MiB of responses: far more than the socket buffers take
+	for i := 0; i < n; i++ {
+		b = appendFrame(b, frameHeaders, flagEndHeaders|flagEndStream, uint32(1+2*i), requestBlock("GET", "/big", "h2.test"))
+	}
+	if _, err := c.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	// moe acks our SETTINGS but we never read: it stalls on the socket.
+	time.Sleep(4 * time.Second)
+	// Now read: what moe had written, then the end of the connection.
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	got, err := io.Copy(io.Discard, c)
+	t.Logf("read %d MiB after the stall, then %v", got>>20, err)
+	if err != nil && !isClosedErr(err) {
+		t.Fatalf("moe did not close the connection of a client that read nothing for 4 s (send: 1s): %v after %d bytes", err, got)
+	}
+	if got >= n*8<<20 {
+		t.Fatalf("read %d bytes: all %d responses, the stall was never noticed", got, n)
+	}
+	if !waitFor(10*time.Second, func() bool { return up.open() == 0 }) {
+		t.Errorf("%d upstream connections still open", up.open())
 	}
 	if _, status := curlH2(t, m.URL("/small")); status != "2 200" {
 		t.Errorf("normal client: %q", status)
