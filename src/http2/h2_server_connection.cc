@@ -360,6 +360,7 @@ int H2ServerConnection::on_begin_headers(const nghttp2_frame* frame) {
   header_block_stream_ = id;
   block_bytes_ = 0;
   block_fields_ = 0;
+  hpack_credit_ = std::min(hpack_credit_cap_, hpack_credit_ + kHpackBlockAllowance);
   if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
     auto* s = new H2Stream(*this, id);
     streams_.push_back(s);

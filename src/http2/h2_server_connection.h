@@ -143,10 +143,14 @@ class H2ServerConnection final : public TcpConnection, public DownstreamConnecti
   // max_request_headers (or max_headers fields) ends the connection with
   // GOAWAY(ENHANCE_YOUR_CALM) at once, before nghttp2 decodes the rest.
   // Across blocks, decoded header bytes (name + value + 32 per field) may
-  // exceed kHpackRatio times the bytes received by at most the credit cap
-  // (max(kHpackCreditMin, 16 x max_request_headers)).
+  // exceed kHpackRatio times the bytes received, plus kHpackBlockAllowance
+  // per block, by at most the credit cap (max(kHpackCreditMin, 16 x
+  // max_request_headers)). The allowance is the dynamic table's size: a
+  // block referencing every entry once costs at most that, so no request
+  // that does not repeat a table entry ever runs out.
   static constexpr uint32_t kBlockAbuseFactor = 2;
   static constexpr int64_t kHpackRatio = 128;
+  static constexpr int64_t kHpackBlockAllowance = 4096;  // SETTINGS_HEADER_TABLE_SIZE, nghttp2's default
   static constexpr int64_t kHpackCreditMin = 1024 * 1024;
 
   // Takes over `fd` from an HTTP/1 connection that saw the preface.
