@@ -50,8 +50,9 @@ namespace moe {
 class Stream;
 class H2ServerConnection;
 
-// One HTTP/2 stream: the DownstreamCodec its Stream talks to. Its timer
-// ends a late request (below).
+// One HTTP/2 stream: the DownstreamCodec its Stream talks to. Its timer is
+// the send timeout while response bytes wait, then ends a late request
+// (below).
 class H2Stream final : public DownstreamCodec, public TimerNode {
  public:
   H2Stream(H2ServerConnection& conn, int32_t id);
@@ -86,10 +87,10 @@ class H2Stream final : public DownstreamCodec, public TimerNode {
   // reset with NO_ERROR (RFC 9113 8.1).
   static constexpr uint64_t kLateRequestMs = 1000;
   static constexpr uint32_t kLateBodyMax = 64 * 1024;
-  // Response bytes a stream keeps beyond what the client's windows let us
-  // send now, at least (TcpConnection::kHighWatermark at most): a client
-  // that opens no window costs little more than this (and one upstream
-  // read) per stream, not the 256 KiB watermark.
+  // A stream's watermark (above_high_watermark) is what the client's
+  // windows let us send now, clamped to kMinBuffer ..
+  // TcpConnection::kHighWatermark: a client that opens no window costs this
+  // (and one upstream read) per stream, not the 256 KiB.
   static constexpr size_t kMinBuffer = 16 * 1024;
 
   ListLink link;  // in the connection's stream list
