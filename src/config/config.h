@@ -86,6 +86,7 @@ struct Limits {
 struct Timeouts {
   Duration request_headers{10000};  // slowloris guard: first byte to end of headers
   Duration idle{60000};             // keep-alive connection with no stream
+  Duration send{30000};             // HTTP/2: a stream whose response cannot be sent (client window shut)
 };
 
 enum class StringMatchKind { exact, prefix, regex, present };

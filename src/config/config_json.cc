@@ -247,6 +247,7 @@ void write_listener(JsonOut& j, const Listener& l, const Config::SecretFields& s
   j.key("timeouts").open('{');
   j.key("request_headers").dur(l.timeouts.request_headers);
   j.key("idle").dur(l.timeouts.idle);
+  j.key("send").dur(l.timeouts.send);
   j.close('}');
   j.key("path_normalization").open('{');
   j.key("normalize").boolean(l.path_normalization.normalize);

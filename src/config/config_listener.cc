@@ -20,9 +20,10 @@ void parse_limits(Context& ctx, const YAML::Node& node, const std::string& key, 
 }
 
 void parse_timeouts(Context& ctx, const YAML::Node& node, const std::string& key, Timeouts& t) {
-  MapView m(ctx, node, key, {"request_headers", "idle"});
+  MapView m(ctx, node, key, {"request_headers", "idle", "send"});
   m.read_duration("request_headers", t.request_headers);
   m.read_duration("idle", t.idle);
+  m.read_duration("send", t.send);
 }
 
 void parse_path_normalization(Context& ctx, const YAML::Node& node, const std::string& key,

@@ -1,5 +1,6 @@
 #include "http2/h2_server_connection.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +30,32 @@ ssize_t data_read_cb(nghttp2_session*, int32_t, uint8_t*, size_t length, uint32_
   return static_cast<H2Stream*>(source->ptr)->read_body(length, flags);
 }
 
+// Large response buffers of streams that ended go back to the system.
+// glibc keeps freed memory in the worker thread's arena (and raises its
+// mmap threshold after the first large free, so later large buffers come
+// from the arena too): 800 streams of zero-window clients left 53 MiB
+// resident after the clients had gone. Once 8 MiB of large buffers were
+// freed on this worker, malloc_trim(0) runs a second later (one call for
+// a whole burst of closes; it returns every arena's free pages).
+struct Trimmer final : TimerNode {
+  static constexpr size_t kLarge = 16 * 1024;
+  static constexpr size_t kTrimAfter = 8 * 1024 * 1024;
+  size_t freed = 0;
+  void on_timeout() override {
+    freed = 0;
+    malloc_trim(0);
+  }
+};
+thread_local Trimmer trimmer;
+
+void release(Worker& w, std::string& buf) {
+  const size_t cap = buf.capacity();
+  std::string().swap(buf);
+  if (cap < Trimmer::kLarge) return;
+  trimmer.freed += cap;
+  if (trimmer.freed >= Trimmer::kTrimAfter && !trimmer.armed()) w.timers().arm(&trimmer, 1000, w.now_ms());
+}
+
 nghttp2_session_callbacks* make_callbacks() {
   nghttp2_session_callbacks* cb;
   if (nghttp2_session_callbacks_new(&cb) != 0) return nullptr;
@@ -49,7 +76,7 @@ nghttp2_session_callbacks* make_callbacks() {
 H2Stream::H2Stream(H2ServerConnection& conn, int32_t id)
     : conn_(conn), id_(id), stream_(std::make_unique<Stream>(conn.worker(), *this, conn.listener_index())) {}
 
-H2Stream::~H2Stream() = default;
+H2Stream::~H2Stream() { release(conn_.worker(), body_); }
 
 bool H2Stream::live() const { return stream_ && !stream_->finished(); }
 
@@ -116,6 +143,7 @@ void H2Stream::encode_data(const char* p, size_t n, bool end_stream) {
   }
   body_.append(p, n);
   if (end_stream) body_end_ = true;
+  if (!armed() && queued()) sent_progress();
   if (deferred_ && (n || body_end_)) {
     deferred_ = false;
     nghttp2_session_resume_data(conn_.session(), id_);
@@ -146,6 +174,46 @@ void H2Stream::reset_stream() {
   conn_.schedule_send();
 }
 
+void H2Stream::end_late_request() {
+  if (closed_ || rst_submitted_) return;
+  rst_submitted_ = true;
+  disarm();
+  nghttp2_submit_rst_stream(conn_.session(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_NO_ERROR);
+  conn_.schedule_send();
+}
+
+void H2Stream::on_timeout() {
+  if (late_request_) {
+    end_late_request();
+    return;
+  }
+  if (closed_ || rst_submitted_ || !queued()) return;
+  // timeouts.send: the client has not let us send a byte of this stream
+  // for that long (a shut window, or a socket it does not read). Reset it
+  // and end the Stream now, so its upstream connection and buffer go even
+  // if the RST_STREAM cannot leave yet.
+  log_debug("h2 stream {} from {}: nothing sent for timeouts.send: RST_STREAM(CANCEL)", id_, conn_.peer_ip());
+  rst_submitted_ = true;
+  nghttp2_submit_rst_stream(conn_.session(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_CANCEL);
+  release(conn_.worker(), body_);
+  body_off_ = 0;
+  if (live() && request_headers_done_) stream_->on_downstream_reset();
+  conn_.schedule_send();
+}
+
+void H2Stream::sent_progress() {
+  const uint64_t ms = static_cast<uint64_t>(conn_.cfg().timeouts.send.count());
+  if (queued() && ms) conn_.worker().timers().arm(this, ms, conn_.worker().now_ms());
+  else disarm();
+}
+
+size_t H2Stream::watermark() const {
+  nghttp2_session* s = conn_.session();
+  const int32_t w = std::min(nghttp2_session_get_stream_remote_window_size(s, id_),
+                             nghttp2_session_get_remote_window_size(s));
+  return std::clamp<size_t>(w > 0 ? static_cast<size_t>(w) : 0, kMinBuffer, TcpConnection::kHighWatermark);
+}
+
 void H2Stream::read_disable(bool disable) {
   read_disabled_ = disable;
   if (!disable && unconsumed_ && !closed_) {
@@ -157,7 +225,10 @@ void H2Stream::read_disable(bool disable) {
 }
 
 bool H2Stream::above_high_watermark() const {
-  return conn_.pending_bytes() > TcpConnection::kHighWatermark || queued() > TcpConnection::kHighWatermark;
+  // The stream keeps what the client may take now (its windows), not a
+  // fixed 256 KiB: a client with shut windows and many streams would make
+  // us read every upstream into memory we cannot send.
+  return conn_.pending_bytes() > TcpConnection::kHighWatermark || queued() > watermark();
 }
 
 void H2Stream::on_stream_complete() {
@@ -242,6 +313,9 @@ bool H2ServerConnection::init_session() {
   // The connection window only paces; per-stream windows are the
   // backpressure, so it is consumed at once and can be larger.
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
+  hpack_credit_cap_ = static_cast<int64_t>(
+      std::max<uint64_t>(kHpackCreditMin, 16 * std::min<uint64_t>(cfg().limits.max_request_headers, 1ull << 32)));
+  hpack_credit_ = hpack_credit_cap_;
   return true;
 }
 
@@ -257,6 +331,9 @@ void H2ServerConnection::on_data(const char* p, size_t n) {
   uint32_t gate_error = 0;
   const char* why = nullptr;
   const size_t ok = gate_.scan(p, n, &gate_error, &why);
+  // Every byte received lets the client make us decode kHpackRatio bytes of
+  // header fields (on_header), up to the cap.
+  hpack_credit_ = std::min(hpack_credit_cap_, hpack_credit_ + static_cast<int64_t>(ok) * kHpackRatio);
   in_recv_ = true;
   ssize_t rv = ok ? nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(p), ok) : 0;
   in_recv_ = false;
@@ -285,6 +362,9 @@ int H2ServerConnection::on_begin_headers(const nghttp2_frame* frame) {
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   const int32_t id = frame->hd.stream_id;
   header_block_stream_ = id;
+  block_bytes_ = 0;
+  block_fields_ = 0;
+  hpack_credit_ = std::min(hpack_credit_cap_, hpack_credit_ + kHpackBlockAllowance);
   if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
     auto* s = new H2Stream(*this, id);
     streams_.push_back(s);
@@ -298,11 +378,23 @@ int H2ServerConnection::on_begin_headers(const nghttp2_frame* frame) {
 
 int H2ServerConnection::on_header(const nghttp2_frame* frame, std::string_view name, std::string_view value) {
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+  // HPACK bombs: nghttp2 validates every field it decodes before it calls
+  // us, and an indexed field of 1 byte can decode to 4 KiB. Counted per
+  // block whatever the stream's state (trailers on a finished stream too).
+  const config::Limits& lim = cfg().limits;
+  block_bytes_ += name.size() + value.size();
+  block_fields_++;
+  hpack_credit_ -= static_cast<int64_t>(name.size() + value.size() + 32);
+  if (block_bytes_ > kBlockAbuseFactor * lim.max_request_headers)
+    return hpack_abuse("a header block over twice max_request_headers");
+  if (block_fields_ > kBlockAbuseFactor * lim.max_headers + 16)
+    return hpack_abuse("a header block over twice max_headers fields");
+  if (hpack_credit_ < 0) return hpack_abuse("header fields decoding to over 128 times the bytes received");
   H2Stream* s = stream_of(frame->hd.stream_id);
   if (!s || !s->live() || name.empty()) return 0;
   // Limits are checked here and answered at the end of the block (431), as
-  // HTTP/1 does; nghttp2 keeps decoding so the HPACK state stays in sync.
-  const config::Limits& lim = cfg().limits;
+  // HTTP/1 does; nghttp2 keeps decoding so the HPACK state stays in sync
+  // (up to the abuse limits above).
   s->header_bytes_ += static_cast<uint32_t>(name.size() + value.size());
   if (s->header_bytes_ > lim.max_request_headers) {
     s->headers_too_large_ = true;
@@ -330,6 +422,16 @@ int H2ServerConnection::on_header(const nghttp2_frame* frame, std::string_view n
   }
   r.headers.add(name, value);
   return 0;
+}
+
+int H2ServerConnection::hpack_abuse(const char* why) {
+  // The rest of the block is never decoded: the HPACK context is lost, so
+  // the connection ends (RFC 9113 10.5.1: process the block or close).
+  add(worker_.stats().listeners[static_cast<size_t>(listener_index_)]->protocol_errors);
+  log_warn("listener {}: h2 client {} sent {}: GOAWAY(ENHANCE_YOUR_CALM)", cfg().name, peer_ip_, why);
+  nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
+  stop_reading();
+  return NGHTTP2_ERR_CALLBACK_FAILURE;  // mem_recv returns now, nothing more decoded
 }
 
 void H2ServerConnection::end_request_headers(H2Stream* s, bool end_stream) {
@@ -453,6 +555,8 @@ int H2ServerConnection::on_data_chunk(int32_t stream_id, const uint8_t* data, si
   H2Stream* s = stream_of(stream_id);
   if (!s || !s->live() || !s->request_headers_done_) {
     nghttp2_session_consume_stream(session_, stream_id, len);  // dropped
+    if (s && s->late_request_ && (s->late_bytes_ += static_cast<uint32_t>(len)) > H2Stream::kLateBodyMax)
+      s->end_late_request();
     return 0;
   }
   s->stream_->on_request_data(reinterpret_cast<const char*>(data), len);
@@ -490,7 +594,8 @@ void H2ServerConnection::send() {
   // Streams whose response bytes went out may read their upstream again.
   if (pending_bytes() <= kLowWatermark) {
     streams_.for_each([](H2Stream* s) {
-      if (s->live() && s->queued() <= kLowWatermark) s->stream_->on_downstream_drained();
+      if (s->live() && (s->queued() <= H2Stream::kMinBuffer / 4 || s->queued() <= s->watermark() / 4))
+        s->stream_->on_downstream_drained();
     });
   }
   if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
@@ -503,13 +608,23 @@ void H2ServerConnection::send() {
 
 ssize_t H2ServerConnection::on_send(const uint8_t* data, size_t len) {
   // Above the watermark nghttp2 keeps the frame; on_drained() resumes.
-  if (pending_bytes() >= kHighWatermark) return NGHTTP2_ERR_WOULDBLOCK;
+  if (pending_bytes() >= kHighWatermark) return would_block();
   out().append(reinterpret_cast<const char*>(data), len);
   return static_cast<ssize_t>(len);
 }
 
+int H2ServerConnection::would_block() {
+  // The client does not read its socket: timeouts.send closes the
+  // connection unless it drains (on_drained) before.
+  if (!write_blocked_) {
+    write_blocked_ = true;
+    update_timer();
+  }
+  return NGHTTP2_ERR_WOULDBLOCK;
+}
+
 int H2ServerConnection::on_send_data(nghttp2_frame* frame, const uint8_t* framehd, size_t len, H2Stream* s) {
-  if (pending_bytes() >= kHighWatermark) return NGHTTP2_ERR_WOULDBLOCK;
+  if (pending_bytes() >= kHighWatermark) return would_block();
   // No padding is ever requested, so a DATA frame is the 9-byte header and
   // the body bytes: one copy, from the stream's buffer into out().
   std::string& o = out();
@@ -520,6 +635,7 @@ int H2ServerConnection::on_send_data(nghttp2_frame* frame, const uint8_t* frameh
     s->body_.clear();
     s->body_off_ = 0;
   }
+  s->sent_progress();
   (void)frame;
   return 0;
 }
@@ -529,11 +645,15 @@ int H2ServerConnection::on_frame_send(const nghttp2_frame* frame) {
   if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
       (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
     // The response is complete but the client is still sending (a local
-    // reply cut the request short): tell it to stop (RFC 9113 8.1).
+    // reply cut the request short). A RST_STREAM(NO_ERROR) now (RFC 9113
+    // 8.1) would make nghttp2 forget the stream, and every protocol error
+    // in what the client still sends would go unanswered (5.1: frames on a
+    // stream we reset are ignored): keep it open for a while instead
+    // (H2Stream::kLateRequestMs).
     H2Stream* s = stream_of(id);
     if (s && !s->live() && !s->rst_submitted_ && !nghttp2_session_get_stream_remote_close(session_, id)) {
-      s->rst_submitted_ = true;
-      nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
+      s->late_request_ = true;
+      worker_.timers().arm(s, H2Stream::kLateRequestMs, worker_.now_ms());
     }
   }
   return 0;
@@ -556,7 +676,13 @@ int H2ServerConnection::on_stream_close(int32_t stream_id, uint32_t error_code) 
   return 0;
 }
 
-void H2ServerConnection::on_drained() { schedule_send(); }
+void H2ServerConnection::on_drained() {
+  if (write_blocked_) {
+    write_blocked_ = false;
+    update_timer();
+  }
+  schedule_send();
+}
 
 // ---- timers, drain, close -------------------------------------------------------------
 
@@ -564,11 +690,13 @@ void H2ServerConnection::update_timer() {
   if (closing()) return;
   TimerKind want = TimerKind::none;
   if (header_block_stream_) want = TimerKind::request_headers;
+  else if (write_blocked_) want = TimerKind::send;
   else if (streams_.empty()) want = TimerKind::idle;
   if (want == timer_) return;
   timer_ = want;
   const config::Timeouts& t = cfg().timeouts;
   const uint64_t ms = want == TimerKind::request_headers ? static_cast<uint64_t>(t.request_headers.count())
+                      : want == TimerKind::send          ? static_cast<uint64_t>(t.send.count())
                       : want == TimerKind::idle          ? static_cast<uint64_t>(t.idle.count())
                                                          : 0;
   worker_.timers().arm(this, ms, worker_.now_ms());  // 0 disarms
@@ -578,7 +706,16 @@ void H2ServerConnection::on_timeout() {
   // An open header block that did not finish in time (slowloris), or no
   // stream for the idle timeout.
   log_debug("listener {}: h2 from {}: {} timeout", cfg().name, peer_ip_,
-            timer_ == TimerKind::request_headers ? "request headers" : "idle");
+            timer_ == TimerKind::request_headers ? "request headers"
+            : timer_ == TimerKind::send          ? "send"
+                                                 : "idle");
+  if (timer_ == TimerKind::send) {
+    // The client has read nothing for timeouts.send while our output was
+    // full: a GOAWAY would not get through either.
+    timer_ = TimerKind::none;
+    force_close();
+    return;
+  }
   timer_ = TimerKind::none;
   terminate(NGHTTP2_NO_ERROR);
 }

@@ -50,8 +50,10 @@ namespace moe {
 class Stream;
 class H2ServerConnection;
 
-// One HTTP/2 stream: the DownstreamCodec its Stream talks to.
-class H2Stream final : public DownstreamCodec {
+// One HTTP/2 stream: the DownstreamCodec its Stream talks to. Its timer is
+// the send timeout while response bytes wait, then ends a late request
+// (below).
+class H2Stream final : public DownstreamCodec, public TimerNode {
  public:
   H2Stream(H2ServerConnection& conn, int32_t id);
   ~H2Stream();
@@ -72,12 +74,34 @@ class H2Stream final : public DownstreamCodec {
   // next DATA frame (NGHTTP2_ERR_DEFERRED when none yet).
   ssize_t read_body(size_t max, uint32_t* flags);
 
+  // TimerNode: the client did not end a request we had answered in time
+  // (late_request_), or the response could not be sent for timeouts.send.
+  void on_timeout() override;
+
+  // The response is complete but the client is still sending (a direct
+  // response, a 413, an upstream that answered early). The stream stays
+  // open in nghttp2, so what the client sends is still checked (a
+  // content-length that does not match, pseudo-headers in trailers, bad
+  // padding get their RST_STREAM or GOAWAY), and its DATA is dropped. After
+  // kLateRequestMs, or more than kLateBodyMax bytes dropped, the stream is
+  // reset with NO_ERROR (RFC 9113 8.1).
+  static constexpr uint64_t kLateRequestMs = 1000;
+  static constexpr uint32_t kLateBodyMax = 64 * 1024;
+  // A stream's watermark (above_high_watermark) is what the client's
+  // windows let us send now, clamped to kMinBuffer ..
+  // TcpConnection::kHighWatermark: a client that opens no window costs this
+  // (and one upstream read) per stream, not the 256 KiB.
+  static constexpr size_t kMinBuffer = 16 * 1024;
+
   ListLink link;  // in the connection's stream list
 
  private:
   friend class H2ServerConnection;
   bool live() const;  // the Stream exists and has not finished
   size_t queued() const { return body_.size() - body_off_; }
+  size_t watermark() const;  // kMinBuffer .. kHighWatermark, from the client's windows
+  void sent_progress();       // (re)arms or disarms the send timeout
+  void end_late_request();  // RST_STREAM(NO_ERROR), see kLateRequestMs
 
   H2ServerConnection& conn_;
   int32_t id_;
@@ -90,6 +114,7 @@ class H2Stream final : public DownstreamCodec {
   h2::Trailers trailers_;
   size_t unconsumed_ = 0;      // request DATA bytes held back while read-disabled
   uint32_t header_bytes_ = 0;  // request header block, for max_request_headers
+  uint32_t late_bytes_ = 0;    // request DATA dropped after the response ended
   std::string_view authority_;
   bool headers_too_large_ = false;
   bool too_many_headers_ = false;
@@ -101,6 +126,7 @@ class H2Stream final : public DownstreamCodec {
   bool deferred_ = false;              // the data source said DEFERRED
   bool read_disabled_ = false;
   bool rst_submitted_ = false;
+  bool late_request_ = false;          // answered, the client still sending (kLateRequestMs)
   bool closed_ = false;                // nghttp2 closed the stream
 };
 
@@ -113,6 +139,20 @@ class H2ServerConnection final : public TcpConnection, public DownstreamConnecti
   static constexpr uint32_t kMaxConcurrentStreams = 100;
   static constexpr uint32_t kInitialWindow = 64 * 1024;
   static constexpr uint32_t kConnectionWindow = 1024 * 1024;
+  // HPACK expansion (HPACK bombs: 1-byte references to a 4 KiB table entry).
+  // A header block decoding to more than kBlockAbuseFactor times
+  // max_request_headers (or max_headers fields) ends the connection with
+  // GOAWAY(ENHANCE_YOUR_CALM) at once, before nghttp2 decodes the rest.
+  // Across blocks, decoded header bytes (name + value + 32 per field) may
+  // exceed kHpackRatio times the bytes received, plus kHpackBlockAllowance
+  // per block, by at most the credit cap (max(kHpackCreditMin, 16 x
+  // max_request_headers)). The allowance is the dynamic table's size: a
+  // block referencing every entry once costs at most that, so no request
+  // that does not repeat a table entry ever runs out.
+  static constexpr uint32_t kBlockAbuseFactor = 2;
+  static constexpr int64_t kHpackRatio = 128;
+  static constexpr int64_t kHpackBlockAllowance = 4096;  // SETTINGS_HEADER_TABLE_SIZE, nghttp2's default
+  static constexpr int64_t kHpackCreditMin = 1024 * 1024;
 
   // Takes over `fd` from an HTTP/1 connection that saw the preface.
   // `initial` holds every byte read so far (the preface first). On failure
@@ -123,8 +163,9 @@ class H2ServerConnection final : public TcpConnection, public DownstreamConnecti
   void start_drain() override;
   void force_close() override;
 
-  // TimerNode: request-headers timeout (a header block left open) or idle
-  // timeout (no stream).
+  // TimerNode: request-headers timeout (a header block left open), send
+  // timeout (the socket took nothing while our output was at the high
+  // watermark) or idle timeout (no stream).
   void on_timeout() override;
 
   // nghttp2 callbacks' targets (see the .cc for when each fires).
@@ -164,6 +205,8 @@ class H2ServerConnection final : public TcpConnection, public DownstreamConnecti
   void reset_all_streams();
   void update_timer();
   void terminate(uint32_t error_code);
+  int would_block();  // NGHTTP2_ERR_WOULDBLOCK, arming the send timeout
+  int hpack_abuse(const char* why);
   H2Stream* stream_of(int32_t id);
   const config::Listener& cfg() const {
     return worker_.config().listeners[static_cast<size_t>(listener_index_)];
@@ -177,12 +220,17 @@ class H2ServerConnection final : public TcpConnection, public DownstreamConnecti
   std::vector<nghttp2_nv> nva_;  // H2Stream's scratch for HEADERS and trailers (capacity kept)
   friend class H2Stream;
   IntrusiveList<H2Stream, &H2Stream::link> streams_;
-  enum class TimerKind : uint8_t { none, request_headers, idle };
+  enum class TimerKind : uint8_t { none, request_headers, send, idle };
   uint64_t reset_window_ms_ = 0;  // start of the current one-second RST window
   uint32_t resets_ = 0;           // RST_STREAM received in that window
   int32_t header_block_stream_ = 0;  // a HEADERS block is open (no END_HEADERS yet)
+  uint64_t block_bytes_ = 0;         // decoded bytes of the current header block
+  uint32_t block_fields_ = 0;        // and its fields
+  int64_t hpack_credit_ = 0;         // decoded header bytes we still take (kHpackRatio)
+  int64_t hpack_credit_cap_ = 0;
   TimerKind timer_ = TimerKind::none;
   bool send_scheduled_ = false;
+  bool write_blocked_ = false;      // a send callback said WOULDBLOCK; on_drained clears it
   bool in_recv_ = false;            // inside nghttp2_session_mem_recv
   bool closed_ = false;             // on_closed ran; a deferred send deletes us
 };

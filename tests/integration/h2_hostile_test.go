@@ -98,46 +98,150 @@ func TestH2cHostileFramesContained(t *testing.T) {
 	}
 }
 
-// TestH2cLateFramesAfterEarlyReplyIgnored: moe answers before the request
-// ends (a direct response) and resets the stream with NO_ERROR (RFC 9113
-// 8.1). The client's DATA and trailers already in flight for that stream
-// must then be ignored (5.1), not treated as frames on a closed stream: the
-// frame gate is strict only about streams the *client* ended. The
-// connection stays up and serves the next stream.
-func TestH2cLateFramesAfterEarlyReplyIgnored(t *testing.T) {
+// earlyReplyYAML: /early is a direct response, so moe answers a POST there
+// before the client has sent its body.
+func earlyReplyYAML(upAddr string) string {
+	return strings.Replace(h2YAML(1, upAddr), "    routes:\n", "    routes:\n      - match: {prefix: /early}\n        direct_response: {status: 403, body: \"no\"}\n", 1)
+}
+
+// earlyReply opens stream 1 with a POST to /early (no END_STREAM, extra
+// header fields after the pseudo-headers) and waits for moe's complete
+// answer.
+func earlyReply(t *testing.T, h *h2Raw, extra ...string) {
+	t.Helper()
+	h.write(appendFrame(nil, frameHeaders, flagEndHeaders, 1, requestBlock("POST", "/early", "h2.test", extra...)))
+	ex, frames, err := h.readUntil(10*time.Second, func(f h2Frame, ex map[uint32]*h2Exchange) bool {
+		return ex[1] != nil && (ex[1].Ended || ex[1].Reset != 0) || f.Type == frameGoaway
+	})
+	if err != nil || ex[1] == nil || !ex[1].Ended || ex[1].Reset != 0 {
+		t.Fatalf("early reply: exchange %+v, %d frames, %v", ex[1], len(frames), err)
+	}
+}
+
+// TestH2cLateFramesAfterEarlyReply: moe answers before the request ends (a
+// direct response). The stream stays open on moe's side until the client
+// ends its half (RFC 9113 8.1 allows a RST_STREAM(NO_ERROR) at once, but
+// then every protocol error in what the client still sends would go
+// unanswered: TestH2cProtocolErrorsAfterEarlyReply): a valid late body and
+// trailers close the stream without any RST_STREAM, and the connection
+// serves the next stream. A client that sends nothing more gets
+// RST_STREAM(NO_ERROR) after a second, and frames it sends for that stream
+// afterwards are ignored (5.1), not treated as frames on a closed stream:
+// the frame gate is strict only about streams the *client* ended.
+func TestH2cLateFramesAfterEarlyReply(t *testing.T) {
 	t.Parallel()
 	up := startEcho(t, "up")
-	y := strings.Replace(h2YAML(1, up.Addr), "    routes:\n", "    routes:\n      - match: {prefix: /early}\n        direct_response: {status: 403, body: \"no\"}\n", 1)
-	m := startMoe(t, y)
+	m := startMoe(t, earlyReplyYAML(up.Addr))
+	late := func(id uint32) []byte {
+		b := appendFrame(nil, frameData, 0, id, []byte("late body"))
+		return appendFrame(b, frameHeaders, flagEndHeaders|flagEndStream, id, hpackLiteral(nil, "x-trailer", "t", false))
+	}
+	next := func(h *h2Raw, what string) {
+		t.Helper()
+		h.get(3, "/next")
+		ex, frames, err := h.readUntil(10*time.Second, func(f h2Frame, ex map[uint32]*h2Exchange) bool {
+			return f.Type == frameGoaway || (ex[3] != nil && ex[3].Ended)
+		})
+		if err != nil {
+			t.Fatalf("%s: %v (%d frames)", what, err, len(frames))
+		}
+		for _, f := range frames {
+			if f.Type == frameGoaway {
+				_, code := goawayCode(f)
+				t.Fatalf("%s: GOAWAY code %#x", what, code)
+			}
+			if f.Type == frameRSTStream {
+				t.Fatalf("%s: %s %x", what, f, f.Payload)
+			}
+		}
+		if e := ex[3]; e == nil || !e.Ended || e.Reset != 0 || !strings.Contains(string(e.Body), "/next") {
+			t.Fatalf("%s: stream 3: %+v", what, e)
+		}
+	}
+
+	// The client finishes its request after the answer.
 	h := dialH2(t, m.Addr("listen"))
+	earlyReply(t, h)
+	h.write(late(1))
+	next(h, "valid late body and trailers")
+	h.c.Close()
+
+	// The client goes quiet: RST_STREAM(NO_ERROR) within a few seconds.
+	h = dialH2(t, m.Addr("listen"))
 	defer h.c.Close()
-	h.write(appendFrame(nil, frameHeaders, flagEndHeaders, 1, requestBlock("POST", "/early", "h2.test")))
-	// Wait for the reply and the RST_STREAM(NO_ERROR) of stream 1.
+	earlyReply(t, h)
+	start := time.Now()
 	ex, frames, err := h.readUntil(10*time.Second, func(f h2Frame, ex map[uint32]*h2Exchange) bool {
 		return f.Type == frameRSTStream && f.Stream == 1 || f.Type == frameGoaway
 	})
-	if err != nil || ex[1] == nil || ex[1].Reset != errCodeNo+1 || !ex[1].Ended {
-		t.Fatalf("early reply: exchange %+v, %d frames, %v", ex[1], len(frames), err)
+	if err != nil || ex[1] == nil || ex[1].Reset != errCodeNo+1 {
+		t.Fatalf("silent client: %+v, %d frames, %v", ex[1], len(frames), err)
 	}
-	// The client had more in flight: body and trailers for stream 1.
-	var late []byte
-	late = appendFrame(late, frameData, 0, 1, []byte("late body"))
-	late = appendFrame(late, frameHeaders, flagEndHeaders|flagEndStream, 1, hpackLiteral(nil, "x-trailer", "t", false))
-	h.write(late)
-	// Then a new stream on the same connection.
-	h.get(3, "/next")
-	ex, frames, err = h.readUntil(10*time.Second, func(f h2Frame, ex map[uint32]*h2Exchange) bool {
-		return f.Type == frameGoaway || (ex[3] != nil && ex[3].Ended)
-	})
-	if err != nil {
-		t.Fatalf("after the late frames: %v (%d frames)", err, len(frames))
+	if d := time.Since(start); d < 500*time.Millisecond || d > 5*time.Second {
+		t.Errorf("RST_STREAM(NO_ERROR) %v after the answer, want about 1 s", d)
 	}
-	if last := frames[len(frames)-1]; last.Type == frameGoaway {
-		_, code := goawayCode(last)
-		t.Fatalf("late frames on a stream moe reset got GOAWAY code %#x", code)
+	h.write(late(1))
+	next(h, "late frames on a stream moe reset")
+}
+
+// TestH2cProtocolErrorsAfterEarlyReply: a protocol error is one after moe
+// has answered too. moe answers a POST to a direct response at once; the
+// invalid frame the client sends next must still get its RFC 9113 answer
+// (h2spec's cases, which used to race moe's answer and its
+// RST_STREAM(NO_ERROR)): a stream error (RST_STREAM(PROTOCOL_ERROR) on
+// stream 1) or the connection error. The connection serves the next stream
+// after a stream error.
+func TestH2cProtocolErrorsAfterEarlyReply(t *testing.T) {
+	t.Parallel()
+	up := startEcho(t, "up")
+	m := startMoe(t, earlyReplyYAML(up.Addr))
+	const flagPadded = 0x8
+	cases := []struct {
+		name   string
+		extra  []string // request header fields
+		frames []byte
+		goaway bool
+	}{
+		{"content-length 1, 4 bytes of DATA", []string{"content-length", "1"},
+			appendFrame(nil, frameData, flagEndStream, 1, []byte("test")), false},
+		{"content-length 8, 4 bytes of DATA", []string{"content-length", "8"},
+			appendFrame(nil, frameData, flagEndStream, 1, []byte("test")), false},
+		{"pseudo-header in trailers", nil,
+			appendFrame(nil, frameHeaders, flagEndHeaders|flagEndStream, 1, hpackLiteral(nil, ":method", "POST", false)), false},
+		{"second HEADERS without END_STREAM", nil,
+			appendFrame(nil, frameHeaders, flagEndHeaders, 1, hpackLiteral(nil, "x-trailer", "t", false)), false},
+		{"DATA with a pad length over the payload", nil,
+			appendFrame(nil, frameData, flagPadded|flagEndStream, 1, []byte{6, 't', 'e', 's', 't'}), true},
 	}
-	if e := ex[3]; e == nil || !e.Ended || e.Reset != 0 || !strings.Contains(string(e.Body), "/next") {
-		t.Fatalf("stream 3: %+v", e)
+	for _, tc := range cases {
+		h := dialH2(t, m.Addr("listen"))
+		earlyReply(t, h, tc.extra...)
+		h.write(tc.frames)
+		ex, frames, err := h.readUntil(10*time.Second, func(f h2Frame, ex map[uint32]*h2Exchange) bool {
+			return f.Type == frameRSTStream && f.Stream == 1 || f.Type == frameGoaway
+		})
+		if err != nil {
+			t.Errorf("%s: no RST_STREAM or GOAWAY: %v (%d frames)", tc.name, err, len(frames))
+			h.c.Close()
+			continue
+		}
+		last := frames[len(frames)-1]
+		if tc.goaway {
+			if _, code := goawayCode(last); last.Type != frameGoaway || code != errCodeProtocol {
+				t.Errorf("%s: %s (code %#x), want GOAWAY(PROTOCOL_ERROR)", tc.name, last, code)
+			}
+		} else if last.Type != frameRSTStream || ex[1].Reset != errCodeProtocol+1 {
+			t.Errorf("%s: %s %x, want RST_STREAM(PROTOCOL_ERROR) on stream 1", tc.name, last, last.Payload)
+		} else {
+			h.get(3, "/next")
+			ex, _, err := h.readUntil(10*time.Second, func(f h2Frame, ex map[uint32]*h2Exchange) bool {
+				return f.Type == frameGoaway || (ex[3] != nil && ex[3].Ended)
+			})
+			if err != nil || ex[3] == nil || !ex[3].Ended || ex[3].Reset != 0 {
+				t.Errorf("%s: the next stream: %+v, %v", tc.name, ex[3], err)
+			}
+		}
+		h.c.Close()
 	}
 }
 

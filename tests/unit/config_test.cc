@@ -81,7 +81,7 @@ listeners:
     address: 127.0.0.1:8080
     http2: true
     limits: {max_request_headers: 32KiB, max_headers: 50, max_connections: 1000, max_request_body: 1MiB}
-    timeouts: {request_headers: 5s, idle: 2m}
+    timeouts: {request_headers: 5s, idle: 2m, send: 3s}
     filters:
       - name: traceid
         config: {header: x-request-id}
@@ -139,6 +139,7 @@ clusters:
   CHECK(l.limits.max_request_body == 1 << 20);
   CHECK(l.timeouts.request_headers == 5s);
   CHECK(l.timeouts.idle == 2min);
+  CHECK(l.timeouts.send == 3s);
   REQUIRE(l.filters.size() == 1);
   CHECK(l.filters[0].name == "traceid");
   CHECK(l.filters[0].config_json == R"({"header":"x-request-id"})");
@@ -212,6 +213,7 @@ TEST_CASE("config: defaults fill in what is not written", "[config]") {
   CHECK_FALSE(l.http2);
   CHECK(l.limits.max_request_headers == 60 * 1024);
   CHECK(l.limits.max_headers == 100);
+  CHECK(l.timeouts.send == 30s);
   CHECK(l.timeouts.request_headers == 10s);
   CHECK(l.routes[0].name == "a/0");
   CHECK(l.routes[0].timeout == 15s);
@@ -761,7 +763,7 @@ clusters:
   CHECK(j.find(R"("admin":{"address":null,"allowed_hosts":[],"max_connections":64,"max_request_headers":16384,)"
                R"("timeouts":{"request_headers":"10s","idle":"1m"}})") != std::string::npos);
   CHECK(j.find(R"("max_request_headers":61440)") != std::string::npos);
-  CHECK(j.find(R"("timeouts":{"request_headers":"10s","idle":"1m"})") != std::string::npos);
+  CHECK(j.find(R"("timeouts":{"request_headers":"10s","idle":"1m","send":"30s"})") != std::string::npos);
   CHECK(j.find(R"("config":{"k":"v"},"timeout":"5s","on_error":"fail_closed")") != std::string::npos);
   CHECK(j.find(R"("match":{"prefix":"/api"},"cluster":"c","timeout":"15s")") != std::string::npos);
   CHECK(j.find(R"("endpoints":["127.0.0.1:9000"],"protocol":"http1","lb":"round_robin")") !=
