@@ -296,10 +296,19 @@ void Stream::on_tunnel_data(const char* p, size_t n) {
   // past the watermark the client is not read (open_tunnel resumes it). If
   // the answer is not a tunnel, they are dropped with the connection.
   tunnel_early_.append(p, n);
-  if (tunnel_early_.size() > TcpConnection::kHighWatermark && !downstream_read_disabled_) {
-    downstream_read_disabled_ = true;
-    downstream_.read_disable(true);
-  }
+  if (tunnel_early_.size() > TcpConnection::kHighWatermark) pause_downstream();
+}
+
+void Stream::pause_downstream() {
+  if (downstream_read_disabled_) return;
+  downstream_read_disabled_ = true;
+  downstream_.read_disable(true);
+}
+
+void Stream::resume_downstream() {
+  if (!downstream_read_disabled_) return;
+  downstream_read_disabled_ = false;
+  downstream_.read_disable(false);
 }
 
 void Stream::open_tunnel() {
@@ -307,10 +316,7 @@ void Stream::open_tunnel() {
     upstream_->encode_data(tunnel_early_.data(), tunnel_early_.size(), false);
     std::string().swap(tunnel_early_);
   }
-  if (downstream_read_disabled_ && upstream_ && !upstream_->above_high_watermark()) {
-    downstream_read_disabled_ = false;
-    downstream_.read_disable(false);
-  }
+  if (downstream_read_disabled_ && upstream_ && !upstream_->above_high_watermark()) resume_downstream();
 }
 
 void Stream::body_size_changed() {
@@ -334,18 +340,12 @@ void Stream::body_size_changed() {
 void Stream::forward_request_data(const char* p, size_t n) {
   if (upstream_ready_ && !go_pending_) {
     upstream_->encode_data(p, n, false);
-    if (upstream_->above_high_watermark() && !downstream_read_disabled_) {
-      downstream_read_disabled_ = true;
-      downstream_.read_disable(true);
-    }
+    if (upstream_->above_high_watermark()) pause_downstream();
     return;
   }
   // No upstream yet (filters, connecting, pending): hold the bytes, bounded.
   pending_body_.append(p, n);
-  if (pending_body_.size() > TcpConnection::kHighWatermark && !downstream_read_disabled_) {
-    downstream_read_disabled_ = true;
-    downstream_.read_disable(true);
-  }
+  if (pending_body_.size() > TcpConnection::kHighWatermark) pause_downstream();
 }
 
 void Stream::on_request_trailers() {
@@ -472,10 +472,7 @@ void Stream::on_upstream_ready(UpstreamCodec& up) {
     if (request_has_trailers_) up.encode_trailers(request_trailers_);
     else up.encode_data(nullptr, 0, true);
   }
-  if (downstream_read_disabled_ && !up.above_high_watermark()) {
-    downstream_read_disabled_ = false;
-    downstream_.read_disable(false);
-  }
+  if (downstream_read_disabled_ && !up.above_high_watermark()) resume_downstream();
 }
 
 void Stream::on_upstream_failure(UpstreamFailure why, std::string_view detail, std::string_view endpoint) {
@@ -727,10 +724,7 @@ void Stream::release_held_response() {
 }
 
 void Stream::on_upstream_drained() {
-  if (downstream_read_disabled_) {
-    downstream_read_disabled_ = false;
-    downstream_.read_disable(false);
-  }
+  resume_downstream();
 }
 
 void Stream::on_timeout() {
@@ -1059,10 +1053,7 @@ void Stream::continue_after_go(uint32_t kind, int32_t r) {
     default:
       break;
   }
-  if (downstream_read_disabled_ && (!upstream_ || !upstream_->above_high_watermark())) {
-    downstream_read_disabled_ = false;
-    downstream_.read_disable(false);
-  }
+  if (downstream_read_disabled_ && (!upstream_ || !upstream_->above_high_watermark())) resume_downstream();
 }
 
 // ---- ending ---------------------------------------------------------------

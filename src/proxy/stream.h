@@ -132,6 +132,9 @@ class Stream final : public TimerNode {
   // Tunnel payload (CONNECT data, bytes after an Upgrade request): held in
   // tunnel_early_ until the upstream agrees (open_tunnel), then forwarded.
   void on_tunnel_data(const char* p, size_t n);
+  // Backpressure on the client: stop / start reading it (once each).
+  void pause_downstream();
+  void resume_downstream();
   void open_tunnel();
   void encode_response_headers(bool end_stream);
   void encode_response_data(const char* p, size_t n, bool end_stream);
