@@ -318,6 +318,7 @@ func (w *workerTable) release(st *streamState) {
 		st.chain, st.rawInfo, st.infoSet, st.haveReq, st.haveResp = nil, nil, false, false, false
 		st.strs = st.strs[:0]
 		st.reqBuf, st.respBuf, st.afterResume, st.created, st.done = bufState{}, bufState{}, nil, 0, false
+		st.repliedBy = 0
 		// A Resume no hook took (made in NewFilter, say). resumeReq
 		// implies signal, so the usual stream neither touches the line of
 		// the fields under mu nor pays an atomic store (an XCHG).
@@ -489,10 +490,10 @@ func onResume(ev *abi.Event) int32 {
 		timeoutsTotal(cf.name).Inc()
 		Log(LevelWarn, fmt.Sprintf("go filter %q timed out after %v (%s)", cf.name, cf.timeout, onErr(cf.failOpen)))
 		if !cf.failOpen {
-			return st.sendReply(&localReply{status: 504, body: []byte("filter " + cf.name + " timed out\n")})
+			return st.sendReply(&localReply{status: 504, body: []byte("filter " + cf.name + " timed out\n")}, i)
 		}
 	} else if r != nil {
-		return st.sendReply(r)
+		return st.sendReply(r, i)
 	}
 	st.c.next = i + 1
 	st.afterResume = fn
@@ -510,7 +511,7 @@ func onErr(failOpen bool) string {
 // failStream answers a stream Go has no state for.
 func failStream(ev *abi.Event, status int, msg string) int32 {
 	st := &streamState{ops: ev.Ops, cur: -1}
-	return st.sendReply(&localReply{status: status, body: []byte(msg + "\n")})
+	return st.sendReply(&localReply{status: status, body: []byte(msg + "\n")}, -1)
 }
 
 // startEvent points the stream's views at the event and sets the cursor.
@@ -607,7 +608,7 @@ func (st *streamState) drive() int32 {
 		i, creating := st.cur, st.creating
 		st.cur, st.creating, st.afterResume = -1, false, nil
 		if i < 0 || st.chain == nil || !st.chain.filters[i].failOpen {
-			return st.sendReply(&localReply{status: 500})
+			return st.sendReply(&localReply{status: 500}, i)
 		}
 		if !creating { // a failed NewFilter leaves a nil filter, skipped
 			st.c.next = i + 1
@@ -659,7 +660,8 @@ func (st *streamState) run() int32 {
 		}
 		i := c.next
 		f := st.filters[i]
-		if fs[i].hooks&(1<<c.stage) == 0 || f == nil {
+		if fs[i].hooks&(1<<c.stage) == 0 || f == nil ||
+			(st.repliedBy > 0 && i >= st.repliedBy && c.stage >= abi.EvResponseHeaders) {
 			c.next++
 			continue
 		}
@@ -696,7 +698,7 @@ func (st *streamState) run() int32 {
 			return abi.StopAndBuffer
 		case LocalReply:
 			return st.sendReply(&localReply{status: 500,
-				body: []byte("filter " + fs[i].name + " returned LocalReply without SendLocalReply\n")})
+				body: []byte("filter " + fs[i].name + " returned LocalReply without SendLocalReply\n")}, i)
 		default:
 			panic(fmt.Sprintf("hook returned unknown Status %d", status))
 		}
@@ -715,7 +717,7 @@ func (st *streamState) async(i int, status Status) (r int32, handled, goOn bool)
 		st.signal.Store(0)
 		st.mu.Unlock()
 		if rep != nil {
-			return st.sendReply(rep), true, false
+			return st.sendReply(rep, i), true, false
 		}
 		st.afterResume = fn
 		return 0, false, true
@@ -816,7 +818,16 @@ func (st *streamState) done1(f DoneFilter, i int, d DoneInfo) {
 
 // sendReply records a local reply in the ops. moe shapes it for a gRPC
 // request on the C++ side (src/proxy/grpc.h), as it does its own replies.
-func (st *streamState) sendReply(r *localReply) int32 {
+// from is the filter the reply comes from (-1: none). A reply made on the
+// request side limits the reply's response hooks to the filters the
+// request reached: from and those before it (as Envoy skips the encoder
+// filters after the one that replied). A filter after it never saw the
+// request; its response hooks would run on state its request hook never
+// set (docs/go-filters.md, Chain semantics).
+func (st *streamState) sendReply(r *localReply, from int) int32 {
+	if from >= 0 && st.c.stage < abi.EvResponseHeaders && st.repliedBy == 0 {
+		st.repliedBy = from + 1
+	}
 	st.cur = -1
 	status, headers, body := r.status, r.headers, r.body
 	for _, h := range headers {

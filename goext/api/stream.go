@@ -322,6 +322,7 @@ type streamState struct {
 	handle      uint64
 	c           cursor // where the chain is
 	cur         int    // the filter running now (-1: none)
+	repliedBy   int    // 1 + the filter that made a local reply on the request side (0: none)
 	created     int    // filters made so far (NewFilter)
 	afterResume func() // a ResumeWith function to run before going on
 	kv          map[string]string

@@ -211,6 +211,7 @@ type Stream struct {
 	done     bool
 	buf      [2]*[]byte // per direction: buffering after StopAndBuffer
 	replyHdr Headers
+	replying bool     // replyHooks is running
 	later    []abi.Op // Stream.AddResponseHeader, for the response head to come
 }
 
@@ -502,9 +503,32 @@ func (s *Stream) cross(ev *abi.Event, body *[]byte) api.Status {
 		s.poison(arrays)
 	}
 	if r == abi.LocalReply {
+		s.replyHooks()
 		s.ended = true
 	}
 	return api.Status(r)
+}
+
+// replyHooks runs the response-headers hooks on a local reply, as moe does
+// (Stream::send_reply): one event with the reply as the response; header
+// ops apply to the reply, a further reply or Pending is ignored. The
+// engine decides which filters it reaches (those the request reached).
+func (s *Stream) replyHooks() {
+	if s.replying || s.Reply == nil || !s.c.Wants(int(abi.EvResponseHeaders)) {
+		return
+	}
+	s.replying = true
+	defer func() { s.replying = false }()
+	s.Response.Status = s.Reply.Status
+	s.Response.Headers = s.Reply.Headers
+	ev := s.newEvent(abi.EvResponseHeaders, len(s.Reply.Body) == 0)
+	s.Ops = nil
+	arrays := s.fill(ev)
+	host.E.OnEvent(ev)
+	s.poison(arrays)
+	s.goState = ev.GoState
+	s.apply(ev, nil)
+	s.Reply.Headers = s.Response.Headers
 }
 
 func (s *Stream) apply(ev *abi.Event, body *[]byte) {

@@ -875,7 +875,8 @@ void Stream::fill_event(moe_event& ev, uint32_t kind, bool end_stream, std::stri
     ev.bytes_sent = bytes_sent_;
     // DONE comes from finish(), which read the clock once (end_us_).
     ev.duration_ns = static_cast<int64_t>((end_us_ - start_us_) * 1000);
-    ev.upstream_ns = upstream_start_us_ ? static_cast<int64_t>((end_us_ - upstream_start_us_) * 1000) : -1;
+    // 0 when no upstream was used (DoneInfo.UpstreamTime's godoc).
+    ev.upstream_ns = upstream_start_us_ ? static_cast<int64_t>((end_us_ - upstream_start_us_) * 1000) : 0;
   }
   ev.info = &info_;
 }

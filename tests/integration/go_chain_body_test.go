@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"testing"
+	"time"
 )
 
 // TestGoBodyArrivesWhileEarlierFilterPending: filter A (test_async) is
@@ -57,5 +58,57 @@ func TestGoBodyArrivesWhileEarlierFilterPending(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestGoLocalReplySkipsLaterFiltersResponseHooks: when a filter answers
+// with a local reply from its request side, only the filters the request
+// reached (it and those before it) run their response hooks on the reply,
+// as Envoy skips the encoder filters after the replying one. A filter after
+// it never saw the request (issue 13, defect 3). filtertest holds to the
+// same rule (goext/filtertest/chain_test.go).
+func TestGoLocalReplySkipsLaterFiltersResponseHooks(t *testing.T) {
+	t.Parallel()
+	requireGo(t)
+	p := testPlugins(t)
+	up := startEcho(t, "up")
+	m := startMoe(t, pluginYAML(1, []string{p.TestFilters},
+		[3]string{"reply_first", "listen", "      - name: test_reply\n      - name: test_probe"},
+		[3]string{"probe_first", "listen2", "      - name: test_probe\n      - name: test_reply"},
+	), "up", up.Addr)
+	// One request through the upstream first: the probe's gauge holds its
+	// upstream time (> 0), so the local replies' value is seen replacing it.
+	if st, _, _ := httpGet(t, "http://"+m.Addr("listen2")+"/through"); st != 200 {
+		t.Fatalf("status %d through the upstream", st)
+	}
+	if !waitFor(5*time.Second, func() bool {
+		v, ok := statValue(t, m, "moe_go_filter_test_probe_upstream_ns", map[string]string{"filter": "test_probe"})
+		return ok && v > 0
+	}) {
+		t.Fatalf("the probe's OnDone did not record an upstream time")
+	}
+	for _, tc := range []struct {
+		listen, probe string
+	}{{"listen", ""}, {"listen2", "ran"}} {
+		st, hdr, _ := httpGet(t, "http://"+m.Addr(tc.listen)+"/x", "X-Deny", "1")
+		if st != 403 {
+			t.Fatalf("%s: status %d, want test_reply's 403", tc.listen, st)
+		}
+		if got := hdr.Get("X-Probe"); got != tc.probe || hdr.Get("X-Probe-No-Request") != "" {
+			t.Fatalf("%s: x-probe %q (no-request %q), want %q", tc.listen, got, hdr.Get("X-Probe-No-Request"), tc.probe)
+		}
+	}
+	if up.Count() != 1 {
+		t.Fatalf("the upstream got %d requests, want 1 (the first)", up.Count())
+	}
+	// DoneInfo.UpstreamTime is 0 when there was no upstream, as its godoc
+	// says (it was -1ns: issue 13, defect 4).
+	var v float64
+	waitFor(5*time.Second, func() bool {
+		v, _ = statValue(t, m, "moe_go_filter_test_probe_upstream_ns", map[string]string{"filter": "test_probe"})
+		return v <= 0
+	})
+	if v != 0 {
+		t.Fatalf("UpstreamTime of a local reply: %vns, want 0", v)
 	}
 }

@@ -13,9 +13,16 @@
 //	test_async   goes Pending and resumes from a goroutine (s.Go), setting
 //	             x-async: resumed on the request; a request with x-gc runs
 //	             runtime.GC() in that goroutine first
-//	test_stall   sleeps x-stall-ms milliseconds in OnRequestHeaders, on the
-//	             worker thread: it breaks the filter contract on purpose, for
-//	             tests that need the worker busy while something else happens
+//	test_probe   sets x-probe: ran on every response it sees, and
+//	             x-probe-no-request: 1 when its request hook did not run
+//	             for that stream (the chain-semantics tests); OnDone stores
+//	             DoneInfo.UpstreamTime in the gauge
+//	             moe_go_filter_test_probe_upstream_ns
+
+// test_stall   sleeps x-stall-ms milliseconds in OnRequestHeaders, on the
+//
+//	worker thread: it breaks the filter contract on purpose, for
+//	tests that need the worker busy while something else happens
 package main
 
 import (
@@ -122,6 +129,33 @@ func (asyncFilter) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, _ bool
 	return api.Pending
 }
 
+// test_probe
+
+type probeFilter struct{}
+
+var (
+	_ api.RequestHeadersFilter  = probeFilter{}
+	_ api.ResponseHeadersFilter = probeFilter{}
+	_ api.DoneFilter            = probeFilter{}
+
+	probeUpstream = api.NewGauge("test_probe", "test_probe_upstream_ns", "DoneInfo.UpstreamTime of the last stream.")
+)
+
+func (probeFilter) OnDone(s *api.Stream, d api.DoneInfo) { probeUpstream.Set(float64(d.UpstreamTime)) }
+
+func (probeFilter) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+	s.Set("test_probe", "request")
+	return api.Continue
+}
+
+func (probeFilter) OnResponseHeaders(s *api.Stream, h *api.ResponseHeaders, _ bool) api.Status {
+	h.Set("x-probe", "ran")
+	if _, ok := s.Get("test_probe"); !ok {
+		h.Set("x-probe-no-request", "1")
+	}
+	return api.Continue
+}
+
 // test_stall
 
 type stallFilter struct{}
@@ -138,6 +172,9 @@ func (stallFilter) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, _ bool
 }
 
 func init() {
+	api.Register("test_probe", func(raw json.RawMessage) (api.Factory, error) {
+		return api.Shared(probeFilter{}), nil
+	})
 	api.Register("test_stall", func(raw json.RawMessage) (api.Factory, error) {
 		return api.Shared(stallFilter{}), nil
 	})

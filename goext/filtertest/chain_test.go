@@ -1,0 +1,81 @@
+package filtertest_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"moe/goext/api"
+	"moe/goext/filtertest"
+)
+
+// Filters for the chain-semantics rows; the integration tests run the same
+// rows through moe with the test plugin's test_reply and test_probe.
+type ftReply struct{}
+
+func (ftReply) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+	if _, ok := h.Lookup("x-deny"); !ok {
+		return api.Continue
+	}
+	s.SendLocalReply(403, nil, []byte("denied\n"))
+	return api.LocalReply
+}
+
+type ftProbe struct{}
+
+func (ftProbe) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+	s.Set("ft_probe", "request")
+	return api.Continue
+}
+
+func (ftProbe) OnResponseHeaders(s *api.Stream, h *api.ResponseHeaders, _ bool) api.Status {
+	h.Set("x-probe", "ran")
+	if _, ok := s.Get("ft_probe"); !ok {
+		h.Set("x-probe-no-request", "1")
+	}
+	return api.Continue
+}
+
+func init() {
+	api.Register("ft_reply", func(json.RawMessage) (api.Factory, error) { return api.Shared(ftReply{}), nil })
+	api.Register("ft_probe", func(json.RawMessage) (api.Factory, error) { return api.Shared(ftProbe{}), nil })
+}
+
+// TestLocalReplyResponseHooksOnlyForReachedFilters: a local reply from the
+// request side runs the response hooks of the filters the request reached
+// (the replier and those before it), not of the ones after it.
+func TestLocalReplyResponseHooksOnlyForReachedFilters(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		chain []string
+		probe string
+	}{
+		{"reply_first", []string{"ft_reply", "ft_probe"}, ""},
+		{"probe_first", []string{"ft_probe", "ft_reply"}, "ran"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var fs []filtertest.Filter
+			for _, n := range tc.chain {
+				fs = append(fs, filtertest.Filter{Name: n})
+			}
+			s := filtertest.MustChain(t, fs...).NewStream(t)
+			if st := s.RequestHeaders("GET", "/x", filtertest.Headers{{"host", "a"}, {"x-deny", "1"}}, true); st != api.LocalReply {
+				t.Fatalf("status %v, want LocalReply", st)
+			}
+			if s.Reply == nil || s.Reply.Status != 403 {
+				t.Fatalf("reply %+v, want 403", s.Reply)
+			}
+			got := ""
+			for _, h := range s.Reply.Headers {
+				if h[0] == "x-probe-no-request" {
+					t.Fatalf("a filter the request never reached ran its response hook: %v", s.Reply.Headers)
+				}
+				if h[0] == "x-probe" {
+					got = h[1]
+				}
+			}
+			if got != tc.probe {
+				t.Fatalf("x-probe %q, want %q (reply headers %v)", got, tc.probe, s.Reply.Headers)
+			}
+		})
+	}
+}
