@@ -629,7 +629,8 @@ void Stream::on_response_trailers() {
     return;
   }
   if (resp_buffering_) {
-    // Buffered responses end as sized bodies; their trailers are dropped.
+    // They follow the buffered body (finish_response_buffer).
+    resp_trailers_held_ = true;
     on_response_end();
     return;
   }
@@ -676,20 +677,37 @@ void Stream::finish_response_buffer() {
   if (finished_ || r == MOE_LOCAL_REPLY) return;
   if (body.data() != resp_body_.data() || body.size() != resp_body_.size()) resp_body_.assign(body);
   resp_buffering_ = false;
+  // A buffered message keeps its trailers (a gRPC status is in them): the
+  // trailers hooks run after the whole body, and the body goes out framed so
+  // that trailers can follow it (chunked to an HTTP/1.1 client, DATA then
+  // HEADERS on h2). They were dropped, with the response sent sized.
+  const bool trailers = resp_trailers_held_;
+  resp_trailers_held_ = false;
+  if (trailers && wants(MOE_EV_RESPONSE_TRAILERS)) {
+    call_go(MOE_EV_RESPONSE_TRAILERS, true, nullptr);
+    if (finished_) return;
+  }
   if (resp_held_) {
-    // Content-Length fix-up: the body is whole and may have changed size.
+    // Framing fix-up: the body is whole and may have changed size.
     resp_held_ = false;
-    response_.content_length = static_cast<int64_t>(resp_body_.size());
-    response_.has_body = !resp_body_.empty();
-    response_.headers.set("content-length", std::to_string(resp_body_.size()));
-    encode_response_headers(resp_body_.empty());
+    if (trailers) {
+      response_.content_length = -1;
+      response_.has_body = true;
+      response_.headers.remove("content-length");
+    } else {
+      response_.content_length = static_cast<int64_t>(resp_body_.size());
+      response_.has_body = !resp_body_.empty();
+      response_.headers.set("content-length", std::to_string(resp_body_.size()));
+    }
+    encode_response_headers(resp_body_.empty() && !trailers);
   }
   // (Headers that went out before a filter chose to buffer keep their
   // framing: a filter that changes a body's size must buffer from the
   // response headers on; docs/go-filters.md says so.)
   response_done_ = true;
-  if (!resp_body_.empty()) encode_response_data(resp_body_.data(), resp_body_.size(), true);
+  if (!resp_body_.empty()) encode_response_data(resp_body_.data(), resp_body_.size(), !trailers);
   std::string().swap(resp_body_);
+  if (trailers) downstream_.encode_trailers(response_trailers_);
   finish();
 }
 
