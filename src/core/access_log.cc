@@ -105,6 +105,8 @@ void AccessLog::log(int worker, const AccessRecord& r) {
     append_json_string(out, r.method);
     out += ",\"path\":";
     append_json_string(out, r.path);
+    out += ",\"upstream_path\":";
+    append_json_string(out, r.upstream_path);
     out += ",\"protocol\":";
     append_json_string(out, r.protocol);
     fmt::format_to(it, ",\"status\":{},\"bytes_received\":{},\"bytes_sent\":{},\"duration_ms\":{:.3f},",
@@ -126,6 +128,7 @@ void AccessLog::log(int worker, const AccessRecord& r) {
     out += "}\n";
   } else {
     // time "METHOD PATH PROTO" status bytes_in bytes_out total_ms upstream_ms upstream flags listener route request_id
+    // upstream_path
     append_time(out);
     out += " \"";
     append_text(out, r.method);
@@ -147,6 +150,8 @@ void AccessLog::log(int worker, const AccessRecord& r) {
     append_text(out, r.route);
     out.push_back(' ');
     append_text(out, r.request_id);
+    out.push_back(' ');
+    append_text(out, r.upstream_path);
     out.push_back('\n');
   }
 }

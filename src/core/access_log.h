@@ -21,7 +21,8 @@
 namespace moe {
 
 struct AccessRecord {
-  std::string_view method, path, protocol;
+  std::string_view method, path, protocol;  // path: as the client sent it
+  std::string_view upstream_path;            // as forwarded (normalised, rewritten); empty when not proxied
   int status = 0;
   uint64_t bytes_received = 0, bytes_sent = 0;
   uint64_t duration_us = 0;

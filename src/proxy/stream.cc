@@ -83,6 +83,7 @@ void Stream::on_request_headers(bool end_stream) {
   // gRPC (proxy/grpc.h) rides on HTTP/2 only: HTTP/1 requests skip the
   // header lookup.
   grpc_ = request_.version_major == 2 && grpc::is_grpc(request_.headers.get("content-type"));
+  received_path_ = request_.path();  // for the access log: a normalised or rewritten path gets a new view
   // The common path is one scan, here; the rest is out of line.
   if (!path_is_normal(request_.path(), lc.path_normalization) && !normalize_request_path(lc, false)) return;
   match(lc);
@@ -1201,7 +1202,8 @@ void Stream::finish() {
     const config::Listener& lc = listener_config();
     AccessRecord r;
     r.method = request_.method();
-    r.path = request_.path();
+    r.path = received_path_.empty() ? request_.path() : received_path_;
+    if (!upstream_host_.empty()) r.upstream_path = request_.path();  // an endpoint was tried
     r.protocol = downstream_.protocol();
     r.status = status;
     r.bytes_received = bytes_received_;

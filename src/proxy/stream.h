@@ -190,6 +190,7 @@ class Stream final : public TimerNode {
   HeaderMap response_trailers_;
   std::string pending_body_;  // request bytes waiting for the upstream
   std::string tunnel_early_;  // tunnel payload before the upstream's 101 / 2xx
+  std::string_view received_path_;  // the path as the client sent it (arena view)
 
   uint64_t start_us_;
   uint64_t upstream_start_us_ = 0;

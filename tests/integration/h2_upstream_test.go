@@ -437,7 +437,7 @@ func TestH2UpstreamLargeResponse(t *testing.T) {
 	}
 	// The slow stream is still open: moe logs a stream when it ends (the
 	// log is written about every 200 ms), and only the 3 fast ones have.
-	bigDone := func() int { return strings.Count(readFileString(filepath.Join(m.Dir, "access.log")), `"/big"`) }
+	bigDone := func() int { return strings.Count(readFileString(filepath.Join(m.Dir, "access.log")), `"path":"/big"`) }
 	if !waitFor(5*time.Second, func() bool { return bigDone() >= 3 }) {
 		t.Fatalf("access log: %d /big streams ended, want the 3 fast ones", bigDone())
 	}

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -227,5 +228,45 @@ func TestAccessLogNamesFailedEndpoint(t *testing.T) {
 	}
 	if fmt.Sprint(e["flags"]) != "UF" || fmt.Sprint(e["upstream_host"]) != dead {
 		t.Fatalf("access log flags %v upstream_host %v, want UF and %s", e["flags"], e["upstream_host"], dead)
+	}
+}
+
+// TestAccessLogPathAsReceived: the access log's path is what the client
+// sent, whatever normalisation and prefix_rewrite made of it; the path that
+// went upstream is its own field (upstream_path, "" when nothing was
+// forwarded). Proxied requests logged the rewritten path, local replies
+// the original.
+func TestAccessLogPathAsReceived(t *testing.T) {
+	t.Parallel()
+	up := startEcho(t, "up")
+	m := startMoe(t, yamlMain+`    routes:
+      - match: {prefix: /api/}
+        cluster: up
+        prefix_rewrite: /
+      - match: {prefix: /}
+        direct_response: {status: 200, body: "direct\n"}
+clusters:
+  - name: up
+    endpoints: ["{{up}}"]
+`, "up", up.Addr)
+	c := dial(t, m.Addr("listen"))
+	br := bufio.NewReader(c)
+	fmt.Fprintf(c, "GET /api//x/../y?q=1 HTTP/1.1\r\nHost: h\r\n\r\nGET /here/./d HTTP/1.1\r\nHost: h\r\n\r\n")
+	for i := 0; i < 2; i++ {
+		if r := readRawResponse(t, br, "GET"); r.Status != 200 {
+			t.Fatalf("response %d: status %d", i, r.Status)
+		}
+	}
+	if reqs := up.Requests(); len(reqs) != 1 || reqs[0].Target != "/y?q=1" {
+		t.Fatalf("upstream got %+v, want one request for /y?q=1", reqs)
+	}
+	for _, tc := range []struct{ path, upstream string }{{"/api//x/../y?q=1", "/y?q=1"}, {"/here/./d", ""}} {
+		e := waitEntry(t, m.Dir+"/access.log", tc.path)
+		if e == nil {
+			return
+		}
+		if fmt.Sprint(e["upstream_path"]) != tc.upstream {
+			t.Fatalf("access log for %s: upstream_path %v, want %q", tc.path, e["upstream_path"], tc.upstream)
+		}
 	}
 }
