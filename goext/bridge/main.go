@@ -76,8 +76,12 @@ func moe_go_set_async_procs(n C.int32_t) (ret C.int32_t) {
 
 //export moe_go_load_plugin
 func moe_go_load_plugin(path *C.char, pathLen C.uint32_t) (ret *C.char) {
-	defer recoverExport("moe_go_load_plugin", func() { ret = C.CString("panic while loading a Go plugin (see the log)") })
 	p := C.GoStringN(path, C.int(pathLen))
+	// A panic here is the plugin's init (plugin.Open runs it): the error
+	// names the file, and the log has the stack.
+	defer recoverExport("moe_go_load_plugin", func() {
+		ret = C.CString(fmt.Sprintf("Go plugin %s: panicked while loading (its init functions); the log has the stack", p))
+	})
 	hostInfo, _ := debug.ReadBuildInfo()
 	if err := plugincheck.Check(p, hostInfo); err != nil {
 		return C.CString(err.Error())
@@ -89,6 +93,10 @@ func moe_go_load_plugin(path *C.char, pathLen C.uint32_t) (ret *C.char) {
 		msg := err.Error()
 		if strings.Contains(msg, "different version of package") {
 			msg += "; " + plugincheck.Hint
+		}
+		if strings.Contains(msg, "plugin already loaded") {
+			// Go knows a plugin by its module path, not its file.
+			msg += ": a plugin with the same module path is loaded already; give each plugin its own module path (the module line of its go.mod)"
 		}
 		return C.CString(fmt.Sprintf("Go plugin %s: %s", p, msg))
 	}

@@ -7,11 +7,13 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -337,6 +339,33 @@ log: {level: info, access_log: "off"}
 	t.Run("built_without_script_startup", func(t *testing.T) {
 		path, _ := write("notrim", goYAMLPlugins(p.NoTrimpath), "      - name: hello")
 		expectError(t, 0, path, nil, regexp.MustCompile(q(p.NoTrimpath)), regexp.MustCompile(`scripts/build-plugin\.sh`))
+	})
+	t.Run("same_module_path_twice", func(t *testing.T) {
+		// Another file, the same plugin: Go knows plugins by module path.
+		twin := filepath.Join(dir, "hello-twin.so")
+		b, err := os.ReadFile(p.Hello)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(twin, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		path, _ := write("twin", goYAMLPlugins(p.Hello, twin), "")
+		expectError(t, 0, path, nil, regexp.MustCompile(q(twin)), regexp.MustCompile(`same module path`))
+	})
+	t.Run("init_panics", func(t *testing.T) {
+		path, _ := write("panicinit", goYAMLPlugins(p.TestFilters), "")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, "-c", path)
+		cmd.Env = append(os.Environ(), "MOE_TEST_PLUGIN_PANIC=1")
+		out, err := cmd.CombinedOutput()
+		if err == nil || ctx.Err() != nil {
+			t.Fatalf("moe with a plugin whose init panics: %v (ctx %v)\n%s", err, ctx.Err(), out)
+		}
+		if !strings.Contains(string(out), "Go plugin "+p.TestFilters+": panicked while loading") {
+			t.Fatalf("the error does not name the plugin file:\n%s", out)
+		}
 	})
 	unregistered := "      - name: nosuch_filter\n        config: {a: 1}"
 	badConfig := "      - name: ratelimit\n        config: {rate: -5}"

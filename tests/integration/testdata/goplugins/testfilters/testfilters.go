@@ -29,6 +29,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"runtime"
 	"strconv"
 	"time"
@@ -172,6 +173,10 @@ func (stallFilter) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, _ bool
 }
 
 func init() {
+	// For the plugin-failure test: a plugin whose init panics.
+	if os.Getenv("MOE_TEST_PLUGIN_PANIC") != "" {
+		panic("testfilters: MOE_TEST_PLUGIN_PANIC is set")
+	}
 	api.Register("test_probe", func(raw json.RawMessage) (api.Factory, error) {
 		return api.Shared(probeFilter{}), nil
 	})
