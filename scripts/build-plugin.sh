@@ -8,15 +8,27 @@
 #     module exactly as when moe was built (a `require`d or `replace`d goext
 #     gets other file names and plugin.Open refuses it).
 # The go.work is temporary (GOWORK=...): DIR is not modified.
+#
+# build-plugin.sh --test DIR [GO TEST ARGS...]: run the plugin's own tests
+# (`go test ./...` in DIR, filtertest included) with the same go.work and
+# toolchain, which a plugin module needs to resolve moe/goext.
 # See docs/go-filters.md and docs/design/go-embedding-findings.md.
 set -euo pipefail
-if [[ $# -ne 2 ]]; then
-  echo "usage: $0 PLUGIN_DIR OUT.so" >&2
+mode=build
+if [[ "${1:-}" == "--test" ]]; then
+  mode=test
+  shift
+fi
+if [[ $mode == build && $# -ne 2 ]] || [[ $mode == test && $# -lt 1 ]]; then
+  echo "usage: $0 PLUGIN_DIR OUT.so | $0 --test PLUGIN_DIR [go test args...]" >&2
   exit 2
 fi
 GO=${GO:-go}
 src=$(cd "$1" && pwd)
-out=$(realpath -m "$2")
+if [[ $mode == build ]]; then
+  out=$(realpath -m "$2")
+fi
+shift
 goext=$(cd "$(dirname "${BASH_SOURCE[0]}")/../goext" && pwd)
 [[ -f "$src/go.mod" ]] || { echo "$0: $src has no go.mod (a plugin is its own module)" >&2; exit 2; }
 [[ "$src" != "$goext" ]] || { echo "$0: $src is goext itself" >&2; exit 2; }
@@ -33,7 +45,12 @@ use (
 	$goext
 )
 WORK
+cd "$src"
+if [[ $mode == test ]]; then
+  echo "build-plugin: $goversion, go test in $src (goext: $goext)" >&2
+  GOWORK="$work/go.work" "$GO" test "${@:-./...}"
+  exit
+fi
 mkdir -p "$(dirname "$out")"
 echo "build-plugin: $goversion, $src -> $out (goext: $goext)" >&2
-cd "$src"
 GOWORK="$work/go.work" "$GO" build -trimpath -buildmode=plugin -o "$out" .
