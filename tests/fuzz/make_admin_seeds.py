@@ -3,8 +3,8 @@
 
 A seed is a control byte and then what a client sends (see the top of
 tests/fuzz/admin_fuzz.cc): bit 0x80 makes the harness wait for the answers
-before its FIN, bit 0x40 gives the client a small receive buffer. Run from
-anywhere:
+before its FIN, bit 0x40 gives the client a small receive buffer, and
+0x40 with 0x20 and 0x10 makes it slow to read. Run from anywhere:
     python3 tests/fuzz/make_admin_seeds.py
 """
 import os
@@ -30,9 +30,10 @@ SEEDS = {
     "garbage": "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http\r\n\r\n",
     "head_then_garbage": "HEAD /ready HTTP/1.1\r\n" + H + "\r\nHEAD /ready HTTP/1.1\r\n" + H + "X: \x01\r\n\r\n",
 }
-# Many pipelined /stats answers for a client with a small receive buffer:
-# the server's write queue passes its high-water mark and it stops parsing.
-BACKPRESSURE = "".join("GET /stats HTTP/1.1\r\n" + H + "\r\n" for _ in range(120))
+# Many pipelined /stats answers (700 KB) for a slow reader: past what the
+# (shrunk) socket buffers hold, the server's write queue passes its
+# high-water mark and it stops parsing until the client reads.
+BACKPRESSURE = "".join("GET /stats HTTP/1.1\r\n" + H + "\r\n" for _ in range(200))
 
 here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "admin")
 os.makedirs(here, exist_ok=True)
@@ -42,6 +43,6 @@ for name, text in SEEDS.items():
     with open(os.path.join(here, name + "_nowait"), "wb") as f:
         f.write(b"\x05" + text.encode("latin-1"))
 with open(os.path.join(here, "backpressure"), "wb") as f:
-    f.write(b"\xc3" + BACKPRESSURE.encode())
+    f.write(b"\xf3" + BACKPRESSURE.encode())
 with open(os.path.join(here, "backpressure_nowait"), "wb") as f:
-    f.write(b"\x43" + BACKPRESSURE.encode())
+    f.write(b"\x73" + BACKPRESSURE.encode())
