@@ -27,15 +27,15 @@ build-asan: deps $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD)
 
 # libFuzzer harnesses (clang): the HTTP/1 request parser, the config loader,
-# the h2 frame gate and a whole h2c connection to a worker; moe_core is
-# built with coverage for them. `make fuzz` runs each for MOE_FUZZ_SECONDS
-# (docs/fuzzing.md).
+# the h2 frame gate, a whole h2c connection to a worker, the path normaliser
+# and the admin listener; moe_core is built with coverage for them.
+# `make fuzz` runs each for MOE_FUZZ_SECONDS (docs/fuzzing.md).
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
 	  -DMOE_SANITIZE=ON -DMOE_WITH_GO=OFF -DMOE_FUZZ_SECONDS=15 -DMOE_FUZZ_INSTRUMENT_CORE=ON
 
 build-fuzz: deps $(FUZZ_BUILD)/build.ninja
-	cmake --build $(FUZZ_BUILD) --target http1_request_fuzz config_fuzz h2_frame_gate_fuzz connection_fuzz path_normalize_fuzz
+	cmake --build $(FUZZ_BUILD) --target http1_request_fuzz config_fuzz h2_frame_gate_fuzz connection_fuzz path_normalize_fuzz admin_fuzz
 
 fuzz: build-fuzz
 	ctest --test-dir $(FUZZ_BUILD) --output-on-failure -R fuzz_smoke

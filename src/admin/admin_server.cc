@@ -19,6 +19,7 @@ constexpr size_t kHighWater = 64 * 1024;    // answers queued: stop parsing pipe
 constexpr size_t kLowWater = 16 * 1024;     // ...until the queue is under this
 
 int on_message_begin(llhttp_t* p);
+int on_method_complete(llhttp_t* p);
 int on_url(llhttp_t* p, const char* at, size_t n);
 int on_header_field(llhttp_t* p, const char* at, size_t n);
 int on_header_value(llhttp_t* p, const char* at, size_t n);
@@ -30,6 +31,7 @@ int on_message_complete(llhttp_t* p);
 constexpr llhttp_settings_t kSettings = [] {
   llhttp_settings_t s{};
   s.on_message_begin = on_message_begin;
+  s.on_method_complete = on_method_complete;
   s.on_url = on_url;
   s.on_header_field = on_header_field;
   s.on_header_value = on_header_value;
@@ -92,6 +94,7 @@ struct AdminConn {
   // The request being parsed.
   std::string url, field, host;
   bool field_is_host = false;
+  bool head = false;  // a HEAD request: no answer to it has a body, refusals included
   int hosts = 0;
   size_t head_bytes = 0, body_bytes = 0;
   int refuse = 0;  // status to answer instead of the endpoint (limits, Host)
@@ -144,7 +147,7 @@ struct AdminConn {
     int status = err == HPE_USER && refuse ? refuse : 400;
     std::string reason = llhttp_get_error_reason(&parser) ? llhttp_get_error_reason(&parser) : "bad request";
     log_debug("admin: {} from a client: {}", status, reason);
-    respond(status, "text/plain", reason + "\n", /*head=*/false, /*keep_alive=*/false);
+    respond(status, "text/plain", reason + "\n", head, /*keep_alive=*/false);
   }
 
   void respond(int status, std::string_view type, std::string body, bool head, bool keep_alive) {
@@ -228,10 +231,16 @@ int on_message_begin(llhttp_t* p) {
   c->field.clear();
   c->host.clear();
   c->field_is_host = false;
+  c->head = false;
   c->hosts = 0;
   c->head_bytes = c->body_bytes = 0;
   c->refuse = 0;
   c->arm(c->cfg().request_headers_timeout);
+  return 0;
+}
+
+int on_method_complete(llhttp_t* p) {
+  conn(p)->head = llhttp_get_method(p) == HTTP_HEAD;
   return 0;
 }
 
@@ -289,7 +298,7 @@ int on_body(llhttp_t* p, const char*, size_t n) {
 int on_message_complete(llhttp_t* p) {
   AdminConn* c = conn(p);
   std::string_view method = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
-  const bool head = method == "HEAD";
+  const bool head = c->head;
   const bool keep = llhttp_should_keep_alive(p);
   c->state = AdminConn::State::idle;
   if (c->refuse == 403) {

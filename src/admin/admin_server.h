@@ -3,7 +3,8 @@
 //   GET /stats        Prometheus text: every worker's counters added up
 //   GET /config_dump  the effective config as JSON, secrets redacted
 //   GET /go           the Go runtime (GOMAXPROCS, goroutines, GC, crossings)
-// HEAD answers the same headers without the body.
+// HEAD answers the same headers without the body; so do the refusals (4xx)
+// to a HEAD request.
 //
 // It has no authentication, so it defends itself like any listener
 // (config::AdminConfig): a cap on connections, a request-line and header

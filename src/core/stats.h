@@ -53,6 +53,11 @@ struct ListenerStats {
   Counter bytes_received{0};
   Counter bytes_sent{0};
   Counter protocol_errors{0};  // malformed requests answered 4xx/5xx by the codec
+  // HTTP/2 header fields nghttp2 decoded for clients on this listener, as
+  // HPACK counts them (name + value + 32 each). Not on /stats: it is there
+  // so that connection_fuzz can hold moe to its HPACK-expansion bound
+  // (docs/security.md) from outside the connection; one add per field.
+  Counter h2_header_bytes_decoded{0};
   RouteStats no_route;          // requests that matched no route (404) or failed before routing
   Histogram request_duration;
 };

@@ -385,6 +385,8 @@ int H2ServerConnection::on_header(const nghttp2_frame* frame, std::string_view n
   block_bytes_ += name.size() + value.size();
   block_fields_++;
   hpack_credit_ -= static_cast<int64_t>(name.size() + value.size() + 32);
+  add(worker_.stats().listeners[static_cast<size_t>(listener_index_)]->h2_header_bytes_decoded,
+      name.size() + value.size() + 32);
   if (block_bytes_ > kBlockAbuseFactor * lim.max_request_headers)
     return hpack_abuse("a header block over twice max_request_headers");
   if (block_fields_ > kBlockAbuseFactor * lim.max_headers + 16)

@@ -5,10 +5,11 @@
 // HTTP/2 (the client codecs and the pools), together, as moe runs them.
 // The other harnesses fuzz one parser each; this one fuzzes how they meet.
 //
-// One worker thread runs for the whole process with two listeners: "front"
-// (h2c and HTTP/1.1, the fuzzed one) and "up", moe's own upstream (direct
-// responses, h1 and h2c), so one loop serves both ends and no other
-// process is needed; the harness itself is a third, fuzzed, upstream.
+// One worker thread runs for the whole process with three listeners:
+// "front" (h2c and HTTP/1.1, the fuzzed one), "hpack" (fuzzed too, with
+// large header limits) and "up", moe's own upstream (direct responses, h1
+// and h2c), so one loop serves both ends and no other process is needed;
+// the harness itself is a fuzzed upstream.
 //
 // An input is one control byte, then the client's bytes:
 //   bit 0x40 clear: h2c. The harness sends the client preface itself and
@@ -26,6 +27,10 @@
 //     WebSocket Upgrade and a second request follows it at once: moe must
 //     not send that one upstream before the upstream has answered (an
 //     oracle, checked on what the harness read before its answer);
+//   bit 0x10 set without 0x20: the client connects to "hpack" instead of
+//     "front": its header limits are 16 times front's (64 KiB), so a block
+//     may decode to 128 KiB and the per-connection HPACK credit, not the
+//     per-block cap, is what stops a bomb;
 //   all the bits seed where the bytes are cut into up to 8 writes.
 // Then: half-close, read until moe closes. Seeds:
 // tests/fuzz/make_connection_seeds.py. CONN_FUZZ_DUMP=1 prints what moe
@@ -35,7 +40,12 @@
 // Besides crashes (ASan/UBSan, in the worker thread too), the harness
 // checks what moe promises a client: after the client's FIN, moe closes
 // the connection within 5 s, whatever the bytes were (no stream or
-// connection is left hanging on a client that is gone).
+// connection is left hanging on a client that is gone); and HPACK
+// expansion stays within its documented bound (docs/security.md, "HPACK
+// bombs"; check_hpack_bound): the header bytes moe's nghttp2 session
+// decoded for the connection (the listener's h2_header_bytes_decoded, name
+// + value + 32 per field) against the bytes the harness sent and the
+// HEADERS frames in them.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -82,8 +92,9 @@ int listen_local(uint16_t& port) {
 
 // The config: limits small enough for the fuzzer to cross them, timeouts
 // short enough that a stalled stream ends within the 5 s a close may take.
-std::string config_text(uint16_t front, uint16_t up, uint16_t fz) {
-  const std::string f = std::to_string(front), u = std::to_string(up), z = std::to_string(fz);
+std::string config_text(uint16_t front, uint16_t hpack, uint16_t up, uint16_t fz) {
+  const std::string f = std::to_string(front), h = std::to_string(hpack), u = std::to_string(up),
+                    z = std::to_string(fz);
   return "workers: 1\n"
          "log: {level: error, access_log: \"off\"}\n"
          "listeners:\n"
@@ -117,6 +128,14 @@ std::string config_text(uint16_t front, uint16_t up, uint16_t fz) {
          "      - match: {prefix: /}\n"
          "        cluster: up\n"
          "        timeout: 1s\n"
+         "  - name: hpack\n"
+         "    address: 127.0.0.1:" + h + "\n"
+         "    http2: true\n"
+         "    limits: {max_request_headers: 64KiB, max_headers: 100}\n"
+         "    timeouts: {request_headers: 1s, idle: 2s}\n"
+         "    routes:\n"
+         "      - match: {prefix: /}\n"
+         "        direct_response: {status: 204}\n"
          "  - name: up\n"
          "    address: 127.0.0.1:" + u + "\n"
          "    http2: true\n"
@@ -143,10 +162,13 @@ std::string config_text(uint16_t front, uint16_t up, uint16_t fz) {
          "    connect_timeout: 250ms\n";
 }
 
+// The fuzzed listeners' indexes in the config (and in the worker's Stats).
+constexpr int kFront = 0, kHpack = 1;
+
 struct Server {
   std::vector<std::unique_ptr<moe::ListenerShared>> shared;
   std::unique_ptr<moe::Worker> worker;
-  sockaddr_in front{};
+  sockaddr_in front{}, hpack{};
   int fz = -1;  // the fuzzed upstream's listening socket (non-blocking; the harness accepts)
 };
 
@@ -155,11 +177,11 @@ struct Server {
 Server& server() {
   static Server* s = [] {
     auto* s = new Server;
-    uint16_t front_port = 0, up_port = 0, fz_port = 0;
-    int front = listen_local(front_port), up = listen_local(up_port);
+    uint16_t front_port = 0, hpack_port = 0, up_port = 0, fz_port = 0;
+    int front = listen_local(front_port), hpack = listen_local(hpack_port), up = listen_local(up_port);
     s->fz = listen_local(fz_port);
-    moe::config::LoadResult r =
-        moe::config::load_config_text(config_text(front_port, up_port, fz_port), "connection_fuzz.yaml");
+    moe::config::LoadResult r = moe::config::load_config_text(config_text(front_port, hpack_port, up_port, fz_port),
+                                                              "connection_fuzz.yaml");
     if (!r.errors.empty()) {
       for (const auto& e : r.errors) fprintf(stderr, "%s\n", e.to_string().c_str());
       fail("config");
@@ -170,24 +192,28 @@ Server& server() {
     moe::init_logging(level ? level : "error");
     if (!level) spdlog::set_level(spdlog::level::off);
     spdlog::flush_on(spdlog::level::trace);
-    for (int i = 0; i < 2; i++) s->shared.push_back(std::make_unique<moe::ListenerShared>());
-    std::vector<moe::ListenerSocket> sockets{{0, front, s->shared[0].get()}, {1, up, s->shared[1].get()}};
+    for (int i = 0; i < 3; i++) s->shared.push_back(std::make_unique<moe::ListenerShared>());
+    std::vector<moe::ListenerSocket> sockets{
+        {kFront, front, s->shared[0].get()}, {kHpack, hpack, s->shared[1].get()}, {2, up, s->shared[2].get()}};
     s->worker = std::make_unique<moe::Worker>(0, r.config, std::move(sockets), nullptr, std::vector<uint32_t>{});
     s->worker->start();
-    s->front.sin_family = AF_INET;
-    s->front.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    s->front.sin_family = s->hpack.sin_family = AF_INET;
+    s->front.sin_addr.s_addr = s->hpack.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     s->front.sin_port = htons(front_port);
+    s->hpack.sin_port = htons(hpack_port);
     return s;
   }();
   return *s;
 }
 
 // Every byte, or false once the peer has closed or reset the connection.
-bool send_all(int fd, const char* b, size_t len) {
+// What was written is appended to `sent`, if given.
+bool send_all(int fd, const char* b, size_t len, std::string* sent = nullptr) {
   while (len > 0) {
     ssize_t w = ::send(fd, b, len, MSG_NOSIGNAL);
     if (w < 0 && errno == EINTR) continue;  // libFuzzer's SIGALRM watchdog
     if (w <= 0) return false;
+    if (sent) sent->append(b, static_cast<size_t>(w));
     b += w;
     len -= static_cast<size_t>(w);
   }
@@ -197,11 +223,11 @@ bool send_all(int fd, const char* b, size_t len) {
 // The bytes in up to 8 writes, cut where `seed` says: moe may read them in
 // fewer pieces, or more. False once the peer closed: a verdict, not a
 // finding.
-bool send_cut(int fd, const char* p, size_t n, uint32_t seed) {
+bool send_cut(int fd, const char* p, size_t n, uint32_t seed, std::string* sent = nullptr) {
   for (int piece = 0; piece < 8 && n > 0; piece++) {
     seed = seed * 1103515245u + 12345u;
     const size_t len = piece == 7 ? n : std::min(n, static_cast<size_t>(1 + (seed >> 16) % 64));
-    if (!send_all(fd, p, len)) return false;
+    if (!send_all(fd, p, len, sent)) return false;
     p += len;
     n -= len;
   }
@@ -293,6 +319,53 @@ void serve_upstream(int listen_fd, const char* p, size_t n, uint32_t seed, bool 
   }
 }
 
+// The HPACK-expansion bound (docs/security.md, "HPACK bombs"), from the
+// outside: `sent` is every byte the client wrote (moe decoded at most
+// that), `decoded` what the listener's h2_header_bytes_decoded grew by for
+// the connection (name + value + 32 per field nghttp2 handed to moe). The
+// numbers are the documented ones, not moe's constants, so a change to
+// those is a change to this check. Per connection:
+//   credit: max(1 MiB, 16 x max_request_headers) + 128 per byte received
+//           + 4 KiB per header block;
+//   blocks: per block, twice max_request_headers of names and values and
+//           twice max_headers + 16 fields;
+// whichever is less, plus the one field that crossed a limit (moe stops
+// decoding after it): a table entry (at most the 4 KiB table) or a literal
+// (Huffman-coded, at most 8/5 of its bytes, which were sent).
+void check_hpack_bound(std::string_view sent, uint64_t decoded, const moe::config::Limits& lim) {
+  static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  if (decoded == 0) return;
+  if (sent.substr(0, kPreface.size()) != kPreface) {
+    fprintf(stderr, "connection_fuzz: %llu header bytes decoded on a connection that never sent the h2 preface\n",
+            static_cast<unsigned long long>(decoded));
+    abort();
+  }
+  // The frames after the preface, as nghttp2 reads them: a HEADERS frame
+  // counts once its type byte is there (an upper bound on the blocks moe
+  // began).
+  uint64_t blocks = 0;
+  for (size_t at = kPreface.size(); at + 4 <= sent.size();) {
+    auto b = [&](size_t i) { return static_cast<uint8_t>(sent[at + i]); };
+    if (b(3) == 1) blocks++;
+    at += 9 + (static_cast<size_t>(b(0)) << 16 | static_cast<size_t>(b(1)) << 8 | b(2));
+  }
+  const uint64_t received = sent.size();
+  const uint64_t credit = std::max<uint64_t>(1 << 20, 16 * lim.max_request_headers) + 128 * received + 4096 * blocks;
+  const uint64_t per_block = 2 * lim.max_request_headers + 32 * (2 * uint64_t{lim.max_headers} + 16);
+  const uint64_t last_field = 4096 + 2 * received;
+  const uint64_t bound = std::min(credit, blocks * per_block) + last_field;
+  if (decoded > bound) {
+    fprintf(stderr,
+            "connection_fuzz: HPACK expansion over its bound: %llu header bytes decoded from %llu bytes received in "
+            "%llu HEADERS frames (bound %llu: credit %llu, per-block cap %llu x %llu, plus %llu for the last field)\n",
+            static_cast<unsigned long long>(decoded), static_cast<unsigned long long>(received),
+            static_cast<unsigned long long>(blocks), static_cast<unsigned long long>(bound),
+            static_cast<unsigned long long>(credit), static_cast<unsigned long long>(blocks),
+            static_cast<unsigned long long>(per_block), static_cast<unsigned long long>(last_field));
+    abort();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -307,6 +380,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t ctl = data[0];
   const bool h2 = !(ctl & 0x40);
   const bool fuzz_upstream = ctl & 0x20;
+  const int listener = (ctl & 0x30) == 0x10 ? kHpack : kFront;
   const uint32_t seed = ctl * 2654435761u + 1;
   const char* p = reinterpret_cast<const char*>(data + 1);
   const size_t n = size - 1;
@@ -315,7 +389,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (fd < 0) fail("socket");
   // libFuzzer's SIGALRM (its -timeout watchdog) can interrupt a blocking
   // call: a connect then goes on in the background.
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&s.front), sizeof s.front) != 0) {
+  const sockaddr_in& to = listener == kHpack ? s.hpack : s.front;
+  moe::Counter& decoded = s.worker->stats().listeners[static_cast<size_t>(listener)]->h2_header_bytes_decoded;
+  const uint64_t decoded_before = moe::get(decoded);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
     int err = errno;
     if (err == EINTR) {
       pollfd pfd{fd, POLLOUT, 0};
@@ -332,9 +409,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   no_time_wait(fd);
 
   static constexpr char kPreface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-  if (h2 && !send_all(fd, kPreface, sizeof kPreface - 1)) fail("send preface");
+  std::string sent;  // every byte the client wrote, for the HPACK bound
+  if (h2 && !send_all(fd, kPreface, sizeof kPreface - 1, &sent)) fail("send preface");
   if (!fuzz_upstream) {
-    send_cut(fd, p, n, seed);
+    send_cut(fd, p, n, seed, &sent);
   } else {
     // A fixed GET to the fuzzed upstream (bit 0x10: its cluster speaks
     // h2c), which answers with the input.
@@ -361,7 +439,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       no_time_wait(stale);
       ::close(stale);
     }
-    if (!send_all(fd, req.data(), req.size())) fail("send request");
+    if (!send_all(fd, req.data(), req.size(), &sent)) fail("send request");
     serve_upstream(s.fz, p, n, seed, !h2 && (ctl & 0x08));
   }
 
@@ -383,6 +461,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ::shutdown(fd, SHUT_WR);
     if (!drain_until_closed(fd, 5000, keep)) fail("moe did not close the connection within 5 s of the client's FIN");
   }
+  // moe has closed the connection (or reset it: open < 0), so it decodes
+  // nothing more for it, and no other connection reaches this listener.
+  check_hpack_bound(sent, moe::get(decoded) - decoded_before,
+                    s.worker->config().listeners[static_cast<size_t>(listener)].limits);
   if (dump && !h2) fprintf(stderr, "%s\n", got.c_str());
   if (dump && h2) {
     for (size_t at = 0; at + 9 <= got.size();) {

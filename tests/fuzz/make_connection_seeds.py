@@ -133,6 +133,50 @@ for name, body in UP_H2.items():
     with open(os.path.join(here, name + "_h1client"), "wb") as f:
         f.write(b"\xf7" + body)
 
+
+
+def hpack_int(value, prefix_bits, flags):
+    """An HPACK integer (RFC 7541 5.1) with `flags` in the bits above its prefix."""
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytes([flags | value])
+    out, value = [flags | limit], value - limit
+    while value >= 128:
+        out.append(0x80 | (value & 0x7f))
+        value >>= 7
+    return bytes(out + [value])
+
+
+def indexed_literal(n, v):
+    """A literal field with incremental indexing, new name: it enters the dynamic table."""
+    n, v = n.encode(), v.encode()
+    return b"\x40" + hpack_int(len(n), 7, 0) + n + hpack_int(len(v), 7, 0) + v
+
+
+# HPACK bombs: a 4000-byte value enters the dynamic table (index 62), then
+# 1-byte references to it. On front (max_request_headers 4 KiB) one block
+# of them crosses twice max_request_headers; on the hpack listener (control
+# bit 0x10, 64 KiB) blocks of 14 references stay under the per-block cap,
+# and about 30 of them (26 bytes each, 56 KB decoded) run out the
+# connection's credit (1 MiB + 128 per byte + 4 KiB per block). Either way
+# moe must end the connection with GOAWAY(ENHANCE_YOUR_CALM), and
+# connection_fuzz checks what it decoded against that bound; the seed has
+# 60 blocks, so that without the credit check moe would decode more than
+# the bound allows (3.4 MB, bound 2 MB) and the check would see it.
+BOMB_ENTRY = indexed_literal("x-bomb", "b" * 4000)
+REF = bytes([0x80 | 62])
+STATIC_GET = b"\x82\x86\x84"  # :method GET, :scheme http, :path / from the static table
+HPACK_SEEDS = {
+    "hpack_bomb_block": (0x87, SETTINGS0 + frame(HEADERS, END_HEADERS | END_STREAM, 1,
+                                                 block("GET", "/d") + BOMB_ENTRY + REF * 200)),
+    "hpack_amplification": (0x97, SETTINGS0 + frame(HEADERS, END_HEADERS | END_STREAM, 1, block() + BOMB_ENTRY) +
+                            b"".join(frame(HEADERS, END_HEADERS | END_STREAM, 3 + 2 * i, STATIC_GET + REF * 14)
+                                     for i in range(60))),
+}
+for name, (ctl, body) in HPACK_SEEDS.items():
+    with open(os.path.join(here, name), "wb") as f:
+        f.write(bytes([ctl]) + body)
+
 # 0x08 with the HTTP/1.1 client and an HTTP/1.1 upstream: the client's GET
 # asks for a WebSocket Upgrade and a second request follows it at once; the
 # harness checks that moe sends nothing of it before the upstream answered.

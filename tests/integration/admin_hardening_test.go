@@ -213,6 +213,47 @@ func TestAdminHeadHasNoBody(t *testing.T) {
 	}
 }
 
+// TestAdminErrorToHeadHasNoBody: the answers moe gives instead of the
+// endpoint (414, 431, 403, 400 on a malformed request after the method)
+// have no body for a HEAD request either (RFC 9110 9.3.2): before, the
+// limit answers carried their reason as a body, which a HEAD client reads
+// as the start of the next response. Found by admin_fuzz.
+func TestAdminErrorToHeadHasNoBody(t *testing.T) {
+	t.Parallel()
+	m := startMoe(t, adminHardYAML)
+	for _, tc := range []struct {
+		name   string
+		status int
+		req    string
+	}{
+		{"target_414", 414, "HEAD /" + strings.Repeat("a", 9000) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"},
+		{"headers_431", 431, "HEAD /ready HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + strings.Repeat("b", 17000) + "\r\n\r\n"},
+		{"bad_header_400", 400, "HEAD /ready HTTP/1.1\r\nHost: 127.0.0.1\r\nX: \x01\r\n\r\n"},
+		{"host_403", 403, "HEAD /stats HTTP/1.1\r\nHost: evil.example\r\n\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, br := adminRaw(t, m)
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			go io.WriteString(c, tc.req)
+			r := readRawResponse(t, br, "HEAD")
+			if r.Status != tc.status {
+				t.Fatalf("status %d, want %d", r.Status, tc.status)
+			}
+			if tc.status == 403 { // keep-alive: the next answer must follow the head at once
+				io.WriteString(c, "GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+				if next := readRawResponse(t, br, "GET"); next.Status != 200 || string(next.Body) != "ready\n" {
+					t.Fatalf("request after the HEAD: %d %q (a body after the 403's head?)", next.Status, next.Body)
+				}
+				return
+			}
+			rest, _ := io.ReadAll(br)
+			if len(rest) != 0 {
+				t.Fatalf("%d bytes after the head of a %d to HEAD: %q", len(rest), tc.status, rest)
+			}
+		})
+	}
+}
+
 // TestAdminHostChecked: a Host that is not loopback, the admin address or
 // in admin.allowed_hosts gets 403 (DNS rebinding: a page on evil.example
 // whose name now resolves to 127.0.0.1); loopback names and addresses, the
