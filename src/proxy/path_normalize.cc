@@ -116,6 +116,11 @@ bool path_is_normal(std::string_view target, const config::PathNormalization& cf
 
 PathVerdict normalize_path(std::string_view target, const config::PathNormalization& cfg) {
   if (path_is_normal(target, cfg)) return {};
+  return normalize_path_slow(target, cfg);
+}
+
+PathVerdict normalize_path_slow(std::string_view target, const config::PathNormalization& cfg) {
+  if (target.empty() || target[0] != '/') return {};  // "*", a CONNECT authority
   const bool normalize = cfg.normalize;
   const EscapedSlashes esc = cfg.escaped_slashes;
 
@@ -183,6 +188,12 @@ PathVerdict normalize_path(std::string_view target, const config::PathNormalizat
   out.append(query);
   if (out == target) return {};
   const bool redirect = unescaped && esc == EscapedSlashes::unescape_and_redirect;
+  // "//host" or "/\host" in a Location is a protocol-relative URL that
+  // browsers follow to another host (an open redirect built from
+  // "/%2Fevil.example" without merge_slashes, or "/%5Cevil" without
+  // normalize, which leaves the backslash).
+  if (redirect && out.size() > 1 && (out[1] == '/' || out[1] == '\\'))
+    return reject("an unescaped slash would redirect to another host");
   return {redirect ? Kind::redirect : Kind::changed, out, {}};
 }
 

@@ -54,4 +54,9 @@ bool path_is_normal(std::string_view target, const config::PathNormalization& cf
 // no allocation once the buffer has grown to the longest path seen).
 PathVerdict normalize_path(std::string_view target, const config::PathNormalization& cfg);
 
+// normalize_path without the path_is_normal() shortcut: the full rewrite,
+// whatever the path. For the fuzzer, which checks that the shortcut never
+// says "normal" for a path the rewrite would change.
+PathVerdict normalize_path_slow(std::string_view target, const config::PathNormalization& cfg);
+
 }  // namespace moe

@@ -122,6 +122,11 @@ listeners:
     http2: true
     path_normalization: {escaped_slashes: unescape_and_redirect}
     routes: *routes
+  - name: redirect-unmerged
+    address: "{{listen6}}"
+    http2: true
+    path_normalization: {escaped_slashes: unescape_and_redirect, merge_slashes: false}
+    routes: *routes
   - name: off
     address: "{{listen5}}"
     http2: true
@@ -244,6 +249,9 @@ func TestPathNormalizationEscapedSlashModes(t *testing.T) {
 		{"listen4", "/a%2Fb?x=%2F", pathResult{307, "/a/b?x=%2F", ""}},
 		{"listen4", "/public%2F..%2Fprivate/secret.txt", pathResult{307, "/private/secret.txt", ""}},
 		{"listen4", "/public/../a", pathResult{200, "", "/a"}}, // no escaped slash: no redirect
+		// never a protocol-relative Location (an open redirect to evil.example)
+		{"listen6", "/%2Fevil.example/x", pathResult{400, "", ""}},
+		{"listen6", "/a%2Fb", pathResult{307, "/a/b", ""}},
 	}
 	for _, proto := range []string{"h1", "h2c"} {
 		for _, c := range cases {
@@ -296,14 +304,7 @@ log: {level: info, access_log: "off"}
       - name: test_setpath
       - name: test_reply
     routes:
-      - match: {prefix: /private}
-        direct_response: {status: 403, body: "denied\n"}
-      - match: {prefix: /}
-        cluster: up
-clusters:
-  - name: up
-    endpoints: ["{{up}}"]
-`, "up", up.Addr)
+`+denyPrivateRoutes, "up", up.Addr)
 	addr := m.Addr("listen")
 
 	c := dial(t, addr)

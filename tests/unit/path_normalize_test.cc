@@ -198,6 +198,11 @@ TEST_CASE("normalize_path: escaped slashes in each mode") {
     // no escaped slash: normalised and forwarded, no redirect
     CHECK(run("/public/../private", c) == "/private");
     CHECK(run("/a", c) == "/a");
+    // Never a protocol-relative Location ("//host", "/\\host": browsers
+    // go to another host): refused instead.
+    CHECK(run("/%2Fevil.example", cfg(true, false, EscapedSlashes::unescape_and_redirect)) == kReject);
+    CHECK(run("/%5Cevil.example", cfg(false, true, EscapedSlashes::unescape_and_redirect)) == kReject);
+    CHECK(run("/%2F%2Fevil.example", cfg(true, true, EscapedSlashes::unescape_and_redirect)) == "<307>/evil.example");
   }
 }
 
