@@ -60,6 +60,14 @@ bool valid_target(std::string_view t, llhttp_method_t m) {
   return false;
 }
 
+// "h2c" in any Upgrade field line: an upstream that joins the lines
+// (RFC 9110 5.3) reads "websocket, h2c" from two of them.
+bool asks_for_h2c(const HeaderMap& h) {
+  for (size_t i = 0; i < h.size(); i++)
+    if (h.name(i) == "upgrade" && header_list_has(h.value(i), "h2c")) return true;
+  return false;
+}
+
 // The last byte of p[0..n) that is not SP or HT; `otherwise` when none is.
 char last_non_blank(const char* p, size_t n, char otherwise) {
   while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
@@ -594,14 +602,15 @@ int Http1ServerConnection::on_headers_complete() {
     r.content_length = -1;
   }
   r.upgrade = parser->upgrade && !r.is_connect;
-  if (r.upgrade && header_list_has(r.headers.get("upgrade"), "h2c")) {
+  if (r.upgrade && asks_for_h2c(r.headers)) {
     // moe speaks h2c itself (prior knowledge) or not at all. Passed on, an
     // upstream that speaks h2c would switch, and the client would talk
     // HTTP/2 to it past every route and filter (h2c smuggling). The request
-    // goes on as a plain one: Upgrade and HTTP2-Settings (named in
-    // Connection) are stripped as hop-by-hop, and llhttp, told here, parses
-    // what follows as the next request.
+    // goes on as a plain one: Upgrade is stripped as hop-by-hop,
+    // HTTP2-Settings here (Connection need not name it), and llhttp, told
+    // here, parses what follows as the next request.
     r.upgrade = false;
+    r.headers.remove("http2-settings");
     req_->parser.upgrade = 0;
   }
   r.keep_alive = llhttp_should_keep_alive(parser);
@@ -622,7 +631,9 @@ int Http1ServerConnection::on_body(const char* p, size_t n) {
 int Http1ServerConnection::on_chunk_extension(size_t n) {
   // Chunk extensions are read and dropped; unbounded, a client could keep
   // the worker parsing one chunk line forever (82 GiB in 15 s was seen).
-  req_->chunk_ext_bytes += static_cast<uint32_t>(n);
+  // Each span also costs its ';' or '=': "5;;;;..." gives llhttp a
+  // zero-length name per ';', which must count too.
+  req_->chunk_ext_bytes += static_cast<uint32_t>(n) + 1;
   if (req_->chunk_ext_bytes > kMaxChunkExtensions) return limit_error(400, "chunk extensions too long");
   return 0;
 }

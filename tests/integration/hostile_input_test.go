@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,6 +27,7 @@ type hostileInput struct {
 	// (RFC 9113 8.2.1 and 8.3.1 make it malformed); the upstream must then
 	// have received nothing if the request had no body
 	h2Status int
+	h1Only   bool // no h2 equivalent
 	// What the upstream must have received, when status is the upstream's:
 	upHost   string   // its Host (default: authority)
 	upAbsent []string // header (or trailer) names it must not have seen
@@ -50,9 +52,10 @@ func (c hostileInput) h1() string {
 	return b.String()
 }
 
-// h2Send sends c on stream 1 of a fresh raw h2c connection and returns the
-// response status (0: the stream or connection was reset).
-func (c hostileInput) h2(t *testing.T, addr string) int {
+// h2 sends c on stream 1 of a fresh raw h2c connection and returns the
+// response status (0: none) and whether moe refused the stream (RST_STREAM
+// or GOAWAY; not a timeout, which fails the test).
+func (c hostileInput) h2(t *testing.T, addr string) (int, bool) {
 	t.Helper()
 	h := dialH2(t, addr)
 	var hdr []string
@@ -72,7 +75,7 @@ func (c hostileInput) h2(t *testing.T, addr string) int {
 		b = appendFrame(b, frameHeaders, flagEndHeaders|flagEndStream, 1, tb)
 		h.write(b)
 	}
-	status := 0
+	status, refused := 0, false
 	dec := hpack.NewDecoder(4096, func(f hpack.HeaderField) {
 		if f.Name == ":status" {
 			status, _ = strconv.Atoi(f.Value)
@@ -83,15 +86,22 @@ func (c hostileInput) h2(t *testing.T, addr string) int {
 			dec.Write(f.Payload)
 		}
 		if f.Type == frameGoaway {
+			refused = true
 			return true
 		}
 		e := ex[1]
+		if e != nil && e.Reset != 0 {
+			refused = true
+		}
 		return e != nil && (e.Ended || e.Reset != 0)
 	})
-	if err != nil && status == 0 {
-		t.Logf("h2: %v", err)
+	if err != nil && !refused && status == 0 {
+		if isClosedErr(err) {
+			return 0, true // closed without an answer: refused too
+		}
+		t.Fatalf("h2: no answer, no reset: %v", err)
 	}
-	return status
+	return status, refused
 }
 
 // TestHostileInputTable: Host grammar, fragments, empty values, hop-by-hop
@@ -112,6 +122,11 @@ func TestHostileInputTable(t *testing.T) {
 		{name: "host_port_not_digits", method: "GET", path: "/", authority: "a:8o", status: 400},
 		{name: "host_backslash", h2Status: -1, method: "GET", path: "/", authority: `a\b`, status: 400},
 		{name: "host_bad_ip_literal", method: "GET", path: "/", authority: "[::1", status: 400},
+		// Absolute-form: its authority replaces Host and is held to the
+		// same rule (h1 only: h2 has no absolute-form).
+		{name: "absolute_form_userinfo", h1Only: true, method: "GET", path: "http://user@evil/x", authority: "h", status: 400},
+		{name: "absolute_form_bad_authority", h1Only: true, method: "GET", path: "http://a%zz/x", authority: "h", status: 400},
+		{name: "absolute_form_ok", h1Only: true, method: "GET", path: "http://a.example:81/x", authority: "h", status: 200, upHost: "a.example:81"},
 		// A fragment is not part of a request-target.
 		{name: "fragment_in_target", method: "GET", path: "/a#b", authority: "h", status: 400},
 		// Empty values are legal.
@@ -146,18 +161,30 @@ func TestHostileInputTable(t *testing.T) {
 			}
 			checkHostileUpstream(t, up, before, tc)
 		})
-		if tc.name == "connection_named_fields" {
+		if tc.name == "connection_named_fields" || tc.h1Only {
 			continue // a connection-specific field is a stream error on h2 (RFC 9113 8.2.2)
 		}
 		t.Run("h2/"+tc.name, func(t *testing.T) {
 			before := len(up.Requests())
-			got := tc.h2(t, m.Addr("listen"))
+			got, refused := tc.h2(t, m.Addr("listen"))
 			if tc.h2Status == -1 {
-				if got != 0 {
-					t.Fatalf("status %d, want the stream reset by nghttp2", got)
+				if got != 0 || !refused {
+					t.Fatalf("status %d (refused %v), want the stream reset by nghttp2", got, refused)
 				}
 				if tc.trailers == nil {
 					checkHostileUpstream(t, up, before, hostileInput{status: 400})
+				} else {
+					// The head may have gone upstream before the trailers
+					// were refused; what they carried must not have.
+					for _, r := range up.Requests()[before:] {
+						for _, l := range r.Trailers {
+							for i := 0; i+1 < len(tc.trailers); i += 2 {
+								if strings.HasPrefix(strings.ToLower(l), strings.ToLower(tc.trailers[i])+":") {
+									t.Fatalf("upstream got trailer %q from a refused stream", l)
+								}
+							}
+						}
+					}
 				}
 				return
 			}
@@ -249,6 +276,45 @@ func TestH1FramingEdges(t *testing.T) {
 		for _, r := range up.Requests()[before:] {
 			if r.BodyLen == 3 {
 				t.Fatalf("the upstream got the whole body")
+			}
+		}
+	})
+	// Empty extensions ("5;;;;..."): each ';' counts.
+	t.Run("chunk_extensions_empty_bounded", func(t *testing.T) {
+		c := dial(t, m.Addr("listen"))
+		br := bufio.NewReader(c)
+		fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3%s\r\nabc\r\n0\r\n\r\n", strings.Repeat(";", 20000))
+		if r := readRawResponse(t, br, "POST"); r.Status != 400 {
+			t.Fatalf("status %d, want 400", r.Status)
+		}
+	})
+	// The bound is per request, across chunks, and starts again with the
+	// next request on the connection.
+	t.Run("chunk_extensions_bounded_across_chunks", func(t *testing.T) {
+		c := dial(t, m.Addr("listen"))
+		br := bufio.NewReader(c)
+		var b strings.Builder
+		b.WriteString("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
+		for i := 0; i < 1000; i++ { // 1000 x ";a=bbbbbbbbbbbbbbbb": about 19 KiB
+			b.WriteString("1;a=bbbbbbbbbbbbbbbb\r\nx\r\n")
+		}
+		b.WriteString("0\r\n\r\n")
+		io.WriteString(c, b.String())
+		if r := readRawResponse(t, br, "POST"); r.Status != 400 {
+			t.Fatalf("status %d, want 400", r.Status)
+		}
+		c2 := dial(t, m.Addr("listen"))
+		br2 := bufio.NewReader(c2)
+		for k := 0; k < 2; k++ { // 2 x 500 chunks: each request within the bound
+			b.Reset()
+			b.WriteString("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
+			for i := 0; i < 500; i++ {
+				b.WriteString("1;a=bbbbbbbbbbbbbbbb\r\nx\r\n")
+			}
+			b.WriteString("0\r\n\r\n")
+			io.WriteString(c2, b.String())
+			if r := readRawResponse(t, br2, "POST"); r.Status != 200 {
+				t.Fatalf("request %d on the connection: status %d, want 200", k, r.Status)
 			}
 		}
 	})

@@ -8,13 +8,10 @@ import (
 	"time"
 )
 
-// smugglingYAML: /private answers 403 from moe itself, everything else goes
-// to the recording upstream. A request for /private that reaches the
-// upstream got past the router.
-const smugglingYAML = `    routes:
-      - match: {method: CONNECT}
-        cluster: up
-      - match: {prefix: /private}
+// denyPrivateRoutes: /private answers 403 from moe itself, everything else
+// goes to the recording upstream "up". A request for /private that reaches
+// the upstream got past the router. (The smuggling and path tests share it.)
+const denyPrivateRoutes = `      - match: {prefix: /private}
         direct_response: {status: 403, body: "denied\n"}
       - match: {prefix: /}
         cluster: up
@@ -22,6 +19,12 @@ clusters:
   - name: up
     endpoints: ["{{up}}"]
 `
+
+// smugglingYAML: denyPrivateRoutes, and CONNECT to the upstream too.
+const smugglingYAML = `    routes:
+      - match: {method: CONNECT}
+        cluster: up
+` + denyPrivateRoutes
 
 // noPrivate fails when the upstream saw a request for /private. Smuggled
 // bytes travel right behind the request that carried them, so they reach
@@ -85,6 +88,9 @@ func TestH1UpgradeSmuggling(t *testing.T) {
 		// one, without Upgrade.
 		{"h2c_upgrade",
 			"GET /public HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nConnection: Upgrade, HTTP2-Settings\r\n\r\n" + smuggled,
+			"/public", "", false},
+		{"h2c_in_a_second_upgrade_line",
+			"GET /public HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nConnection: Upgrade\r\n\r\n" + smuggled,
 			"/public", "", false},
 		{"h2c_upgrade_with_body",
 			"POST /public HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nConnection: Upgrade, HTTP2-Settings\r\nContent-Length: 4\r\n\r\nbody" + smuggled,
