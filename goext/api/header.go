@@ -2,6 +2,7 @@ package api
 
 import (
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"moe/goext/internal/abi"
@@ -142,7 +143,7 @@ func (h *Header) Len() int {
 
 // Set replaces every value of name with value.
 func (h *Header) Set(name, value string) {
-	if name = h.checked(name, value); name == "" {
+	if name = h.settable(name, value, "Set"); name == "" {
 		return
 	}
 	// A name that was in neither raw nor kv is in none of moe's fields
@@ -171,7 +172,7 @@ func (h *Header) replace(name, value string) (present bool) {
 
 // Add appends a field.
 func (h *Header) Add(name, value string) {
-	if name = h.checked(name, value); name == "" {
+	if name = h.settable(name, value, "Add"); name == "" {
 		return
 	}
 	h.kv = append(h.kv, field{name, value})
@@ -240,6 +241,22 @@ func (h *Header) materialize() {
 		r := &h.raw[i]
 		h.kv[i] = field{abi.String(r.Name, r.NameLen), abi.String(r.Value, r.ValueLen)}
 	}
+}
+
+// settable is checked, and refuses the fields that frame the message or
+// belong to the connection (framingName): moe strips the client's before
+// any filter runs and frames what it sends itself, so a filter's
+// transfer-encoding or connection would reach the peer beside moe's own
+// (a CL+TE request upstream). Logged.
+func (h *Header) settable(name, value, what string) string {
+	if name = h.checked(name, value); name == "" {
+		return ""
+	}
+	if framingName(name) {
+		h.st.logf(LevelError, "Header.%s(%q): moe frames the message and owns the connection's fields; ignored", what, name)
+		return ""
+	}
+	return name
 }
 
 // checked lower-cases name and validates name and value; "" = rejected (logged).
@@ -354,12 +371,58 @@ func validTarget(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if s[i]-0x21 > 0x7e-0x21 {
+		if s[i]-0x21 > 0x7e-0x21 || s[i] == '#' { // no fragment: not part of a target
 			return false
 		}
 	}
 	return true
 }
+
+// validAuthority is moe's rule for a Host (valid_authority in
+// src/proxy/headers.cc, which applies it to the op again): host[:port],
+// host an [IPv6] literal or a reg-name of unreserved characters,
+// sub-delims and %XX escapes; port digits.
+func validAuthority(a string) bool {
+	i := 0
+	if a != "" && a[0] == '[' {
+		end := strings.IndexByte(a, ']')
+		if end <= 1 {
+			return false
+		}
+		for i = 1; i < end; i++ {
+			if c := a[i]; !isHex(c) && c != ':' && c != '.' {
+				return false
+			}
+		}
+		i = end + 1
+	} else {
+		for ; i < len(a) && a[i] != ':'; i++ {
+			c := a[i]
+			switch {
+			case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+				strings.IndexByte("-._~!$&'()*+,;=", c) >= 0:
+			case c == '%' && i+2 < len(a) && isHex(a[i+1]) && isHex(a[i+2]):
+				i += 2
+			default:
+				return false
+			}
+		}
+	}
+	if i == len(a) {
+		return true
+	}
+	if a[i] != ':' {
+		return false
+	}
+	for i++; i < len(a); i++ {
+		if a[i] < '0' || a[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
 
 // validValue: no CR, LF or NUL (what would split or end a field on the wire).
 // Eight bytes at a time, with one test per word: all three bytes are below
@@ -508,8 +571,8 @@ func (h *RequestHeaders) SetHost(host string) {
 	if h.st == nil || h.st.probe {
 		return
 	}
-	if host == "" || !validValue(host) {
-		h.st.logf(LevelError, "SetHost(%q): not a valid header value; ignored", host)
+	if host == "" || !validAuthority(host) {
+		h.st.logf(LevelError, "SetHost(%q): not host[:port] (an RFC 3986 authority without userinfo); ignored", host)
 		return
 	}
 	// The overlay has it like a Set (Get, Lookup and a later Set see it);

@@ -71,8 +71,9 @@ func (s *Stream) Get(key string) (string, bool) {
 	return v, ok
 }
 
-// Set stores a per-stream value, seen by the later filters (Get) and by
-// moe's access log. Call it in hooks (or a ResumeWith function) only.
+// Set stores a per-stream value, seen by the later filters (Get); the
+// access log does not print it yet. Call it in hooks (or a ResumeWith
+// function) only.
 func (s *Stream) Set(key, value string) {
 	st := s.st
 	if st.probe {

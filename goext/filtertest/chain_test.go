@@ -79,3 +79,35 @@ func TestLocalReplyResponseHooksOnlyForReachedFilters(t *testing.T) {
 		})
 	}
 }
+
+type ftFraming struct{}
+
+func (ftFraming) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+	for _, n := range []string{"transfer-encoding", "Connection", "content-length", "te", "upgrade"} {
+		h.Set(n, "x")
+		h.Add(n, "y")
+	}
+	h.Set("x-fine", "1")
+	return api.Continue
+}
+
+func init() {
+	api.Register("ft_framing", func(json.RawMessage) (api.Factory, error) { return api.Shared(ftFraming{}), nil })
+}
+
+// TestFilterCannotSetFramingFields: a filter's transfer-encoding,
+// connection, content-length... are refused (moe frames the message
+// itself: they would reach the upstream beside moe's own, a CL+TE request).
+func TestFilterCannotSetFramingFields(t *testing.T) {
+	s := filtertest.MustChain(t, filtertest.Filter{Name: "ft_framing"}).NewStream(t)
+	s.RequestHeaders("POST", "/", filtertest.Headers{{"host", "a"}}, false)
+	for _, h := range s.Request.Headers {
+		switch h[0] {
+		case "transfer-encoding", "connection", "content-length", "te", "upgrade":
+			t.Fatalf("a filter set %s: %v", h[0], s.Request.Headers)
+		}
+	}
+	if s.Request.Headers.Get("x-fine") != "1" {
+		t.Fatalf("x-fine missing: %v", s.Request.Headers)
+	}
+}

@@ -272,18 +272,16 @@ bool valid_authority(std::string_view a) {
 
 bool forbidden_trailer(std::string_view n) {
   if (!n.empty() && n[0] == ':') return true;  // pseudo-fields
+  if (is_hop_by_hop(n)) return true;
   switch (n.size()) {
-    case 2: return n == "te";
     case 4: return n == "host";
     case 5: return n == "range";
     case 6: return n == "cookie" || n == "expect";
-    case 7: return n == "trailer" || n == "upgrade";
-    case 10: return n == "connection" || n == "keep-alive" || n == "set-cookie";
+    case 10: return n == "set-cookie";
     case 12: return n == "content-type";
     case 13: return n == "authorization" || n == "content-range";
     case 14: return n == "content-length";
-    case 16: return n == "content-encoding" || n == "proxy-connection";
-    case 17: return n == "transfer-encoding";
+    case 16: return n == "content-encoding";
     case 19: return n == "proxy-authorization";
     default: return false;
   }

@@ -156,6 +156,22 @@ inline bool valid_request_target(std::string_view t) {
 // and an upstream would read different hosts from them. One scan, no copy.
 bool valid_authority(std::string_view a);
 
+// Connection-specific headers (RFC 9110 7.6.1). Proxy-Authorization and
+// Proxy-Authenticate are left alone, as Envoy and nginx do.
+// Switched on the length first: most names have none of these lengths and
+// cost one compare (this runs for every field of every request and
+// response).
+inline bool is_hop_by_hop(std::string_view n) {
+  switch (n.size()) {
+    case 2: return n == "te";
+    case 7: return n == "trailer" || n == "upgrade";
+    case 10: return n == "connection" || n == "keep-alive";
+    case 16: return n == "proxy-connection";
+    case 17: return n == "transfer-encoding";
+    default: return false;
+  }
+}
+
 // A trailer field moe drops: one that frames the message, routes it,
 // authenticates it or says how to read its content (RFC 9110 6.5.1), and
 // the hop-by-hop ones. Filters ran on the head; an upstream that merged a

@@ -222,6 +222,7 @@ class Stream final : public TimerNode {
   bool go_batched_ = false;         // go_pending_ waits in the worker's batch, not for a resume
   bool go_batched_end_ = false;     // end_stream of the batched event
   bool req_buffering_ = false;      // StopAndBuffer on the request
+  bool req_end_shown_ = false;      // the body hooks saw end_stream (show_held_body)
   bool req_held_ = false;           // request not yet routed/forwarded (filters)
   bool resp_buffering_ = false;     // StopAndBuffer on the response
   bool resp_held_ = false;          // response headers not yet sent (filters)
@@ -233,7 +234,6 @@ class Stream final : public TimerNode {
   bool replying_ = false;           // send_reply is running the response hooks
   std::string resp_body_;           // response bytes held (buffering or pending)
   std::string scratch_;             // a chunk rewritten by body ops
-  std::vector<std::pair<std::string, std::string>> kv_;
   // Response headers filters asked for before the response came
   // (MOE_TARGET_LATER_RESPONSE_HEADERS): put on the final response head,
   // the upstream's or a local reply's, before its hooks. The strings are in
