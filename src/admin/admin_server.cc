@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/worker.h"
 #include "http1/http1_encode.h"
+#include "proxy/headers.h"
 
 namespace moe {
 
@@ -134,6 +135,13 @@ struct AdminConn {
       return;
     }
     if (err == HPE_OK) return;
+    if (err == HPE_PAUSED_UPGRADE) {
+      // An Upgrade or CONNECT request: it was answered like any other (the
+      // admin switches to nothing); what follows is not HTTP to parse.
+      close_after_write = true;
+      uv_read_stop(stream());
+      return;
+    }
     if (err == HPE_PAUSED) {
       const char* pos = llhttp_get_error_pos(&parser);
       pending.assign(pos, static_cast<size_t>(data + n - pos));
@@ -284,7 +292,8 @@ int on_headers_complete(llhttp_t* p) {
   c->arm(c->cfg().idle_timeout);
   // No Host at all (HTTP/1.0 tools) is let through: a browser, the only
   // client a rebinding attack can drive, always sends one.
-  if (c->hosts > 0 && !c->server->host_allowed(c->host, c->local_ip)) c->refuse = 403;
+  // llhttp's value span keeps trailing whitespace (HeaderMap trims it too).
+  if (c->hosts > 0 && !c->server->host_allowed(trim_ows(c->host), c->local_ip)) c->refuse = 403;
   return 0;
 }
 
