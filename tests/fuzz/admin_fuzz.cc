@@ -64,9 +64,14 @@
 #include "config/config.h"
 #include "core/log.h"
 #include "core/worker.h"
+#include "fuzz_socket.h"
 #include "spdlog/spdlog.h"
 
 namespace {
+
+using fuzz::no_time_wait;
+using fuzz::recv_some;
+using fuzz::send_cut;
 
 [[noreturn]] void fail(const char* what) {
   fprintf(stderr, "admin_fuzz: %s (errno %d: %s)\n", what, errno, strerror(errno));
@@ -138,53 +143,6 @@ Admin& admin() {
 }
 
 // ---- the client ---------------------------------------------------------------------------
-
-// Waits up to `ms` for bytes: 1 = got some (appended to `got`), 0 = nothing
-// came, -1 = the peer closed or reset the connection.
-int recv_some(int fd, int ms, std::string& got) {
-  pollfd pfd{fd, POLLIN, 0};
-  int ready = ::poll(&pfd, 1, ms);
-  if (ready < 0 && errno == EINTR) return 1;  // libFuzzer's SIGALRM watchdog
-  if (ready == 0) return 0;
-  char buf[16384];
-  ssize_t r = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-  if (r < 0 && (errno == EINTR || errno == EAGAIN)) return 1;
-  if (r <= 0) return -1;
-  got.append(buf, static_cast<size_t>(r));
-  return 1;
-}
-
-// Every byte, reading what comes back only while a write would block; false
-// once the peer has closed or reset the connection (a verdict, not a
-// finding: the server may close after an error answer).
-bool send_all(int fd, const char* b, size_t len, std::string& got) {
-  while (len > 0) {
-    ssize_t w = ::send(fd, b, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0 && errno == EAGAIN) {
-      pollfd pfd{fd, POLLIN | POLLOUT, 0};
-      if (::poll(&pfd, 1, 1000) > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR)) && !(pfd.revents & POLLOUT))
-        if (recv_some(fd, 0, got) < 0) return false;
-      continue;
-    }
-    if (w <= 0) return false;
-    b += w;
-    len -= static_cast<size_t>(w);
-  }
-  return true;
-}
-
-// The bytes in up to 8 writes, cut where `seed` says.
-bool send_cut(int fd, const char* p, size_t n, uint32_t seed, std::string& got) {
-  for (int piece = 0; piece < 8 && n > 0; piece++) {
-    seed = seed * 1103515245u + 12345u;
-    const size_t len = piece == 7 ? n : std::min(n, static_cast<size_t>(1 + (seed >> 16) % 64));
-    if (!send_all(fd, p, len, got)) return false;
-    p += len;
-    n -= len;
-  }
-  return true;
-}
 
 // ---- what the client asked --------------------------------------------------------------
 
@@ -334,12 +292,6 @@ void shrink_server_send_buffer(int client) {
   }
 }
 
-// Closed with an RST when done: no TIME_WAIT, so a long run does not use up
-// the ephemeral ports.
-void no_time_wait(int fd) {
-  linger lg{1, 0};
-  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-}
 
 }  // namespace
 
@@ -357,28 +309,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     int small = 4096;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   }
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&a.addr), sizeof a.addr) != 0) {
-    int err = errno;
-    if (err == EINTR) {  // libFuzzer's SIGALRM: the connect goes on in the background
-      pollfd pfd{fd, POLLOUT, 0};
-      while (::poll(&pfd, 1, 5000) < 0 && errno == EINTR) {
-      }
-      socklen_t len = sizeof err;
-      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    }
-    if (err != 0) {
-      errno = err;
-      fail("connect");
-    }
+  if (int err = fuzz::connect_to(fd, reinterpret_cast<const sockaddr*>(&a.addr), sizeof a.addr); err != 0) {
+    errno = err;
+    fail("connect");
   }
   no_time_wait(fd);
   if ((ctl & 0x70) == 0x70) shrink_server_send_buffer(fd);
 
   g_got.clear();
-  int open = send_cut(fd, p, n, seed, g_got) ? 1 : -1;
+  int open = send_cut(fd, p, n, seed, nullptr, &g_got) ? 1 : -1;
   if ((ctl & 0x70) == 0x70 && open == 1) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   if ((ctl & 0x80) && open == 1)
-    for (int reads = 0; reads < 300 && (open = recv_some(fd, 3, g_got)) == 1; reads++) {
+    for (int reads = 0; reads < 300 && (open = recv_some(fd, 3, &g_got)) == 1; reads++) {
     }
   if (open >= 0) {
     ::shutdown(fd, SHUT_WR);
@@ -395,11 +337,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         finding(deadline == fin + std::chrono::seconds(8)
                     ? "the server still had not closed the connection 8 s after the client's FIN"
                     : "the server did not close the connection within 2 s of the client's FIN or its last byte");
-      if ((got = recv_some(fd, static_cast<int>(left.count()), g_got)) < 0) break;
+      if ((got = recv_some(fd, static_cast<int>(left.count()), &g_got)) < 0) break;
       if (got > 0) last = Clock::now();
     }
   } else {
-    while (recv_some(fd, 0, g_got) == 1) {  // whatever came before the close
+    while (recv_some(fd, 0, &g_got) == 1) {  // whatever came before the close
     }
   }
   ::close(fd);

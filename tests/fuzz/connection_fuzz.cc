@@ -67,9 +67,16 @@
 #include "core/log.h"
 #include "core/worker.h"
 #include "http2/h2_client_connection.h"
+#include "fuzz_socket.h"
 #include "spdlog/spdlog.h"
 
 namespace {
+
+using fuzz::drain_until_closed;
+using fuzz::no_time_wait;
+using fuzz::recv_some;
+using fuzz::send_all;
+using fuzz::send_cut;
 
 [[noreturn]] void fail(const char* what) {
   fprintf(stderr, "connection_fuzz: %s (errno %d: %s)\n", what, errno, strerror(errno));
@@ -206,64 +213,6 @@ Server& server() {
   return *s;
 }
 
-// Every byte, or false once the peer has closed or reset the connection.
-// What was written is appended to `sent`, if given.
-bool send_all(int fd, const char* b, size_t len, std::string* sent = nullptr) {
-  while (len > 0) {
-    ssize_t w = ::send(fd, b, len, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;  // libFuzzer's SIGALRM watchdog
-    if (w <= 0) return false;
-    if (sent) sent->append(b, static_cast<size_t>(w));
-    b += w;
-    len -= static_cast<size_t>(w);
-  }
-  return true;
-}
-
-// The bytes in up to 8 writes, cut where `seed` says: moe may read them in
-// fewer pieces, or more. False once the peer closed: a verdict, not a
-// finding.
-bool send_cut(int fd, const char* p, size_t n, uint32_t seed, std::string* sent = nullptr) {
-  for (int piece = 0; piece < 8 && n > 0; piece++) {
-    seed = seed * 1103515245u + 12345u;
-    const size_t len = piece == 7 ? n : std::min(n, static_cast<size_t>(1 + (seed >> 16) % 64));
-    if (!send_all(fd, p, len, sent)) return false;
-    p += len;
-    n -= len;
-  }
-  return true;
-}
-
-// Waits up to `ms` for bytes: 1 = got some (appended to `keep` if given),
-// 0 = nothing came, -1 = the peer closed or reset the connection.
-int recv_some(int fd, int ms, std::string* keep) {
-  pollfd pfd{fd, POLLIN, 0};
-  if (::poll(&pfd, 1, ms) == 0) return 0;
-  char buf[16384];
-  ssize_t r = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-  if (r < 0 && (errno == EINTR || errno == EAGAIN)) return 1;
-  if (r <= 0) return -1;
-  if (keep) keep->append(buf, static_cast<size_t>(r));
-  return 1;
-}
-
-// Reads and drops until the peer closes or `ms` pass; true if it closed.
-bool drain_until_closed(int fd, int ms, std::string* keep) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    if (recv_some(fd, static_cast<int>(left.count()), keep) < 0) return true;
-  }
-}
-
-// Closed with an RST when done, after the peer has closed its side: no
-// TIME_WAIT, so a long run does not use up the ephemeral ports.
-void no_time_wait(int fd) {
-  linger lg{1, 0};
-  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-}
-
 // A literal HPACK field, not indexed, new name (RFC 7541 6.2.2); short
 // names and values only.
 void hpack_literal(std::string& b, std::string_view n, std::string_view v) {
@@ -392,19 +341,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const sockaddr_in& to = listener == kHpack ? s.hpack : s.front;
   moe::Counter& decoded = s.worker->stats().listeners[static_cast<size_t>(listener)]->h2_header_bytes_decoded;
   const uint64_t decoded_before = moe::get(decoded);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
-    int err = errno;
-    if (err == EINTR) {
-      pollfd pfd{fd, POLLOUT, 0};
-      while (::poll(&pfd, 1, 5000) < 0 && errno == EINTR) {
-      }
-      socklen_t len = sizeof err;
-      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    }
-    if (err != 0) {
-      errno = err;
-      fail("connect");
-    }
+  if (int err = fuzz::connect_to(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to); err != 0) {
+    errno = err;
+    fail("connect");
   }
   no_time_wait(fd);
 

@@ -60,6 +60,19 @@ func TestH1DrainServesRequestsAlreadySent(t *testing.T) {
 		}
 		if !strings.HasPrefix(line, "HTTP/1.1 200") {
 			t.Errorf("conn %d: second request: %q", i, line)
+			continue
+		}
+		// The answer says the connection closes after it.
+		closing := false
+		for {
+			h, err := readers[i].ReadString('\n')
+			if err != nil || h == "\r\n" {
+				break
+			}
+			closing = closing || strings.EqualFold(strings.TrimSpace(h), "connection: close")
+		}
+		if !closing {
+			t.Errorf("conn %d: the answer during the drain has no Connection: close", i)
 		}
 	}
 	if lost > 0 {

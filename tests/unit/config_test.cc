@@ -822,18 +822,22 @@ listeners:
 
 namespace {
 
+// A listener with one filter whose config block starts on line 8, with
+// its members indented for it.
+constexpr std::string_view kFilterConfigHead =
+    "listeners:\n"
+    "  - name: a\n"
+    "    address: 127.0.0.1:0\n"
+    "    routes: [{direct_response: {status: 200}}]\n"
+    "    filters:\n"
+    "      - name: f\n"
+    "        config:\n";
+
 // A filter config with `levels` anchors, each a list of nine aliases of the
 // one before (the first holds nine scalars): 9^levels nodes once expanded.
 std::string alias_bomb(int levels) {
-  std::string y =
-      "listeners:\n"
-      "  - name: a\n"
-      "    address: 127.0.0.1:0\n"
-      "    routes: [{direct_response: {status: 200}}]\n"
-      "    filters:\n"
-      "      - name: f\n"
-      "        config:\n"
-      "          l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+  std::string y(kFilterConfigHead);
+  y += "          l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
   for (int i = 1; i < levels; ++i) {
     std::string prev = "*l" + std::to_string(i - 1);
     y += "          l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
@@ -876,16 +880,9 @@ TEST_CASE("config: a YAML alias bomb fails at the alias that passes the bound", 
 
 TEST_CASE("config: alias expansion is bounded in scalar bytes too", "[config][errors][yaml]") {
   // Few nodes, long scalars: 1 MiB repeated 17 times.
-  std::string y =
-      "listeners:\n"
-      "  - name: a\n"
-      "    address: 127.0.0.1:0\n"
-      "    routes: [{direct_response: {status: 200}}]\n"
-      "    filters:\n"
-      "      - name: f\n"
-      "        config:\n"
-      "          big: &big \"" + std::string(1 << 20, 'x') + "\"\n"
-      "          copies: [";
+  std::string y(kFilterConfigHead);
+  y += "          big: &big \"" + std::string(1 << 20, 'x') + "\"\n"
+       "          copies: [";
   for (int k = 0; k < 17; ++k) y += (k ? ", " : "") + std::string("*big");
   y += "]\n";
   LoadResult r = load_config_text(y, "bytes.yaml");
