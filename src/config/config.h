@@ -229,7 +229,9 @@ inline constexpr int kMaxYamlDocuments = 16;
 
 // Parses and validates; resolves hostnames. Never throws. The one entry
 // point for startup, --validate and SIGHUP, so all three refuse the same
-// files the same way.
+// files the same way as far as the config goes. (Startup and --validate
+// also build the Go filter chains, whose factories check their configs;
+// SIGHUP does not yet: docs/operations.md, Signals.)
 LoadResult load_config(const std::string& path);
 // Same, from text already in memory (`path` is used only in messages).
 LoadResult load_config_text(const std::string& text, const std::string& path);

@@ -429,7 +429,8 @@ int H2ServerConnection::on_header(const nghttp2_frame* frame, std::string_view n
 int H2ServerConnection::hpack_abuse(const char* why) {
   // The rest of the block is never decoded: the HPACK context is lost, so
   // the connection ends (RFC 9113 10.5.1: process the block or close).
-  add(worker_.stats().listeners[static_cast<size_t>(listener_index_)]->protocol_errors);
+  // (Counted once, in on_data's rv < 0 branch, where mem_recv's failure
+  // lands.)
   log_warn("listener {}: h2 client {} sent {}: GOAWAY(ENHANCE_YOUR_CALM)", cfg().name, peer_ip_, why);
   nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
   stop_reading();
