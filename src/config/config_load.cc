@@ -56,6 +56,8 @@ namespace {
 //   to the document's total. Past kMaxAliasNodes / kMaxAliasBytes the scan
 //   stops at that alias: a billion-laughs document fails after reading its
 //   few hundred bytes, never after expanding them.
+// - Cycles. An alias inside the node its anchor names ("&a [*a]") is
+//   refused: yaml-cpp links it into a cycle.
 // - Depth. Nesting past kMaxYamlDepth (counting what aliases bring in) is
 //   refused with our own message; yaml-cpp's own guard (DepthGuard, ~500
 //   levels) would say only "bad file", and moe's recursive walks must not
@@ -90,7 +92,13 @@ class PrescanHandler : public YAML::EventHandler {
   }
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
     auto it = anchors_.find(anchor);
-    if (it == anchors_.end()) return;  // yaml-cpp reports unknown anchors itself
+    // The parser has already refused an anchor it never saw, and registers
+    // each anchor when its node opens; this handler records it when the
+    // node closes. An alias the parser knows and we do not is therefore
+    // inside the very node it names: yaml-cpp would build a cycle, and
+    // every walk over the tree (filter JSON, /config_dump) would never end.
+    if (it == anchors_.end())
+      throw PrescanStop{mark, "YAML alias inside the node its anchor names (a cycle: the tree would never end)"};
     const Size& s = it->second;
     alias_nodes_ = sat_add(alias_nodes_, s.nodes);
     alias_bytes_ = sat_add(alias_bytes_, s.bytes);

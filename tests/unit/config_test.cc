@@ -878,6 +878,28 @@ TEST_CASE("config: a YAML alias bomb fails at the alias that passes the bound", 
   CHECK(json.rfind(R"({"l0":["lol",)", 0) == 0);
 }
 
+TEST_CASE("config: an alias inside its own anchor's node is a clear error, not an endless walk",
+          "[config][errors][yaml]") {
+  // yaml-cpp registers an anchor when its node opens, so "*l1" inside
+  // "&l1 [...]" links the list into itself; the JSON walk of a filter
+  // config then never ended (config_fuzz found it, nine levels deep).
+  for (const char* body : {"          l1: &l1 [a, *l1]\n",
+                           "          l1: &l1 {x: {y: *l1}}\n",
+                           "          l0: &l0 [a]\n          l1: &l0 [*l0]\n"}) {  // a redefined anchor too
+    INFO(body);
+    LoadResult r = load_config_text(std::string(kFilterConfigHead) + body, "cycle.yaml");
+    REQUIRE(r.config == nullptr);
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message.find("a cycle") != std::string::npos);
+    CHECK(r.errors[0].mark.line >= 8);
+  }
+  // An alias of an earlier, finished anchor is still fine.
+  LoadResult ok = load_config_text(std::string(kFilterConfigHead) + "          l0: &l0 [a]\n          l1: [*l0, *l0]\n",
+                                   "ok.yaml");
+  INFO(all_errors(ok));
+  CHECK(ok.config);
+}
+
 TEST_CASE("config: alias expansion is bounded in scalar bytes too", "[config][errors][yaml]") {
   // Few nodes, long scalars: 1 MiB repeated 17 times.
   std::string y(kFilterConfigHead);
