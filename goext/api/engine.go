@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"runtime"
 	"runtime/debug"
@@ -23,15 +24,16 @@ import (
 
 func init() {
 	host.E = host.Engine{
-		CreateChain:  createChain,
-		OnEvent:      onEvent,
-		OnEvents:     onEvents,
-		OnResume:     onResume,
-		BeginSource:  beginSource,
-		EndSource:    endSource,
-		RuntimeJSON:  runtimeJSON,
-		Metrics:      renderMetrics,
-		SecretFields: secretFields,
+		CreateChain:   createChain,
+		ValidateChain: validateChain,
+		OnEvent:       onEvent,
+		OnEvents:      onEvents,
+		OnResume:      onResume,
+		BeginSource:   beginSource,
+		EndSource:     endSource,
+		RuntimeJSON:   runtimeJSON,
+		Metrics:       renderMetrics,
+		SecretFields:  secretFields,
 	}
 }
 
@@ -92,25 +94,83 @@ var hookNames = [...]struct {
 
 // createChain builds (or replaces) chain id from its JSON spec.
 func createChain(id uint32, spec []byte) (events uint32, err error) {
+	c, err := buildChain(id, spec)
+	if err != nil {
+		return 0, err
+	}
+	chains.mu.Lock()
+	defer chains.mu.Unlock()
+	next := map[uint32]*chain{}
+	if old := chains.m.Load(); old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	next[id] = c
+	chains.m.Store(&next)
+	return c.events, nil
+}
+
+// validateChain builds a chain from spec exactly as createChain does (every
+// factory runs on its config, every probe NewFilter is called) and then
+// discards it: SIGHUP checks a changed file's filter configs this way while
+// the running chains keep serving. Discarded factories that implement
+// io.Closer are closed.
+func validateChain(spec []byte) error {
+	c, err := buildChain(0, spec)
+	if err != nil {
+		return err
+	}
+	closeFactories(c.filters)
+	return nil
+}
+
+// closeFactories closes the factories of a chain that will never run.
+func closeFactories(fs []chainFilter) {
+	for _, cf := range fs {
+		if cl, ok := cf.factory.(io.Closer); ok {
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						Log(LevelError, fmt.Sprintf("filter %q: panic in its factory's Close: %v", cf.name, r))
+					}
+				}()
+				if err := cl.Close(); err != nil {
+					Log(LevelWarn, fmt.Sprintf("filter %q: its factory's Close: %v", cf.name, err))
+				}
+			}()
+		}
+	}
+}
+
+// buildChain runs every filter's factory on its config. On an error the
+// factories already built are closed.
+func buildChain(id uint32, spec []byte) (_ *chain, err error) {
+	c := &chain{id: id} // not the named result: "return nil, err" must not lose it
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic while building the filter chain: %v\n%s", r, debug.Stack())
 		}
+		if err != nil {
+			closeFactories(c.filters)
+		}
 	}()
 	if err := pendingInitErrors(); err != nil {
-		return 0, err
+		return nil, err
 	}
 	var specs []filterSpec
 	dec := json.NewDecoder(bytes.NewReader(spec))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&specs); err != nil {
-		return 0, fmt.Errorf("filter chain JSON: %v", err)
+		return nil, fmt.Errorf("filter chain JSON: %v", err)
 	}
-	c := &chain{id: id}
 	for _, fs := range specs {
 		cf, err := buildFilter(fs)
 		if err != nil {
-			return 0, err
+			if cf.factory != nil {
+				c.filters = append(c.filters, cf) // closed by the defer
+			}
+			return nil, err
 		}
 		c.filters = append(c.filters, cf)
 		c.events |= cf.hooks
@@ -128,17 +188,7 @@ func createChain(id uint32, spec []byte) (events uint32, err error) {
 	if c.events != 0 {
 		c.events |= bitDone
 	}
-	chains.mu.Lock()
-	defer chains.mu.Unlock()
-	next := map[uint32]*chain{}
-	if old := chains.m.Load(); old != nil {
-		for k, v := range *old {
-			next[k] = v
-		}
-	}
-	next[id] = c
-	chains.m.Store(&next)
-	return c.events, nil
+	return c, nil
 }
 
 func buildFilter(fs filterSpec) (chainFilter, error) {

@@ -120,6 +120,15 @@ func moe_go_create_chain(chain C.uint32_t, json *C.char, jsonLen C.uint32_t, eve
 	return nil
 }
 
+//export moe_go_validate_chain
+func moe_go_validate_chain(json *C.char, jsonLen C.uint32_t) (ret *C.char) {
+	defer recoverExport("moe_go_validate_chain", func() { ret = C.CString("panic while checking a Go filter chain (see the log)") })
+	if err := host.E.ValidateChain(abi.Bytes((*byte)(unsafe.Pointer(json)), uint32(jsonLen))); err != nil {
+		return C.CString(err.Error())
+	}
+	return nil
+}
+
 //export moe_go_run_thread
 func moe_go_run_thread(fn unsafe.Pointer, arg unsafe.Pointer) {
 	// No recover: fn is C, and a panic here would be a runtime fault.

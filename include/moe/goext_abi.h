@@ -169,6 +169,10 @@ typedef struct moe_event {
  * Returns NULL or a malloc'd error message naming the filter; sets *events
  * to the MOE_EV bitmask the chain wants. */
 /* char* moe_go_create_chain(uint32_t chain, const char* json, uint32_t json_len, uint32_t* events); */
+/* Builds a chain from the same JSON as moe_go_create_chain and discards it
+ * (factories implementing io.Closer are closed): SIGHUP's check. Returns
+ * NULL or a malloc'd error message naming the filter. */
+/* char* moe_go_validate_chain(const char* json, uint32_t json_len); */
 /* Runs fn(arg) on the calling thread from inside a Go->C call and returns
  * when it does. A worker runs its whole event loop this way: the crossings
  * it makes are then nested callbacks, which skip the runtime's per-callback

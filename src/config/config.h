@@ -229,9 +229,9 @@ inline constexpr int kMaxYamlDocuments = 16;
 
 // Parses and validates; resolves hostnames. Never throws. The one entry
 // point for startup, --validate and SIGHUP, so all three refuse the same
-// files the same way as far as the config goes. (Startup and --validate
-// also build the Go filter chains, whose factories check their configs;
-// SIGHUP does not yet: docs/operations.md, Signals.)
+// files the same way as far as the config goes. (All three then check the
+// Go filter configs: startup and --validate through go::start, SIGHUP
+// through go::validate, which builds each chain and discards it.)
 LoadResult load_config(const std::string& path);
 // Same, from text already in memory (`path` is used only in messages).
 LoadResult load_config_text(const std::string& text, const std::string& path);
@@ -264,5 +264,10 @@ std::optional<std::string> resolve_address(std::string_view text, Address& out);
 // The inverse of parse_duration, in the largest exact unit: "15s", "250ms",
 // "2m", "1h", "0s".
 std::string format_duration(Duration d);
+
+// The JSON spec of a listener's Go filter chain, as goext's createChain
+// reads it: [{"name", "config", "timeout_ms", "on_error"}, ...]. One writer
+// for startup, --validate and SIGHUP.
+std::string filter_chain_json(const Listener& l);
 
 }  // namespace moe::config

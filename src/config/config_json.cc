@@ -472,4 +472,19 @@ std::string Config::to_json(const SecretFields& secret_fields) const {
   return j.take();
 }
 
+std::string filter_chain_json(const Listener& l) {
+  detail::JsonOut j;
+  j.open('[');
+  for (const FilterConfig& f : l.filters) {
+    j.open('{');
+    j.key("name").str(f.name);
+    j.key("config").raw(f.config_json);  // written by yaml_to_json: well-formed
+    j.key("timeout_ms").num(f.timeout.count());
+    j.key("on_error").str(f.on_error == FilterErrorMode::fail_open ? "fail_open" : "fail_closed");
+    j.close('}');
+  }
+  j.close(']');
+  return j.take();
+}
+
 }  // namespace moe::config

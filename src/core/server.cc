@@ -214,9 +214,12 @@ int run_server(const ServerOptions& opts) {
           if (st->access_log) st->access_log->reopen();
           break;
         case SIGHUP: {
-          // The new file is validated; applying it needs listener hand-over
-          // that is not built yet, so a valid change needs a restart.
+          // The new file is validated the way --validate does it (the YAML,
+          // then every Go filter chain built and discarded, the running
+          // ones untouched); applying it needs listener hand-over that is
+          // not built yet, so a valid change needs a restart.
           config::LoadResult r = config::load_config(st->cfg->source);
+          if (r.errors.empty()) r.errors = go::validate(*r.config, *st->cfg);
           if (!r.errors.empty()) {
             for (const auto& e : r.errors) log_error("SIGHUP: {}", e.to_string());
             log_error("SIGHUP: config invalid; keeping the running config");

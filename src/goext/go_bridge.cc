@@ -15,6 +15,7 @@ int32_t moe_go_configure(int32_t gomaxprocs, int32_t gc_percent, int64_t memory_
 int32_t moe_go_set_async_procs(int32_t n);
 char* moe_go_load_plugin(const char* path, uint32_t path_len);
 char* moe_go_create_chain(uint32_t chain, const char* json, uint32_t json_len, uint32_t* events);
+char* moe_go_validate_chain(const char* json, uint32_t json_len);
 void moe_go_run_thread(void (*fn)(void*), void* arg);
 int32_t moe_go_on_event(moe_event* ev);
 int32_t moe_go_on_resume(moe_event* ev);
@@ -39,13 +40,16 @@ std::string take(char* s) {
   return r;
 }
 
-std::string json_escape(std::string_view s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '"' || c == '\\') o.push_back('\\');
-    o.push_back(c);
-  }
-  return o;
+// Where a chain's error points: the filter the message names, else the
+// first one.
+config::ConfigError chain_error(const config::Listener& l, size_t li, const std::string& err) {
+  size_t at = 0;
+  for (size_t fi = 0; fi < l.filters.size(); fi++)
+    if (err.find("\"" + l.filters[fi].name + "\"") != std::string::npos) {
+      at = fi;
+      break;
+    }
+  return {l.filters[at].mark, "listeners[" + std::to_string(li) + "].filters[" + std::to_string(at) + "]", err};
 }
 
 }  // namespace
@@ -67,27 +71,35 @@ std::vector<config::ConfigError> start(const config::Config& cfg, int workers, s
   for (size_t li = 0; li < cfg.listeners.size(); li++) {
     const config::Listener& l = cfg.listeners[li];
     if (l.filters.empty()) continue;
-    std::string json = "[";
-    for (size_t fi = 0; fi < l.filters.size(); fi++) {
-      const config::FilterConfig& f = l.filters[fi];
-      if (fi) json.push_back(',');
-      json += "{\"name\":\"" + json_escape(f.name) + "\",\"config\":" + f.config_json +
-              ",\"timeout_ms\":" + std::to_string(f.timeout.count()) + ",\"on_error\":\"" +
-              (f.on_error == config::FilterErrorMode::fail_open ? "fail_open" : "fail_closed") + "\"}";
-    }
-    json.push_back(']');
+    const std::string json = config::filter_chain_json(l);
     uint32_t events = 0;
     std::string err = take(moe_go_create_chain(static_cast<uint32_t>(li), json.data(), static_cast<uint32_t>(json.size()), &events));
     if (!err.empty()) {
-      // Point at the filter the message names, else at the first one.
-      size_t at = 0;
-      for (size_t fi = 0; fi < l.filters.size(); fi++)
-        if (err.find("\"" + l.filters[fi].name + "\"") != std::string::npos) { at = fi; break; }
-      errors.push_back({l.filters[at].mark, "listeners[" + std::to_string(li) + "].filters[" + std::to_string(at) + "]", err});
+      errors.push_back(chain_error(l, li, err));
       continue;
     }
     chain_events[li] = events;
     if (events) g_any_chain = true;
+  }
+  return errors;
+}
+
+std::vector<config::ConfigError> validate(const config::Config& next, const config::Config& running) {
+  std::vector<config::ConfigError> errors;
+  if (next.go.plugins != running.go.plugins) {
+    // A plugin is opened once per process and never unloaded: a changed
+    // list cannot be checked (or applied) without a restart.
+    errors.push_back({{next.source, 0, 0}, "go.plugins",
+                      "the plugin list changed; plugins load only at startup, so the filters cannot be checked "
+                      "here: run `moe --validate -c " + next.source + "` and restart to apply"});
+    return errors;
+  }
+  for (size_t li = 0; li < next.listeners.size(); li++) {
+    const config::Listener& l = next.listeners[li];
+    if (l.filters.empty()) continue;
+    const std::string json = config::filter_chain_json(l);
+    std::string err = take(moe_go_validate_chain(json.data(), static_cast<uint32_t>(json.size())));
+    if (!err.empty()) errors.push_back(chain_error(l, li, err));
   }
   return errors;
 }

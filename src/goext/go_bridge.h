@@ -35,6 +35,12 @@ std::vector<config::ConfigError> start(const config::Config& cfg, int workers,
 // Runs fn(arg) (a worker's loop) on the calling thread, from inside a Go->C
 // call when Go is linked in, so the crossings it makes are nested callbacks
 // and cheaper (goext_abi.h, moe_go_run_thread). Without Go: fn(arg).
+// Builds every chain of `next` as start() would and discards them (SIGHUP's
+// check of the filter configs; the running chains are untouched). `running`
+// is the config the process started with: a changed go.plugins list is an
+// error (plugins load only at startup).
+std::vector<config::ConfigError> validate(const config::Config& next, const config::Config& running);
+
 void run_thread(void (*fn)(void*), void* arg);
 
 int32_t on_event(moe_event* ev);

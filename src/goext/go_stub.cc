@@ -20,6 +20,11 @@ std::vector<config::ConfigError> start(const config::Config& cfg, int, std::vect
   return errors;
 }
 
+std::vector<config::ConfigError> validate(const config::Config& next, const config::Config&) {
+  std::vector<uint32_t> events;
+  return start(next, 0, events);  // the same "built without Go" errors
+}
+
 void run_thread(void (*fn)(void*), void* arg) { fn(arg); }
 int32_t on_event(moe_event*) { return MOE_CONTINUE; }
 int32_t on_resume(moe_event*) { return MOE_CONTINUE; }

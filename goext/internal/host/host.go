@@ -19,7 +19,9 @@ type Env interface {
 // Engine is implemented by package api (set in its init).
 type Engine struct {
 	CreateChain func(id uint32, spec []byte) (events uint32, err error)
-	OnEvent     func(ev *abi.Event) int32
+	// ValidateChain builds a chain as CreateChain would and discards it.
+	ValidateChain func(spec []byte) error
+	OnEvent       func(ev *abi.Event) int32
 	// OnEvents handles a batch (moe_go_on_events) in one crossing.
 	OnEvents func(evs []abi.Event)
 	OnResume func(ev *abi.Event) int32
