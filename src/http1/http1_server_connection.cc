@@ -89,8 +89,17 @@ struct Http1ServerConnection::Request {
   std::unique_ptr<std::string> leftover;  // unparsed pipelined bytes (see the header); rare
   const char* user_reason = nullptr;      // set by limit_error: our own verdict
   const char* read_begin = nullptr;       // start of the bytes being parsed
-  uint32_t header_bytes = 0;
+  uint32_t header_bytes = 0;              // request line, names, values (the spans)
   uint32_t chunk_ext_bytes = 0;           // of the whole request
+  // Wire accounting (parse): what llhttp consumes outside the spans it
+  // hands to a callback (blank lines, whitespace, chunk-size lines) is
+  // bounded too. Offsets count from the request's first byte.
+  const char* exec_begin = nullptr;  // where the current llhttp_execute started
+  uint64_t wire_base = 0;            // bytes consumed by earlier executes of this request
+  uint64_t head_end = 0;             // offset of the head's last span end; 0 until headers complete
+  uint64_t body_data = 0;            // body, trailer and chunk-extension span bytes after the head
+  uint64_t head_span_end = 0;        // offset just past the head's last span so far
+  uint32_t chunks = 0;
   int error_status = 400;                 // status to send for HPE_USER
   char prev_byte = 0;                     // last non-blank byte of earlier reads
   bool in_field = false;
@@ -218,11 +227,22 @@ void Http1ServerConnection::parse(const char* p, size_t n) {
       c->req_->read_begin = nullptr;
     }
   } save{this, last_non_blank(p, n, req_->prev_byte)};
+  const bool was_idle = !stream();
+  bool served = false;
   while (n > 0 && !closing()) {
+    req_->exec_begin = p;
     llhttp_errno_t err = llhttp_execute(parser, p, n);
     if (err == HPE_OK) {
-      // Everything parsed and no request open: idle (timer, no Request).
-      if (!stream() && parser->finish == HTTP_FINISH_SAFE) go_idle();
+      if (!stream() && parser->finish == HTTP_FINISH_SAFE) {
+        // Everything parsed and no request open: only blank lines (RFC
+        // 9112 2.2 lets them precede a request line). Idle, but the timer
+        // running since the last request (or the connect) goes on: a
+        // client sending CRLFs forever is closed when it ends.
+        if (was_idle && !served) release_request();
+        else go_idle();
+        return;
+      }
+      account_wire(n);
       return;
     }
     const char* pos = llhttp_get_error_pos(parser);
@@ -230,6 +250,12 @@ void Http1ServerConnection::parse(const char* p, size_t n) {
       // At a message boundary (on_message_complete paused the parser).
       n -= static_cast<size_t>(pos - p);
       p = pos;
+      served = true;
+      req_->wire_base = 0;  // the next request's bytes start here
+      req_->head_end = 0;
+      req_->head_span_end = 0;
+      req_->body_data = 0;
+      req_->chunks = 0;
       if (Stream* s = stream(); s && !s->finished()) {
         paused_ = true;
         if (n) {
@@ -472,6 +498,37 @@ int Http1ServerConnection::limit_error(int status, const char* reason) {
   return HPE_USER;
 }
 
+void Http1ServerConnection::head_span(const char* end) {
+  Request& q = *req_;
+  q.head_span_end = q.wire_base + static_cast<uint64_t>(end - q.exec_begin);
+}
+
+uint64_t Http1ServerConnection::max_head_wire() const {
+  // The spans may fill max_request_headers; around them a ": " and a CRLF
+  // per field, the request line's spaces and a few blank lines are normal.
+  return uint64_t{cfg().limits.max_request_headers} + 4ull * cfg().limits.max_headers + kHeadFramingSlack;
+}
+
+void Http1ServerConnection::account_wire(size_t n) {
+  // llhttp skips, without a callback, blank lines before a request line,
+  // runs of spaces in it and before a header value, and leading zeros of a
+  // chunk size: the spans the callbacks count stay small while the worker
+  // parses without end (100 MiB of zeros in one chunk-size line was taken).
+  // What the request consumed outside its spans is bounded here, once per
+  // read (a read is at most 64 KiB, so the bound holds to within one).
+  Request& q = *req_;
+  q.wire_base += n;
+  if (raw_request_) return;  // tunnel bytes: not HTTP
+  if (!q.head_end) {
+    if (q.wire_base > max_head_wire()) protocol_error(431, "request head too large (whitespace and blank lines count)");
+    return;
+  }
+  if (!(q.parser.flags & F_CHUNKED)) return;  // a sized body has no framing
+  const uint64_t framing = q.wire_base - q.head_end - q.body_data;
+  if (framing > kMaxChunkFraming + kChunkFramingPerChunk * q.chunks)
+    protocol_error(400, "chunked framing too long (chunk-size lines)");
+}
+
 int Http1ServerConnection::on_message_begin() {
   // While draining, a request is parsed only when it was in the socket at
   // the drain (start_drain) or in the same read as the last: it is served,
@@ -496,6 +553,7 @@ int Http1ServerConnection::on_method(const char* p, size_t n) {
   r.headers.append_raw(p, n);
   r.method_view = r.headers.raw();
   req_->header_bytes += static_cast<uint32_t>(n);
+  head_span(p + n);
   return 0;
 }
 
@@ -506,6 +564,7 @@ int Http1ServerConnection::on_url(const char* p, size_t n) {
   if (r.path_view.empty()) r.headers.begin_raw();
   r.headers.append_raw(p, n);
   r.path_view = r.headers.raw();
+  head_span(p + n);
   return 0;
 }
 
@@ -521,6 +580,8 @@ int Http1ServerConnection::on_header_field(const char* p, size_t n) {
   }
   if (n) q.have_name = true;
   h.append_name(p, n);
+  if (q.in_trailers) q.body_data += n;
+  else head_span(p + n);
   return 0;
 }
 
@@ -549,6 +610,8 @@ int Http1ServerConnection::on_header_value(const char* p, size_t n) {
     return limit_error(400, "empty header name");
   }
   h.append_value(p, n);
+  if (q.in_trailers) q.body_data += n;
+  else head_span(p + n);
   return 0;
 }
 
@@ -566,6 +629,9 @@ int Http1ServerConnection::on_header_value_complete() {
 }
 
 int Http1ServerConnection::on_headers_complete() {
+  // The head ends with the CRLF after its last span and a blank line.
+  req_->head_end = req_->head_span_end + 4;
+  if (req_->head_end > max_head_wire()) return limit_error(431, "request head too large (whitespace and blank lines count)");
   disarm();  // request-headers timeout
   RequestHead& r = req_->stream->request();
   const llhttp_t* parser = &req_->parser;
@@ -624,6 +690,7 @@ int Http1ServerConnection::on_headers_complete() {
 }
 
 int Http1ServerConnection::on_body(const char* p, size_t n) {
+  req_->body_data += n;
   if (Stream* s = stream(); s && !s->finished()) s->on_request_data(p, n);
   return 0;
 }
@@ -639,6 +706,7 @@ int Http1ServerConnection::on_chunk_extension(size_t n) {
 }
 
 int Http1ServerConnection::on_chunk_header() {
+  ++req_->chunks;
   if (req_->parser.content_length == 0) req_->in_trailers = true;
   return 0;
 }

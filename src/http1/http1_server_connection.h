@@ -82,6 +82,13 @@ class Http1ServerConnection final : public TcpConnection,
   int on_chunk_extension(size_t n);
   // Chunk-extension bytes a request may carry, all chunks together.
   static constexpr uint32_t kMaxChunkExtensions = 16 * 1024;
+  // A request's bytes outside the spans llhttp reports (account_wire):
+  // the head may be max_request_headers + 4 per header + this on the wire;
+  // a chunked body's framing (size lines, extensions, CRLFs) at most
+  // kMaxChunkFraming plus kChunkFramingPerChunk per chunk.
+  static constexpr uint32_t kHeadFramingSlack = 4 * 1024;
+  static constexpr uint32_t kMaxChunkFraming = kMaxChunkExtensions + 16 * 1024;
+  static constexpr uint32_t kChunkFramingPerChunk = 32;
   int on_message_complete();
 
  protected:
@@ -108,6 +115,9 @@ class Http1ServerConnection final : public TcpConnection,
   void after_stream();
   void protocol_error(int status, std::string_view reason);
   int limit_error(int status, const char* reason);
+  void head_span(const char* end);
+  uint64_t max_head_wire() const;
+  void account_wire(size_t n);
   void go_idle();
   void release_request();
 

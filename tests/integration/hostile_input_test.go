@@ -318,6 +318,57 @@ func TestH1FramingEdges(t *testing.T) {
 			}
 		}
 	})
+	// What llhttp skips without a callback (runs of spaces in the request
+	// line and before a header value, leading zeros of a chunk size, spaces
+	// before a trailer value) counts against a bound: each of these took
+	// 100 MiB and answered 200. Each row sends up to 8 MiB of the filler in
+	// the background; moe must answer with the status and close.
+	for _, row := range []struct {
+		name, pre string
+		fill      byte
+		post      string
+		status    int
+	}{
+		{"url_spaces_bounded", "GET", ' ', "/ HTTP/1.1\r\nHost: h\r\n\r\n", 431},
+		{"value_ows_bounded", "GET / HTTP/1.1\r\nHost: h\r\nX-A:", ' ', "v\r\n\r\n", 431},
+		{"chunk_size_zeros_bounded", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", '0', "5\r\nhello\r\n0\r\n\r\n", 400},
+		{"trailer_ows_bounded", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T:", ' ', "v\r\n\r\n", 400},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			before := len(up.Requests())
+			c := dial(t, m.Addr("listen"))
+			br := bufio.NewReader(c)
+			go func() {
+				io.WriteString(c, row.pre)
+				blk := []byte(strings.Repeat(string(row.fill), 64<<10))
+				for i := 0; i < 128; i++ {
+					if _, err := c.Write(blk); err != nil {
+						return
+					}
+				}
+				io.WriteString(c, row.post)
+			}()
+			if r := readRawResponse(t, br, "POST"); r.Status != row.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, row.status, r.Body)
+			}
+			expectClosed(t, c, br, 5*time.Second)
+			for _, r := range up.Requests()[before:] {
+				if r.BodyLen == 5 {
+					t.Fatalf("the upstream got the whole body")
+				}
+			}
+		})
+	}
+	// Within the bounds: a few leading zeros, a generous run of spaces.
+	t.Run("framing_whitespace_small_ok", func(t *testing.T) {
+		c := dial(t, m.Addr("listen"))
+		br := bufio.NewReader(c)
+		fmt.Fprintf(c, "\r\nPOST / HTTP/1.1\r\nHost: h\r\nX-A:%sv\r\nTransfer-Encoding: chunked\r\n\r\n%s5\r\nhello\r\n0\r\nX-T: %st\r\n\r\n",
+			strings.Repeat(" ", 1000), strings.Repeat("0", 20), strings.Repeat(" ", 100))
+		if r := readRawResponse(t, br, "POST"); r.Status != 200 {
+			t.Fatalf("status %d, want 200: %s", r.Status, r.Body)
+		}
+	})
 	// (Debian's llhttp 8.1 refuses a second extension on one chunk line,
 	// "3;a=b;c=d", with 400: one is what is checked here.)
 	t.Run("chunk_extensions_small_ok", func(t *testing.T) {
