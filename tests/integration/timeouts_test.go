@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 )
@@ -50,6 +51,42 @@ func TestIdleTimeoutClosesKeepAlive(t *testing.T) {
 		}
 	}
 	expectClosed(t, c, br, 8*time.Second)
+}
+
+// TestBlankLinesDoNotHoldIdleConnection: CRLFs between requests are
+// skipped (RFC 9112 2.2) but do not restart the idle timer: a client
+// trickling them is closed at the idle timeout (before, each read of blank
+// lines re-armed it, and such a client held its connection for ever).
+func TestBlankLinesDoNotHoldIdleConnection(t *testing.T) {
+	t.Parallel()
+	up := startEcho(t, "up")
+	m := startMoe(t, upYAML(`    timeouts: {request_headers: 10s, idle: 1s}
+`), "up", up.Addr)
+	c := dial(t, m.Addr("listen"))
+	br := bufio.NewReader(c)
+	fmt.Fprintf(c, "GET /first HTTP/1.1\r\nHost: h\r\n\r\n")
+	if resp := readResponse(t, br, "GET"); resp.Status != 200 {
+		t.Fatalf("status %d", resp.Status)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+				if _, err := io.WriteString(c, "\r\n"); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	start := time.Now()
+	expectClosed(t, c, br, 8*time.Second)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("closed after %v; the idle timeout is 1s", d)
+	}
 }
 
 // TestRouteTimeoutSlowUpstream504: the route timeout expires before the slow
