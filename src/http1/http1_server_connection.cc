@@ -328,6 +328,10 @@ void Http1ServerConnection::read_disable(bool disable) {
 }
 
 void Http1ServerConnection::on_drained() {
+  if (send_blocked_) {
+    send_blocked_ = false;
+    disarm();
+  }
   if (Stream* s = stream(); s && !s->finished()) s->on_downstream_drained();
 }
 
@@ -380,10 +384,20 @@ void Http1ServerConnection::after_stream() {
 
 void Http1ServerConnection::go_idle() {
   release_request();
+  send_blocked_ = false;  // the idle timer governs from here
   worker_.timers().arm(this, static_cast<uint64_t>(cfg().timeouts.idle.count()), worker_.now_ms());
 }
 
 void Http1ServerConnection::on_timeout() {
+  if (send_blocked_) {
+    // The client read too little for timeouts.send to bring our output
+    // below the low watermark: the response cannot finish; the stream's
+    // upstream request is ended with it.
+    log_debug("listener {}: HTTP/1 from {}: output full for timeouts.send: closing", cfg().name, peer_.text().view());
+    send_blocked_ = false;
+    force_close();
+    return;
+  }
   if (Stream* s = stream(); s && !s->finished()) {
     // Headers did not arrive in time (slowloris).
     s->send_local_reply(408, "request headers timeout\n", true);
@@ -472,6 +486,20 @@ void Http1ServerConnection::encode_data(const char* p, size_t n, bool end_stream
   if (chunked_out_ && end_stream) http1::write_last_chunk(out(), nullptr);
   mark_dirty();
   if (end_stream && tunnel_) close_after_flush();
+  // The stream stops reading upstream above the watermark; a client that
+  // then never reads would hold both connections for ever.
+  if (!send_blocked_ && above_high_watermark()) send_blocked();
+}
+
+void Http1ServerConnection::send_blocked() {
+  // timeouts.send: the output must drain below the low watermark
+  // (on_drained) within it, or the connection is closed. The timer is free:
+  // the request-headers one was disarmed at the head, and the idle one is
+  // armed only once the stream is done (go_idle, which takes over).
+  const uint64_t ms = static_cast<uint64_t>(cfg().timeouts.send.count());
+  if (!ms) return;
+  send_blocked_ = true;
+  worker_.timers().arm(this, ms, worker_.now_ms());
 }
 
 void Http1ServerConnection::encode_trailers(const HeaderMap& trailers) {
@@ -543,6 +571,7 @@ int Http1ServerConnection::on_message_begin() {
   tunnel_ = false;
   q.error_status = 400;
   q.user_reason = nullptr;
+  send_blocked_ = false;  // the header timer takes the slot; the next response re-arms send
   worker_.timers().arm(this, static_cast<uint64_t>(cfg().timeouts.request_headers.count()), worker_.now_ms());
   return 0;
 }

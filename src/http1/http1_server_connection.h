@@ -119,6 +119,7 @@ class Http1ServerConnection final : public TcpConnection,
   uint64_t max_head_wire() const;
   void account_wire(size_t n);
   void go_idle();
+  void send_blocked();
   void release_request();
 
   // Derived, not stored: every byte below is paid per idle connection.
@@ -143,6 +144,7 @@ class Http1ServerConnection final : public TcpConnection,
   bool raw_request_ : 1 = false;          // after an Upgrade/CONNECT head: bytes go to the stream as-is
   bool after_stream_scheduled_ : 1 = false;
   bool closed_ : 1 = false;
+  bool send_blocked_ : 1 = false;         // output above the watermark: the timer is timeouts.send
   int listener_index_;  // which listener's config (limits, timeouts) and stats
 };
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -113,5 +114,42 @@ clusters:
 	}
 	if st, _, _ := httpGet(t, m.URL("/fast")); st != 200 {
 		t.Fatalf("after the 504: status %d", st)
+	}
+}
+
+// TestH1UnreadSocketSendTimeout: an HTTP/1 client that pipelines requests
+// for big responses and never reads: moe's output for it fills and stays
+// full; after timeouts.send without a drain the connection is closed and
+// the upstream request ended (before, HTTP/1 had no send timeout: both
+// connections lived as long as the client liked).
+func TestH1UnreadSocketSendTimeout(t *testing.T) {
+	t.Parallel()
+	up := bigUpstream(t)
+	m := startMoe(t, upYAML("    timeouts: {send: 1s}\n"), "up", up.Addr)
+	c := dial(t, m.Addr("listen"))
+	defer c.Close()
+	const n = 8 // 64 MiB of responses: far more than the socket buffers take
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		b.WriteString("GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
+	}
+	if _, err := io.WriteString(c, b.String()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Second)
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	got, err := io.Copy(io.Discard, c)
+	t.Logf("read %d MiB after the stall, then %v", got>>20, err)
+	if err != nil && !isClosedErr(err) {
+		t.Fatalf("moe did not close the connection of a client that read nothing for 4 s (send: 1s): %v after %d bytes", err, got)
+	}
+	if got >= n*8<<20 {
+		t.Fatalf("read %d bytes: all %d responses, the stall was never noticed", got, n)
+	}
+	if !waitFor(10*time.Second, func() bool { return up.open() == 0 }) {
+		t.Errorf("%d upstream connections still open", up.open())
+	}
+	if st, _, _ := httpGet(t, m.URL("/small")); st != 200 {
+		t.Errorf("normal client: %d", st)
 	}
 }
