@@ -71,9 +71,10 @@ func (s *Stream) Get(key string) (string, bool) {
 	return v, ok
 }
 
-// Set stores a per-stream value, seen by the later filters (Get); the
-// access log does not print it yet. Call it in hooks (or a ResumeWith
-// function) only.
+// Set stores a per-stream value, seen by the later filters (Get). Keys
+// that the config's log.access_log_values lists are written on the stream's
+// access-log line (the last value set wins; values set in OnDone come too
+// late). Call it in hooks (or a ResumeWith function) only.
 func (s *Stream) Set(key, value string) {
 	st := s.st
 	if st.probe {

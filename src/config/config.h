@@ -67,7 +67,11 @@ struct LogConfig {
   std::string level = "info";       // trace debug info warn error
   std::string access_log = "stdout";  // stdout | off | file path
   LogFormat access_log_format = LogFormat::text;
+  // Stream.Set keys written on every access-log line (text: one quoted
+  // field each after the fixed ones; json: "values": {key: value|null}).
+  std::vector<std::string> access_log_values;
 };
+inline constexpr size_t kMaxAccessLogValues = 16;
 
 struct GoConfig {
   std::vector<std::string> plugins;  // paths, resolved relative to the config file

@@ -453,6 +453,9 @@ std::string Config::to_json(const SecretFields& secret_fields) const {
   j.key("level").str(log.level);
   j.key("access_log").str(log.access_log);
   j.key("access_log_format").str(log.access_log_format == LogFormat::json ? "json" : "text");
+  j.key("access_log_values").open('[');
+  for (const std::string& v : log.access_log_values) j.str(v);
+  j.close(']');
   j.close('}');
   j.key("go").open('{');
   j.key("plugins").open('[');

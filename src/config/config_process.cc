@@ -1,4 +1,5 @@
 // Process-wide sections: workers, drain_timeout, admin, log, go.
+#include <algorithm>
 #include <filesystem>
 
 #include "config/config_parse.h"
@@ -61,7 +62,7 @@ void parse_admin(Context& ctx, const YAML::Node& node, AdminConfig& admin) {
 }
 
 void parse_log(Context& ctx, const YAML::Node& node, LogConfig& log) {
-  MapView m(ctx, node, "log", {"level", "access_log", "access_log_format"});
+  MapView m(ctx, node, "log", {"level", "access_log", "access_log_format", "access_log_values"});
   m.read_enum<std::string>("level", log.level,
                            {{"trace", "trace"},
                             {"debug", "debug"},
@@ -79,6 +80,29 @@ void parse_log(Context& ctx, const YAML::Node& node, LogConfig& log) {
   }
   m.read_enum("access_log_format", log.access_log_format,
               {{"text", LogFormat::text}, {"json", LogFormat::json}});
+  if (const YAML::Node* list = m.find("access_log_values")) {
+    const std::string key = m.key_of("access_log_values");
+    if (expect_list(ctx, *list, key) && list->IsSequence()) {
+      if (list->size() > kMaxAccessLogValues)
+        ctx.error(*list, key, "at most " + std::to_string(kMaxAccessLogValues) + " values");
+      size_t i = 0;
+      for (auto it = list->begin(); it != list->end(); ++it, ++i) {
+        const YAML::Node item = *it;
+        auto name = as_string(ctx, item, index_key(key, i));
+        if (!name) continue;
+        const bool ok = !name->empty() && name->size() <= 64 &&
+                        std::all_of(name->begin(), name->end(), [](unsigned char c) { return c > 0x20 && c < 0x7f && c != '"'; });
+        if (!ok) {
+          ctx.error(item, index_key(key, i), "a Stream.Set key: 1 to 64 visible ASCII characters, no '\"'");
+        } else if (std::find(log.access_log_values.begin(), log.access_log_values.end(), *name) !=
+                   log.access_log_values.end()) {
+          ctx.error(item, index_key(key, i), "\"" + *name + "\" is listed twice");
+        } else {
+          log.access_log_values.push_back(*name);
+        }
+      }
+    }
+  }
 }
 
 void parse_go(Context& ctx, const YAML::Node& node, GoConfig& go) {

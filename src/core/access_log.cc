@@ -72,18 +72,19 @@ void append_time(std::string& out) {
 
 }  // namespace
 
-std::unique_ptr<AccessLog> AccessLog::open(const std::string& path, config::LogFormat format, int workers,
-                                           std::string& err) {
+std::unique_ptr<AccessLog> AccessLog::open(const std::string& path, config::LogFormat format,
+                                           std::vector<std::string> value_names, int workers, std::string& err) {
   int fd = open_path(path);
   if (fd < 0) {
     err = path + ": " + strerror(errno);
     return nullptr;
   }
-  return std::unique_ptr<AccessLog>(new AccessLog(path, format, fd, workers));
+  return std::unique_ptr<AccessLog>(new AccessLog(path, format, std::move(value_names), fd, workers));
 }
 
-AccessLog::AccessLog(std::string path, config::LogFormat format, int fd, int workers)
-    : path_(std::move(path)), format_(format), fd_(fd) {
+AccessLog::AccessLog(std::string path, config::LogFormat format, std::vector<std::string> value_names, int fd,
+                     int workers)
+    : path_(std::move(path)), format_(format), value_names_(std::move(value_names)), fd_(fd) {
   for (int i = 0; i < workers; i++) slots_.push_back(std::make_unique<Slot>());
   thread_ = std::thread([this] { run(); });
 }
@@ -125,10 +126,23 @@ void AccessLog::log(int worker, const AccessRecord& r) {
     append_json_string(out, r.cluster);
     out += ",\"request_id\":";
     append_json_string(out, r.request_id);
+    out += ",\"user_agent\":";
+    append_json_string(out, r.user_agent);
+    if (!value_names_.empty()) {
+      out += ",\"values\":{";
+      for (size_t i = 0; i < value_names_.size(); i++) {
+        if (i) out.push_back(',');
+        append_json_string(out, value_names_[i]);
+        out.push_back(':');
+        if (r.values && !r.values[i].empty()) append_json_string(out, r.values[i]);
+        else out += "null";
+      }
+      out.push_back('}');
+    }
     out += "}\n";
   } else {
     // time "METHOD PATH PROTO" status bytes_in bytes_out total_ms upstream_ms upstream flags listener route request_id
-    // upstream_path
+    // upstream_path "user agent" then "value" per log.access_log_values
     append_time(out);
     out += " \"";
     append_text(out, r.method);
@@ -152,6 +166,15 @@ void AccessLog::log(int worker, const AccessRecord& r) {
     append_text(out, r.request_id);
     out.push_back(' ');
     append_text(out, r.upstream_path);
+    // Free text, so quoted (a '"' inside is written \x22).
+    out += " \"";
+    append_text(out, r.user_agent);
+    out.push_back('"');
+    for (size_t i = 0; i < value_names_.size(); i++) {
+      out += " \"";
+      append_text(out, r.values ? std::string_view(r.values[i]) : std::string_view());
+      out.push_back('"');
+    }
     out.push_back('\n');
   }
 }

@@ -31,14 +31,17 @@ struct AccessRecord {
   std::string_view flags;  // response flags, e.g. "UF" (upstream connect failure)
   std::string_view listener, route, cluster;
   std::string_view request_id;
+  std::string_view user_agent;
+  // log.access_log_values, in config order; null = none set on this stream.
+  const std::string* values = nullptr;
 };
 
 class AccessLog {
  public:
   // path: "stdout" or a file path. Returns null and sets err when the file
   // cannot be opened.
-  static std::unique_ptr<AccessLog> open(const std::string& path, config::LogFormat format, int workers,
-                                         std::string& err);
+  static std::unique_ptr<AccessLog> open(const std::string& path, config::LogFormat format,
+                                         std::vector<std::string> value_names, int workers, std::string& err);
   ~AccessLog();
   void log(int worker, const AccessRecord& r);
   void reopen();
@@ -46,7 +49,7 @@ class AccessLog {
   void stop();
 
  private:
-  AccessLog(std::string path, config::LogFormat format, int fd, int workers);
+  AccessLog(std::string path, config::LogFormat format, std::vector<std::string> value_names, int fd, int workers);
   void run();
   struct Slot {
     std::mutex mu;
@@ -54,6 +57,7 @@ class AccessLog {
   };
   std::string path_;
   config::LogFormat format_;
+  std::vector<std::string> value_names_;  // log.access_log_values
   int fd_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::mutex mu_;

@@ -128,7 +128,8 @@ int run_server(const ServerOptions& opts) {
   st.cfg = cfg;
   if (cfg->log.access_log != "off") {
     std::string err;
-    st.access_log = AccessLog::open(cfg->log.access_log, cfg->log.access_log_format, cfg->workers, err);
+    st.access_log = AccessLog::open(cfg->log.access_log, cfg->log.access_log_format, cfg->log.access_log_values,
+                                    cfg->workers, err);
     if (!st.access_log) {
       log_error("access log: {}", err);
       return 1;

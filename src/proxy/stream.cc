@@ -987,8 +987,7 @@ void Stream::apply_ops(std::string_view* chunk, const moe_ops& ops, uint32_t beg
         reply_body.assign(b);
         break;
       case MOE_OP_KV_SET:
-        // Nothing reads per-stream values on this side yet (the access log
-        // will: issue 13), so they are not copied (two strings per Set).
+        set_log_value(a, b);
         break;
       case MOE_OP_LOG:
         moe_log(static_cast<int32_t>(parse_u64(a)), b.data(), static_cast<uint32_t>(b.size()));
@@ -1213,9 +1212,25 @@ void Stream::finish() {
       if (route_->cluster_index >= 0) r.cluster = route_->cluster;
     }
     r.request_id = request_.headers.get("x-request-id");
+    r.user_agent = request_.headers.get("user-agent");
+    r.values = log_values_.get();
     log->log(worker_.id(), r);
   }
   downstream_.on_stream_complete();  // may destroy this stream: nothing after
+}
+
+void Stream::set_log_value(std::string_view key, std::string_view value) {
+  // Only the keys log.access_log_values names are kept: a Set of any other
+  // key costs this scan of a short list and nothing else. The array is
+  // allocated at the first listed key a filter sets (one malloc for the
+  // stream, none when no filter sets one).
+  const std::vector<std::string>& names = worker_.config().log.access_log_values;
+  for (size_t i = 0; i < names.size(); i++) {
+    if (names[i] != key) continue;
+    if (!log_values_) log_values_ = std::make_unique<std::string[]>(names.size());
+    log_values_[i].assign(value);
+    return;
+  }
 }
 
 }  // namespace moe

@@ -191,6 +191,10 @@ class Stream final : public TimerNode {
   std::string pending_body_;  // request bytes waiting for the upstream
   std::string tunnel_early_;  // tunnel payload before the upstream's 101 / 2xx
   std::string_view received_path_;  // the path as the client sent it (arena view)
+  // Stream.Set values of the keys log.access_log_values names, in its
+  // order; null until a filter sets one (set_log_value).
+  std::unique_ptr<std::string[]> log_values_;
+  void set_log_value(std::string_view key, std::string_view value);
 
   uint64_t start_us_;
   uint64_t upstream_start_us_ = 0;

@@ -319,14 +319,15 @@ func TestAccessLogText(t *testing.T) {
 	file := m.Dir + "/access.log"
 	// A line: TIME "METHOD PATH PROTOCOL" STATUS BYTES_IN BYTES_OUT MS
 	// UPSTREAM_MS UPSTREAM FLAGS LISTENER ROUTE REQUEST_ID UPSTREAM_PATH
-	// (docs/operations.md);
+	// "USER_AGENT" (docs/operations.md);
 	// the time is one field, the request three.
 	want := []string{`"GET /text-logged HTTP/1.1"`, `"POST /text-posted HTTP/1.1"`}
 	ok := waitFor(5*time.Second, func() bool {
 		text := readFileString(file)
 		seen := map[string]int{}
 		for _, l := range strings.Split(text[:strings.LastIndexByte(text, '\n')+1], "\n") {
-			if f := strings.Fields(l); len(f) == 15 && f[4] == "200" && f[11] == "main" && f[12] == "to-up" && f[14] == f[2] {
+			if f := strings.Fields(l); len(f) == 16 && f[4] == "200" && f[11] == "main" && f[12] == "to-up" && f[14] == f[2] &&
+				f[15] == `"Go-http-client/1.1"` {
 				seen[f[1]+" "+f[2]+" "+f[3]]++
 			}
 		}

@@ -1057,3 +1057,21 @@ listeners:
   CHECK(j.find(R"({"name":"x-plain","value":"p1"})") != std::string::npos);
   for (const char* s : {"hunter2", "t0k3n", "k3y", "hidden"}) CHECK(j.find(s) == std::string::npos);
 }
+
+TEST_CASE("config: log.access_log_values", "[config][errors]") {
+  const std::string head = "listeners:\n  - name: a\n    address: 127.0.0.1:0\n    routes: [{direct_response: {status: 200}}]\n";
+  LoadResult ok = load(head + "log: {access_log_values: [user, tenant.id]}\n");
+  INFO(all_errors(ok));
+  REQUIRE(ok.config);
+  CHECK(ok.config->log.access_log_values == std::vector<std::string>{"user", "tenant.id"});
+  CHECK(ok.config->to_json().find(R"("access_log_values":["user","tenant.id"])") != std::string::npos);
+  require_error(load(head + "log: {access_log_values: [user, user]}\n"), "log.access_log_values[1]", 5, 33,
+                "listed twice");
+  require_error(load(head + "log: {access_log_values: [\"a b\"]}\n"), "log.access_log_values[0]", 5, 27,
+                "visible ASCII");
+  require_error(load(head + "log: {access_log_values: [\"\"]}\n"), "log.access_log_values[0]", 5, 27, "visible ASCII");
+  std::string many = "log: {access_log_values: [";
+  for (int i = 0; i < 17; i++) many += (i ? ", k" : "k") + std::to_string(i);
+  require_error(load(head + many + "]}\n"), "log.access_log_values", 5, 26, "at most 16");
+  require_error(load(head + "log: {access_log_values: user}\n"), "log.access_log_values", 5, 26, "list");
+}
