@@ -35,14 +35,11 @@ def die(msg):
     sys.exit(1)
 
 
-
 def _on_signal(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
 # ------------------------------------------------------------------ helpers
-
-
 def run(argv, timeout=None, check=False, env=None, cwd=None):
     r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=timeout, env=env, cwd=cwd, text=True)
@@ -187,8 +184,6 @@ def fmt_num(x, digits=0):
 def median(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
-
-
 
 
 def go_env():

@@ -55,7 +55,6 @@ def parse_h2load(out):
     return res
 
 
-
 def wrk_argv(sc, port, dur):
     argv = ["wrk", "-t1", f"-c{sc['conns']}", f"-d{dur}s", "--latency"]
     for h in sc.get("headers", []):
@@ -65,8 +64,8 @@ def wrk_argv(sc, port, dur):
     argv.append(f"http://{HOST}:{port}{sc['path']}")
     return pinned(LOAD_CPU, argv)
 
+
 def h2load_argv(sc, port, dur):
     argv = ["h2load", f"-c{sc['clients']}", f"-m{sc['streams']}", "-t1",
             "-D", str(dur), "--warm-up-time=1", f"http://{HOST}:{port}{sc['path']}"]
     return pinned(LOAD_CPU, argv)
-

@@ -52,7 +52,6 @@ def env_section(bench, scname):
     return lines
 
 
-
 def versions_section(bench):
     lines = ["## Versions", ""]
     for k, v in bench.versions.items():
@@ -237,6 +236,7 @@ plot {', '.join(plots)}
         return False
     return True
 
+
 def write_summary(bench):
     files = {}
     for f in sorted(bench.out.glob("*.md")):
@@ -268,4 +268,3 @@ def write_summary(bench):
             lines += [f"![{scname}]({png.name})", ""]
     (bench.out / "SUMMARY.md").write_text("\n".join(lines))
     log(f"wrote {(bench.out / 'SUMMARY.md')}")
-

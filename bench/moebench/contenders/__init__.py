@@ -71,4 +71,3 @@ def start_contender(bench, name, instance="", wrap=(), master_process="on",
     if label:
         bench.server_cmds[label] = shlex.join(argv)
     return p.pid, None
-

@@ -39,5 +39,3 @@ def build_gogateway(bench):
         return None, f"go build failed:\n{r.stdout}"
     bench.gogateway_build = f"cd bench/gogateway && GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0 {shlex.join(cmd)}"
     return out, None
-
-# ---------------------------------------------- third-party Go peers

@@ -54,6 +54,7 @@ def peer_bin(name):
     b = WORK / "bin" / name
     return b if b.exists() and os.access(b, os.X_OK) else None
 
+
 def peer_status(name):
     f = WORK / "bin" / f"{name}.status"
     if f.exists():

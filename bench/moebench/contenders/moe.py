@@ -65,5 +65,3 @@ def start_authserver(bench):
         time.sleep(0.1)
     PROCS.stop("authserver")
     return f"auth service did not start: {tail(d / 'output.log')}"
-
-# --------------------------------------------------------- gRPC peer

@@ -63,6 +63,7 @@ def build_gobridge(bench):
                            "\n" + shlex.join(["scripts/build-plugin.sh", "bench/gobridge/burner", rel(so)]))
     return exe, so, None
 
+
 def gobridge_run(argv, env_extra=None, pin=True, timeout=300):
     env = dict(os.environ, **(env_extra or {}))
     full = pinned(C.PROXY_CPU, argv) if pin else list(argv)
@@ -76,6 +77,7 @@ def gobridge_run(argv, env_extra=None, pin=True, timeout=300):
     if r.returncode != 0 or not out:
         raise RuntimeError(f"`{cmd}` failed (exit {r.returncode}): {r.stdout.strip()[-600:]}")
     return out, cmd
+
 
 def run_scenario(bench):
     scname = "gobridge"
@@ -127,6 +129,7 @@ def run_scenario(bench):
         log(f"gobridge: failed: {e}")
     data["cmds"] = [c.replace(str(ROOT) + "/", "") for c in data["cmds"]]
     bench.write_scenario(scname)
+
 
 def gobridge_report(d):
     """(summary lines, detail lines, chart rows) for the gobridge report."""
@@ -239,7 +242,6 @@ def gobridge_report(d):
         detail.append("")
     return summary, detail, chart
 
-# ------------------------------------------------------------- reports
 
 def write(bench, md, png):
     from .. import report  # report imports the scenarios: not at module level

@@ -49,6 +49,7 @@ def grpc_response_bytes(sc):
     # Payload{type COMPRESSABLE (0, omitted), body} inside SimpleResponse{payload}
     return 5 + (field(field(n)) if n else field(0))
 
+
 def start_grpcserver(bench, sc):
     """Build bench/grpcserver, write the request file, start the server
     (GOMAXPROCS=1, pinned like the upstream); None or the reason."""
@@ -86,6 +87,7 @@ def start_grpcserver(bench, sc):
     log(f"gRPC server up on {HOST}:{GRPC_PORT} (CPU {LOAD_CPU}): {info}")
     return None
 
+
 def grpc_check(bench, port, proc, timeout, sc, n=200):
     """Until one grpc-go call to port ends OK; then n more, which must all
     end with grpc-status 0 and the requested payload. (ok, output line)."""
@@ -104,6 +106,7 @@ def grpc_check(bench, port, proc, timeout, sc, n=200):
         last = r.stdout.strip()[-300:]
         time.sleep(0.1)
     return False, f"no OK answer after {timeout:.0f}s ({last})"
+
 
 def start_grpc_contender(bench, name, sc):
     """moe with its gRPC config (h2c listener, h2c cluster to the gRPC
@@ -125,6 +128,7 @@ def start_grpc_contender(bench, name, sc):
     bench.server_cmds[f"{name} (grpc)"] = shlex.join(argv)
     return info, None
 
+
 def h2load_grpc_argv(bench, sc, port, dur):
     # No --warm-up-time here (h2-get-small has one): h2load does not reset
     # its DATA byte count after the warm-up, and the DATA per succeeded
@@ -135,6 +139,7 @@ def h2load_grpc_argv(bench, sc, port, dur):
              "-H", "content-type: application/grpc", "-H", "te: trailers",
              f"http://{HOST}:{port}/grpc.testing.TestService/{sc['method']}"]
     return pinned(LOAD_CPU, argv)
+
 
 def run_scenario(bench, scname):
     sc = SCENARIOS[scname]
@@ -223,6 +228,7 @@ def run_scenario(bench, scname):
             PROCS.stop(c + "-grpc")
     PROCS.stop("grpcserver")
     bench.write_scenario(scname)
+
 
 def env_section(bench, scname):
     sc = SCENARIOS[scname]

@@ -90,8 +90,6 @@ def run_scenario(bench):
     bench.results[scname] = data
     bench.write_scenario(scname)
 
-# ----------------------------------------------------------- gobridge
-
 
 def table(bench, scname, d, contenders):
     """The summary table and chart rows (no every-round table)."""

@@ -130,9 +130,6 @@ def run_scenarios(bench, names):
     if bench.budget:
         bench.budget.remove_all()
 
-# -------------------------------------------------------------- memory
-
-
 
 def table(bench, scname, d, contenders):
     """The summary table, chart rows and the every-round table."""

@@ -53,6 +53,7 @@ def run_scenario(bench):
     bench.results[scname] = data
     bench.write_scenario(scname)
 
+
 def measure_memory(bench, c, pid, n, data):
     port = CONTENDERS[c]["port"]
     # warm-up: upstream connections exist, first-request allocations done
@@ -109,8 +110,6 @@ def measure_memory(bench, c, pid, n, data):
         f"({ok} idle connections, {failed} failed, RSS "
         f"{row['before_kb']:,} -> {row['after_kb']:,} KiB)")
     return row
-
-# -------------------------------------------------------- instructions
 
 
 def table(bench, scname, d, contenders):
