@@ -37,7 +37,7 @@ class Procs:
                 groups.add(int(line))
         ours = (str(WORK).encode(), b"nginx: worker", b"gogateway", b"haproxy",
                 b"valgrind", b"moe", b"caddy", b"authserver", b"gobridge", b"mosn",
-                b"grpcserver")
+                b"grpcserver", b"nghttpx", b"h2o")
         for proc in Path("/proc").iterdir():
             if not proc.name.isdigit():
                 continue

@@ -26,9 +26,11 @@ def env_section(bench, scname):
         "proxy, so its wrk and upstream share CPU 0 and CPU 1 idles: it is the "
         "ceiling of the load side, not of a proxy.",
         "- Every contender runs 1 worker / 1 thread (moe `workers: 1`, nginx "
-        "`worker_processes 1`, HAProxy `nbthread 1`, Go gateway and Caddy `GOMAXPROCS=1`; "
+        "`worker_processes 1`, HAProxy `nbthread 1`, nghttpx `workers=1` + `single-thread`, "
+        "h2o `num-threads: 1`, Go gateway and Caddy `GOMAXPROCS=1`; "
         "moe with Go filters has GOMAXPROCS 3 = 1 worker + 2 async_procs, its default, "
-        "on the same single CPU), no access log, keep-alive to the upstream.",
+        "on the same single CPU), no access log, keep-alive to the upstream. nghttpx and "
+        "h2o add no Via or X-Forwarded-* headers here (nginx adds none).",
         "- Upstream: nginx, 1 worker, `return 200 \"ok\"` for `/`, a 1 MiB file for `/1m`, "
         "reads and discards POST bodies on `/post`.",
     ]
@@ -170,6 +172,12 @@ def write_scenario(bench, scname):
                      + (", ".join(thr) if thr else "not measured") + ".")
     summary = table[:] + ([""] + skips if skips else [])
     lines = [f"# {title} — {bench.date}", "", sc["what"], ""]
+    if scname == "h1-latency":
+        lines += ["*Proxy CPU per request* is the proxy's own CPU time (all its threads "
+                  "and processes, from /proc/*/task/*/schedstat) over the requests of the "
+                  "run, median of rounds; with one connection and one request at a time it "
+                  "includes the cost of waking up for every request. *Requests per CPU-s vs "
+                  "nginx* is nginx's figure divided by the contender's.", ""]
     if d["kind"] in ("wrk", "h2load") and scname != "h1-latency":
         lines += ["Ratios are median req/s divided by nginx's and by the Go gateway's "
                   "in the same run; above 1× is faster. *Proxy CPU per request* is the "
@@ -180,7 +188,10 @@ def write_scenario(bench, scname):
                   "load side, is the bottleneck.", ""]
     if d["kind"] == "grpc":
         lines += ["*vs direct* is median req/s divided by direct's in the same run "
-                  "(moe/direct: what the extra hop costs; below 1× is slower).", ""]
+                  "(moe/direct: what the extra hop costs; below 1× is slower). *Proxy "
+                  "CPU per request* is the proxy's own CPU time (all its threads, from "
+                  "/proc/*/task/*/schedstat) over the succeeded requests of the run, "
+                  "median of rounds (`direct` has no proxy).", ""]
     lines += ["<!-- summary:begin -->"] + summary + ["<!-- summary:end -->", ""]
     if have_chart:
         lines += [f"![{title}]({png.name})", ""]

@@ -146,6 +146,10 @@ class Bench:
         v = self.versions
         v["nginx"] = run([self.tools["nginx"], "-v"]).stdout.strip()
         v["haproxy"] = run([self.tools["haproxy"], "-v"]).stdout.splitlines()[0].strip()
+        for kind in contenders.KINDS:  # the optional peers (nghttpx, h2o)
+            if hasattr(kind, "version") and (set(kind.CONTENDERS) & set(self.args.contenders)):
+                for name in kind.CONTENDERS:
+                    v[name] = kind.version(self)
         v["wrk"] = run(["wrk", "-v"]).stdout.splitlines()[0].strip()
         v["h2load"] = run(["h2load", "--version"]).stdout.strip()
         v["go"] = run([self.tools["go"], "version"]).stdout.strip()

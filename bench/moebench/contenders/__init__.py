@@ -3,17 +3,19 @@
   command(bench, name, d, listen, upstream, master_process) -> (argv, None) or
               (None, reason): renders its config into d (bench/work/<name>) and
               returns the command line (not yet pinned or wrapped)
-and optionally REQUEST_ID (names whose answers must carry x-request-id) and
-LOGS (files in d quoted beside its output when it fails to start)."""
+and optionally REQUEST_ID (names whose answers must carry x-request-id),
+LOGS (files in d quoted beside its output when it fails to start) and
+version(bench) (its line in the reports' Versions, for a contender that may
+not be installed: a missing one is skipped with the reason)."""
 
 import shlex
 
 from .. import common as C
 from ..common import HOST, UPSTREAM_PORT, WORK, log, pinned, tail, wait_ready
 from ..procs import PROCS
-from . import direct, gogateway, gopeers, haproxy, moe, nginx
+from . import direct, gogateway, gopeers, h2o, haproxy, moe, nghttpx, nginx
 
-KINDS = (direct, moe, nginx, haproxy, gogateway, gopeers)
+KINDS = (direct, moe, nginx, haproxy, gogateway, gopeers, nghttpx, h2o)
 
 CONTENDERS = {}  # name: port, what it is, whether it has h2c on its listener here
 KIND = {}        # name: its kind module

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from .. import common as C
-from ..common import (BENCH, GRPC_PORT, HOST, LOAD_CPU, WORK, fmt_dur, fmt_num, go_env, log,
+from ..common import (BENCH, GRPC_PORT, cpu_ns, HOST, LOAD_CPU, WORK, fmt_dur, fmt_num, go_env, log,
                       median, pinned, render, run, tail)
 from ..contenders import CONTENDERS, REQUEST_ID_CONTENDERS
 from ..loadgen import parse_h2load
@@ -191,10 +191,15 @@ def run_scenario(bench, scname):
         for c in live:
             port = GRPC_PORT if c == "direct" else CONTENDERS[c]["grpc_port"]
             argv = h2load_grpc_argv(bench, sc, port, dur)
+            proc = PROCS.procs.get(c + "-grpc")
+            cpu0 = cpu_ns(proc.pid) if proc else None
             r = run(argv, timeout=dur + 60)
             res = parse_h2load(r.stdout)
             if not res.get("requests"):
                 res["rps"] = None
+            if cpu0 is not None and res.get("requests"):
+                # the proxy's own CPU per request, as in the load scenarios
+                res["cpu_us"] = (cpu_ns(proc.pid) - cpu0) / 1000 / res["requests"]
             if res.get("requests") and res.get("data_bytes") is not None:
                 res["data_per_req"] = res["data_bytes"] / res["requests"]
                 # a gRPC error (trailers-only, :status 200) carries no
@@ -275,29 +280,33 @@ def table(bench, scname, d, contenders):
     med = {}
     for c, runs in d["runs"].items():
         med[c] = {k: median([r.get(k) for r in runs])
-                  for k in ("rps", "mean", "data_per_req")}
+                  for k in ("rps", "mean", "data_per_req", "cpu_us")}
         med[c]["errors"] = sum(r.get("errors", 0) for r in runs)
     ref = med.get("direct", {}).get("rps")
     table.append("| contender | req/s (median) | mean latency | vs direct | "
-                 "DATA bytes per answer | errors |")
-    table.append("|---|--:|--:|--:|--:|--:|")
+                 "proxy CPU per request | DATA bytes per answer | errors |")
+    table.append("|---|--:|--:|--:|--:|--:|--:|")
     for c in contenders:
         if c not in med:
             continue
         m = med[c]
         vs = f"{m['rps'] / ref:.2f}×" if m["rps"] and ref else "-"
-        table.append(f"| {c} | {fmt_num(m['rps'])} | {fmt_dur(m['mean'])} | {vs} | "
+        cpu = f"{m['cpu_us']:.2f} µs" if m.get("cpu_us") else "-"
+        table.append(f"| {c} | {fmt_num(m['rps'])} | {fmt_dur(m['mean'])} | {vs} | {cpu} | "
                      f"{fmt_num(m['data_per_req'], 2)} | {m['errors']} |")
         chart_rows.append((c, m["rps"] or 0))
     chart = dict(ylabel="gRPC unary calls/s (median of rounds)", cols=["req/s"])
     raw = ["## Every round", "", "| contender | " +
            " | ".join(f"round {i} req/s" for i in range(1, d["rounds"] + 1)) +
-           " | mean latency per round | DATA bytes per answer, per round |",
-           "|---|" + "--:|" * (d["rounds"] + 2)]
+           " | mean latency per round | proxy CPU µs per request, per round | "
+           "DATA bytes per answer, per round |",
+           "|---|" + "--:|" * (d["rounds"] + 3)]
     for c in contenders:
         if c in d["runs"]:
             rs = d["runs"][c]
             raw.append(f"| {c} | " + " | ".join(fmt_num(r.get("rps")) for r in rs) +
                        " | " + ", ".join(fmt_dur(r.get("mean")) for r in rs) +
+                       " | " + ", ".join(f"{r['cpu_us']:.2f}" if r.get("cpu_us") else "-"
+                                         for r in rs) +
                        " | " + ", ".join(fmt_num(r.get("data_per_req"), 2) for r in rs) + " |")
     return table, chart_rows, chart, raw

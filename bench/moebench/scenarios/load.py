@@ -156,8 +156,9 @@ def table(bench, scname, d, contenders):
 
     if scname == "h1-latency":
         table.append("| contender | p50 | p99 | p50 added over direct | "
-                     "p99 added over direct | req/s (1 conn) | errors |")
-        table.append("|---|--:|--:|--:|--:|--:|--:|")
+                     "p99 added over direct | req/s (1 conn) | proxy CPU per request | "
+                     "requests per CPU-s vs nginx | errors |")
+        table.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
         for c in contenders:
             if c not in med:
                 continue
@@ -167,7 +168,7 @@ def table(bench, scname, d, contenders):
             table.append(f"| {c} | {fmt_dur(m['p50'])} | {fmt_dur(m['p99'])} | "
                          f"{fmt_dur(a50) if c != 'direct' else '(baseline)'} | "
                          f"{fmt_dur(a99) if c != 'direct' else '(baseline)'} | "
-                         f"{fmt_num(m['rps'])} | {m['errors']} |")
+                         f"{fmt_num(m['rps'])} | {cpu_cols(m)} | {m['errors']} |")
             chart_rows.append((c, (m["p50"] or 0), (m["p99"] or 0)))
         chart = dict(ylabel="latency, µs (median of rounds)", cols=["p50", "p99"])
     else:
