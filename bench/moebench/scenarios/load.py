@@ -47,7 +47,7 @@ SCENARIOS = {
         default=False,
         title="HTTP/2 (h2c prior knowledge), small GET",
         what="h2load -c16 -m16 against contenders that accept h2c on their "
-             "listener (scaffold: off by default, enable with --h2)."),
+             "listener (off by default, enable with --h2)."),
 }
 
 
