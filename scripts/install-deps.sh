@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages moe builds, tests and benchmarks with, if any
 # is missing. Non-interactive; needs root (or sudo) only when something is
-# missing.
+# missing. nghttp2-proxy (nghttpx) and h2o are bench/run contenders only;
+# the Debian packages' services are not needed (bench/run starts its own).
 set -euo pipefail
 
 PKGS=(
   build-essential cmake ninja-build pkg-config
   libuv1-dev libnghttp2-dev libre2-dev libyaml-cpp-dev libspdlog-dev libfmt-dev catch2 node-llhttp
   nginx haproxy wrk curl nghttp2-client valgrind clang libclang-rt-14-dev
+  nghttp2-proxy h2o
 )
 
 missing=()
