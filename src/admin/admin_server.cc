@@ -85,6 +85,7 @@ std::string lower(std::string_view s) {
 // answer waits for a client that does not read).
 struct AdminConn {
   enum class State { idle, headers, body, closing };
+  static constexpr size_t kReadBuffer = 16384;
 
   uv_tcp_t tcp;
   uv_timer_t timer;
@@ -98,6 +99,9 @@ struct AdminConn {
   bool head = false;  // a HEAD request: no answer to it has a body, refusals included
   int hosts = 0;
   size_t head_bytes = 0, body_bytes = 0;
+  // Bytes read while this head was open, spans or not: llhttp skips runs of
+  // spaces and blank lines without a callback (see feed).
+  size_t head_wire = 0;
   int refuse = 0;  // status to answer instead of the endpoint (limits, Host)
   // Backpressure: input not parsed yet while too much output is queued.
   std::string pending;
@@ -134,7 +138,18 @@ struct AdminConn {
       uv_read_stop(stream());
       return;
     }
-    if (err == HPE_OK) return;
+    if (err == HPE_OK) {
+      // The spans count against max_request_headers (count_head); what
+      // llhttp skips around them (spaces, blank lines) is bounded here,
+      // per read: the head may take twice the limit plus one read.
+      if (state != State::headers && state != State::idle) return;
+      head_wire += n;
+      if (head_wire <= 2 * cfg().max_request_headers + kReadBuffer) return;
+      uv_read_stop(stream());
+      log_debug("admin: 431 from a client: request head too large (whitespace counts)");
+      respond(431, "text/plain", "request head too large (whitespace counts)\n", head, /*keep_alive=*/false);
+      return;
+    }
     if (err == HPE_PAUSED_UPGRADE) {
       // An Upgrade or CONNECT request: it was answered like any other (the
       // admin switches to nothing); what follows is not HTTP to parse.
@@ -203,7 +218,7 @@ struct AdminConn {
   void start_reading() {
     uv_read_start(stream(),
                   [](uv_handle_t*, size_t, uv_buf_t* buf) {
-                    static thread_local char mem[16384];
+                    static thread_local char mem[kReadBuffer];
                     *buf = uv_buf_init(mem, sizeof mem);
                   },
                   [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
@@ -242,6 +257,7 @@ int on_message_begin(llhttp_t* p) {
   c->head = false;
   c->hosts = 0;
   c->head_bytes = c->body_bytes = 0;
+  c->head_wire = 0;
   c->refuse = 0;
   c->arm(c->cfg().request_headers_timeout);
   return 0;
@@ -310,6 +326,7 @@ int on_message_complete(llhttp_t* p) {
   const bool head = c->head;
   const bool keep = llhttp_should_keep_alive(p);
   c->state = AdminConn::State::idle;
+  c->head_wire = 0;
   if (c->refuse == 403) {
     log_debug("admin: 403 for Host '{}'", c->host);
     c->respond(403, "text/plain", "host not allowed; see admin.allowed_hosts\n", head, keep);

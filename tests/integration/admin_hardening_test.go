@@ -56,6 +56,11 @@ func TestAdminHugeRequestRefused(t *testing.T) {
 	}{
 		{"target_414", 414, "GET /", "a"},
 		{"headers_431", 431, "GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ", "b"},
+		// What llhttp skips without a callback counts too (before: 64 MiB
+		// of spaces before a value, or in the request line, were taken).
+		{"value_whitespace_431", 431, "GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big:", " "},
+		{"request_line_spaces_431", 431, "GET", " "},
+		{"blank_lines_431", 431, "", "\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, br := adminRaw(t, m)
