@@ -4,6 +4,12 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 CONFIG ?= config/moe.yaml
 CMAKE_FLAGS ?=
+# Where scripts/install-deps.sh puts a Go toolchain when the machine has no
+# go >= 1.21 (Debian 12's is 1.19); first on PATH for every recipe, so the
+# one `make` that installs it also builds with it. Absent, it is skipped.
+MOE_GO_ROOT ?= $(HOME)/.cache/moe/go1.26.8
+export MOE_GO_ROOT
+export PATH := $(MOE_GO_ROOT)/bin:$(PATH)
 
 .PHONY: all deps build build-asan build-fuzz fuzz run test test-unit tools bench clean
 
