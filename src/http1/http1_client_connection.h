@@ -12,7 +12,7 @@
 #include "core/intrusive_list.h"
 #include "core/tcp_connection.h"
 #include "core/timer_list.h"
-#include "proxy/codec.h"
+#include "http/codec.h"
 
 namespace moe {
 

@@ -11,7 +11,7 @@
 #include "core/log.h"
 #include "http1/http1_encode.h"
 #include "http2/h2_server_connection.h"
-#include "proxy/headers.h"
+#include "http/headers.h"
 #include "proxy/stream.h"
 
 namespace moe {

@@ -30,7 +30,7 @@
 #include "core/tcp_connection.h"
 #include "core/timer_list.h"
 #include "core/worker.h"
-#include "proxy/codec.h"
+#include "http/codec.h"
 
 namespace moe {
 

@@ -42,7 +42,7 @@
 #include "core/tcp_connection.h"
 #include "http2/h2_util.h"
 #include "core/timer_list.h"
-#include "proxy/codec.h"
+#include "http/codec.h"
 
 namespace moe {
 

@@ -43,7 +43,7 @@
 #include "core/timer_list.h"
 #include "core/worker.h"
 #include "http2/h2_frame_gate.h"
-#include "proxy/codec.h"
+#include "http/codec.h"
 
 namespace moe {
 

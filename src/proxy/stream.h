@@ -39,7 +39,7 @@
 #include "core/slab.h"
 #include "core/timer_list.h"
 #include "moe/goext_abi.h"
-#include "proxy/codec.h"
+#include "http/codec.h"
 
 namespace moe {
 

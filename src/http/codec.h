@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "proxy/headers.h"
+#include "http/headers.h"
 
 namespace moe {
 
