@@ -10,6 +10,21 @@
 #include "proxy/stream.h"
 
 namespace moe {
+namespace {
+
+// The proxy's Stream for every request a server connection reads.
+class ProxyStreams final : public StreamFactory {
+ public:
+  explicit ProxyStreams(Worker& w) : worker_(w) {}
+  std::unique_ptr<StreamEvents> new_stream(DownstreamCodec& codec, int listener_index) override {
+    return std::make_unique<Stream>(worker_, codec, listener_index);
+  }
+
+ private:
+  Worker& worker_;
+};
+
+}  // namespace
 
 // One lingering close: its idle timer, and when it began (for the cap).
 struct Worker::Linger final : TimerNode {
@@ -29,6 +44,7 @@ Worker::Worker(int id, std::shared_ptr<const config::Config> cfg, std::vector<Li
       access_log_(access_log),
       read_buf_(new char[kReadBufferSize]),
       timers_(&Worker::schedule_timer, this),
+      streams_(std::make_unique<ProxyStreams>(*this)),
       chain_events_(std::move(chain_events)) {
   chain_events_.resize(config_->listeners.size(), 0);
   uv_loop_init(&loop_);
@@ -78,6 +94,8 @@ Worker::~Worker() {
   free(go_batch_ops_.buf);
   uv_loop_close(&loop_);
 }
+
+void Worker::set_streams(std::unique_ptr<StreamFactory> f) { streams_ = std::move(f); }
 
 void Worker::start() {
   thread_ = std::thread([this] { go::run_thread([](void* w) { static_cast<Worker*>(w)->run(); }, this); });

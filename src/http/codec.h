@@ -1,21 +1,35 @@
-// What a Stream sees of the codecs on its two sides. HTTP/1 implements both
-// today; HTTP/2 (server and client) implements the same two interfaces, so
-// the stream, router, pools and Go filters never know the wire format.
+// The seam between the codecs (http1/, http2/) and the proxy (proxy/): the
+// codec-neutral message heads and the interfaces both ways.
 //
-// Events flow codec -> Stream (see stream.h: on_request_*, on_response_*);
-// commands flow Stream -> codec through these interfaces. Every call happens
-// on the worker that owns both.
+//   proxy -> codec: DownstreamCodec (the client side of a stream) and
+//     UpstreamCodec (its upstream side): commands, encode_* and friends.
+//   codec -> proxy: StreamEvents (what a server or client codec calls on the
+//     stream it carries: on_request_*, on_response_*, on_upstream_*),
+//     StreamFactory (where a server connection gets the stream of a new
+//     request) and UpstreamPoolCallbacks (what a client connection tells the
+//     pool that owns it, the same few calls for HTTP/1 and HTTP/2).
+//
+// The codecs include this file, never proxy/: the proxy's Stream and
+// ClusterPool implement the codec -> proxy interfaces, and a codec test can
+// give fakes. The calls are virtual once per event (a head, a body chunk, a
+// read), never per byte; what a codec reads often (the heads it fills, a few
+// facts about the stream) is plain data in the base classes.
+// Thread: every call happens on the worker that owns both sides.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string_view>
+#include <vector>
 
+#include "config/config.h"
+#include "core/stats.h"
 #include "http/headers.h"
 
 namespace moe {
 
-class Stream;
+class Worker;
 
 // Framing is a property of the message, not of a header: codecs parse it on
 // the way in and write their own on the way out (HTTP/1 Content-Length or
@@ -88,6 +102,140 @@ class UpstreamCodec {
 
  protected:
   ~UpstreamCodec() = default;
+};
+
+// Why a stream ended early; the access log prints the short code.
+enum class UpstreamFailure {
+  connect_failed,  // UF: refused, unreachable, connect timeout -> 502
+  overflow,        // UO: max_connections and max_pending full -> 503
+  reset_before_response,  // UR -> 502
+  reset_during_response,  // UR: the client connection is closed
+  protocol_error,  // UP: unparsable response -> 502
+};
+
+// What a codec sees of the stream it carries and calls on it. The server
+// codec fills the request head and trailers and reads the response through
+// DownstreamCodec's encode_*; the client codec fills the response head and
+// trailers. The facts below the heads are set by the stream only.
+//
+// Ownership: the server codec owns the stream (StreamFactory); the client
+// codec holds a plain pointer that it forgets when the stream resets it
+// (UpstreamCodec::reset_stream) or when it reports the end (on_response_end,
+// on_upstream_failure).
+class StreamEvents {
+ public:
+  virtual ~StreamEvents() = default;
+
+  RequestHead& request() { return request_; }
+  ResponseHead& response() { return response_; }
+  HeaderMap& request_trailers() { return request_trailers_; }
+  HeaderMap& response_trailers() { return response_trailers_; }
+
+  bool request_complete() const { return request_done_; }
+  bool response_complete() const { return response_done_; }
+  bool response_started() const { return response_started_; }
+  // The response said the connection must close (a local reply with close;
+  // an upstream's Connection: close is hop-by-hop and ignored).
+  bool close_connection() const { return close_connection_; }
+  // The stream is done: the codec sends it nothing more.
+  bool finished() const { return finished_; }
+
+  // ---- from the server codec (downstream) ----
+  virtual void on_request_headers(bool end_stream) = 0;
+  virtual void on_request_data(const char* p, size_t n) = 0;
+  virtual void on_request_trailers() = 0;
+  virtual void on_request_end() = 0;
+  virtual void on_downstream_reset() = 0;
+  virtual void on_downstream_drained() = 0;
+  // A reply made by moe (errors, direct_response): status, content-type
+  // text/plain, the body. Closes the connection after it when `close`.
+  virtual void send_local_reply(int status, std::string_view body, bool close = false) = 0;
+
+  // ---- from the client codec (upstream) ----
+  // attached: a new connection is dedicated to this stream and connecting
+  // (the stream can abandon it through reset_stream); ready: send the request.
+  virtual void on_upstream_attached(UpstreamCodec& upstream) = 0;
+  virtual void on_upstream_ready(UpstreamCodec& upstream) = 0;
+  // `endpoint`: the endpoint that failed (its config text, stable), for the
+  // access log; empty when none was picked (overflow). The codec has
+  // forgotten the stream before this call.
+  virtual void on_upstream_failure(UpstreamFailure why, std::string_view detail, std::string_view endpoint = {}) = 0;
+  // 1xx heads come here too (end_stream false); the final head follows.
+  virtual void on_response_headers(bool end_stream) = 0;
+  virtual void on_response_data(const char* p, size_t n) = 0;
+  virtual void on_response_trailers() = 0;
+  virtual void on_response_end() = 0;
+  virtual void on_upstream_drained() = 0;
+
+ protected:
+  RequestHead request_;
+  ResponseHead response_;
+  HeaderMap request_trailers_;
+  HeaderMap response_trailers_;
+  bool request_done_ = false;
+  bool response_started_ = false;
+  bool response_done_ = false;
+  bool close_connection_ = false;
+  bool finished_ = false;
+};
+
+// Where a server connection gets the stream of each new request: the
+// proxy's Stream (the worker's wiring), a fake in a codec test.
+class StreamFactory {
+ public:
+  virtual ~StreamFactory() = default;
+  // A request began on `codec`, a connection of listener `listener_index`.
+  virtual std::unique_ptr<StreamEvents> new_stream(DownstreamCodec& codec, int listener_index) = 0;
+};
+
+// What the pool sees of any client connection, whatever its protocol.
+class UpstreamConnection {
+ public:
+  int endpoint_index() const { return endpoint_; }  // into the cluster's endpoints
+
+ protected:
+  explicit UpstreamConnection(int endpoint) : endpoint_(endpoint) {}
+  ~UpstreamConnection() = default;
+  const int endpoint_;
+};
+
+// What a client connection calls on the pool that owns it: one set for
+// HTTP/1 and HTTP/2 (h2o's httpclient shape: the connection reports, the
+// pool decides). The config and counters are plain data. The pool hands a
+// stream to a connection (its attach); the connection tells the stream
+// (StreamEvents::on_upstream_*), then the pool, in this order.
+class UpstreamPoolCallbacks {
+ public:
+  Worker& worker() const { return worker_; }
+  const config::Cluster& config() const { return cfg_; }
+  ClusterStats& stats() const { return stats_; }
+  EndpointStats& endpoint_stats(int e) const { return *endpoint_stats_[static_cast<size_t>(e)]; }
+
+  // The connect failed (refused, unreachable, timeout): counted and logged.
+  // The connection then fails its streams and closes (on_closed follows).
+  virtual void on_connect_failed(UpstreamConnection& c, int err) = 0;
+  // c can take a stream now: an HTTP/1 response finished and the
+  // connection is reusable; HTTP/2 streams closed or SETTINGS raised the
+  // limit. Never called from inside a codec callback that a stream event
+  // is still running in.
+  virtual void on_capacity(UpstreamConnection& c) = 0;
+  // c is gone (closed, failed, idle timeout); its slot may open another.
+  virtual void on_closed(UpstreamConnection& c) = 0;
+  // HTTP/2: `stream` was refused by `from` (REFUSED_STREAM, or left
+  // unprocessed by GOAWAY) before any response byte; resubmit it on another
+  // connection. False when none can take it (the stream then fails).
+  virtual bool retry_elsewhere(UpstreamCodec& stream, UpstreamConnection& from) = 0;
+
+ protected:
+  UpstreamPoolCallbacks(Worker& worker, const config::Cluster& cfg, ClusterStats& stats,
+                        std::vector<std::unique_ptr<EndpointStats>>& endpoint_stats)
+      : worker_(worker), cfg_(cfg), stats_(stats), endpoint_stats_(endpoint_stats) {}
+  ~UpstreamPoolCallbacks() = default;
+
+  Worker& worker_;
+  const config::Cluster& cfg_;
+  ClusterStats& stats_;
+  std::vector<std::unique_ptr<EndpointStats>>& endpoint_stats_;
 };
 
 }  // namespace moe

@@ -34,8 +34,6 @@
 
 namespace moe {
 
-class Stream;
-
 class Http1ServerConnection final : public TcpConnection,
                                     public DownstreamCodec,
                                     public DownstreamConnection,
@@ -98,7 +96,7 @@ class Http1ServerConnection final : public TcpConnection,
  private:
   struct Request;  // per-request state (the .cc); null while idle
 
-  Stream* stream() const;
+  StreamEvents* stream() const;
   // On an http2 listener, the first bytes when they are not the preface:
   // false when their first line is complete and is no HTTP/1.x request line.
   static bool looks_like_http1(std::string_view first);

@@ -39,15 +39,14 @@
 
 #include "core/intrusive_list.h"
 #include "core/tcp_connection.h"
-#include "http2/h2_util.h"
 #include "core/timer_list.h"
 #include "core/worker.h"
-#include "http2/h2_frame_gate.h"
 #include "http/codec.h"
+#include "http2/h2_frame_gate.h"
+#include "http2/h2_util.h"
 
 namespace moe {
 
-class Stream;
 class H2ServerConnection;
 
 // One HTTP/2 stream: the DownstreamCodec its Stream talks to. Its timer is
@@ -105,7 +104,7 @@ class H2Stream final : public DownstreamCodec, public TimerNode {
 
   H2ServerConnection& conn_;
   int32_t id_;
-  std::unique_ptr<Stream> stream_;
+  std::unique_ptr<StreamEvents> stream_;  // Worker::streams()
   // Response body bytes waiting for the client's flow-control window; the
   // session's data source reads them (no copy into nghttp2: send_data).
   std::string body_;
