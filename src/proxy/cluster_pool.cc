@@ -112,7 +112,19 @@ void ClusterPool::connect(int e, Stream* s) {
   s->on_upstream_attached(*c);
   const config::Address& a = *endpoints_[static_cast<size_t>(e)]->addr;
   int rc = c->connect(reinterpret_cast<const sockaddr*>(&a.addr));
-  if (rc != 0) c->connect_failed(rc);
+  if (rc != 0) connect_failed_later(c, rc);
+}
+
+template <class Connection>
+void ClusterPool::connect_failed_later(Connection* c, int err) {
+  // A connect that failed before it started (no route, bad address) is
+  // reported as an asynchronous one is: from a deferred call, after acquire
+  // (or the on_closed that opened the connection) has returned. Reported
+  // from inside, the stream's failure path could retry into acquire while
+  // acquire runs, or end the stream under a caller that still uses it
+  // (h2_on_closed reads s->pending_link after acquire_h2). The connection
+  // lives until then: its close is deferred too, and after this call.
+  worker_.defer([c, err] { c->connect_failed(err); });
 }
 
 // ---- UpstreamPoolCallbacks: the connections of either protocol ------------------
@@ -215,7 +227,7 @@ void ClusterPool::acquire_h2(Stream* s) {
     c->attach(s);  // on_upstream_attached: the stream can abandon it
     const config::Address& a = *endpoints_[static_cast<size_t>(e)]->addr;
     int rc = c->connect(reinterpret_cast<const sockaddr*>(&a.addr));
-    if (rc != 0) c->connect_failed(rc);
+    if (rc != 0) connect_failed_later(c, rc);
     return;
   }
   for (size_t i = 0; i < endpoints_.size(); i++) {
@@ -247,10 +259,7 @@ bool ClusterPool::h2_retry(H2ClientStream* hs, H2ClientConnection* from) {
     const config::Address& a = *endpoints_[static_cast<size_t>(e)]->addr;
     c->adopt(hs);
     int rc = c->connect(reinterpret_cast<const sockaddr*>(&a.addr));
-    if (rc != 0) {
-      // Reported from a deferred call: the caller is inside nghttp2.
-      worker_.defer([c, rc] { c->connect_failed(rc); });
-    }
+    if (rc != 0) connect_failed_later(c, rc);  // the caller is inside nghttp2
     return true;
   }
   c->adopt(hs);

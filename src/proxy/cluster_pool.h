@@ -7,7 +7,11 @@
 //   - the stream waits in the pending queue (max_connections reached) until a
 //     connection is released,
 //   - stream->on_upstream_failure(overflow) when max_pending is full too.
-// A stream that ends while waiting calls cancel().
+// A stream that ends while waiting calls cancel(). A connect that fails at
+// once is told to the stream from a deferred call, as a slow failure is,
+// never from inside acquire: the stream's retry cannot re-enter acquire, and
+// no caller of acquire sees its stream end under it. (Overflow is told at
+// once; it never retries.)
 // The connections talk back through UpstreamPoolCallbacks (http/codec.h),
 // one set for both protocols.
 // Thread: the owning worker; nothing is shared with other workers (each
@@ -57,6 +61,9 @@ class ClusterPool final : public UpstreamPoolCallbacks {
   struct Endpoint;
   int pick_endpoint();
   void connect(int endpoint, Stream* s);
+  // A connect that failed synchronously, told from a deferred call.
+  template <class Connection>
+  void connect_failed_later(Connection* c, int err);
   // protocol: http1. The response finished; the connection can carry
   // another request. / The connection is gone.
   void release(Http1ClientConnection* c);
