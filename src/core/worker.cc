@@ -4,7 +4,7 @@
 
 #include "core/listener.h"
 #include "core/log.h"
-#include "core/tcp_connection.h"
+#include "transport/tcp_connection.h"
 #include "goext/go_bridge.h"
 #include "proxy/cluster_pool.h"
 #include "proxy/stream.h"

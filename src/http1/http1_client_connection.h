@@ -10,9 +10,9 @@
 #include <string>
 
 #include "core/intrusive_list.h"
-#include "core/tcp_connection.h"
 #include "core/timer_list.h"
 #include "http/codec.h"
+#include "transport/tcp_connection.h"
 
 namespace moe {
 

@@ -27,10 +27,10 @@
 #include "core/listener.h"
 #include "core/peer_address.h"
 #include "core/slab.h"
-#include "core/tcp_connection.h"
 #include "core/timer_list.h"
 #include "core/worker.h"
 #include "http/codec.h"
+#include "transport/tcp_connection.h"
 
 namespace moe {
 

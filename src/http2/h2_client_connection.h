@@ -40,10 +40,10 @@
 #include <vector>
 
 #include "core/intrusive_list.h"
-#include "core/tcp_connection.h"
 #include "core/timer_list.h"
 #include "http/codec.h"
 #include "http2/h2_util.h"
+#include "transport/tcp_connection.h"
 
 namespace moe {
 

@@ -38,12 +38,12 @@
 #include <vector>
 
 #include "core/intrusive_list.h"
-#include "core/tcp_connection.h"
 #include "core/timer_list.h"
 #include "core/worker.h"
 #include "http/codec.h"
 #include "http2/h2_frame_gate.h"
 #include "http2/h2_util.h"
+#include "transport/tcp_connection.h"
 
 namespace moe {
 
