@@ -8,6 +8,7 @@
 // Thread: the owning worker.
 #pragma once
 
+#include <sys/socket.h>
 #include <uv.h>
 
 #include <atomic>
@@ -22,6 +23,20 @@ class Worker;
 // max_connections. One atomic add per accept and per close, never per request.
 struct ListenerShared {
   std::atomic<uint32_t> connections{0};
+};
+
+// What a listener does with each socket it accepts: the layers above decide
+// (Worker::set_acceptor; an HTTP/1 connection today, which may become
+// HTTP/2; a TCP proxy session or a TLS handshake later). The socket is
+// non-blocking, TCP_NODELAY, and already counted (ListenerShared, the
+// listener's connections_total/active): the connection un-counts it when it
+// closes. Thread: the owning worker.
+class ConnectionAcceptor {
+ public:
+  virtual ~ConnectionAcceptor() = default;
+  // Takes `fd`: opens a connection on it, or closes it.
+  virtual void on_accept(Worker& worker, int listener_index, ListenerShared* shared, int fd,
+                         const sockaddr* peer) = 0;
 };
 
 class Listener {

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "core/listener.h"
 #include "core/log.h"
 #include "transport/tcp_connection.h"
@@ -96,6 +98,7 @@ Worker::~Worker() {
 }
 
 void Worker::set_streams(std::unique_ptr<StreamFactory> f) { streams_ = std::move(f); }
+void Worker::set_acceptor(std::unique_ptr<ConnectionAcceptor> a) { acceptor_ = std::move(a); }
 
 void Worker::start() {
   thread_ = std::thread([this] { go::run_thread([](void* w) { static_cast<Worker*>(w)->run(); }, this); });
@@ -125,6 +128,10 @@ void Worker::schedule_timer(void* ctx, uint64_t delay_ms) {
 }
 
 void Worker::run() {
+  if (!sockets_.empty() && !acceptor_) {
+    log_error("worker {}: listening sockets but no acceptor (Worker::set_acceptor)", id_);
+    std::abort();
+  }
   for (const ListenerSocket& s : sockets_) {
     auto l = std::make_unique<Listener>(*this, s.listener_index, s.fd, s.shared);
     if (int rc = l->start(); rc != 0)

@@ -101,6 +101,17 @@ struct Http1ServerConnection::Request {
   char peer_text[PeerAddress::kMaxText];
 };
 
+void Http1Acceptor::on_accept(Worker& worker, int listener_index, ListenerShared* shared, int fd,
+                              const sockaddr* peer) {
+  auto* c = new Http1ServerConnection(worker, listener_index, shared);
+  if (c->open(fd) != 0) {
+    ::close(fd);
+    c->close();
+    return;
+  }
+  c->start(peer);
+}
+
 Http1ServerConnection::Http1ServerConnection(Worker& worker, int listener_index, ListenerShared* shared)
     : TcpConnection(worker), listener_index_(listener_index) {
   (void)shared;  // the worker finds it again at close (listener_shared)

@@ -34,6 +34,14 @@
 
 namespace moe {
 
+// The acceptor of an HTTP listener: an Http1ServerConnection per socket
+// (Worker::set_acceptor; an http2 listener's connection hands over to HTTP/2
+// on the preface).
+class Http1Acceptor final : public ConnectionAcceptor {
+ public:
+  void on_accept(Worker& worker, int listener_index, ListenerShared* shared, int fd, const sockaddr* peer) override;
+};
+
 class Http1ServerConnection final : public TcpConnection,
                                     public DownstreamCodec,
                                     public DownstreamConnection,
