@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace moe {
 
@@ -26,8 +27,8 @@ struct ListenerShared {
 };
 
 // What a listener does with each socket it accepts: the layers above decide
-// (Worker::set_acceptor; an HTTP/1 connection today, which may become
-// HTTP/2; a TCP proxy session or a TLS handshake later). The socket is
+// (Worker::set_acceptor; server/http_acceptor.h makes an HTTP/1 connection;
+// a TCP proxy session or a TLS handshake later). The socket is
 // non-blocking, TCP_NODELAY, and already counted (ListenerShared, the
 // listener's connections_total/active): the connection un-counts it when it
 // closes. Thread: the owning worker.
@@ -37,6 +38,12 @@ class ConnectionAcceptor {
   // Takes `fd`: opens a connection on it, or closes it.
   virtual void on_accept(Worker& worker, int listener_index, ListenerShared* shared, int fd,
                          const sockaddr* peer) = 0;
+  // A connection found that its socket speaks another protocol (`protocol`:
+  // "h2c", the HTTP/2 preface on an HTTP/1 connection) and gave the socket
+  // up (TcpConnection::release_fd): `initial` is every byte read so far.
+  // Takes `fd` as on_accept does; the new connection counts itself.
+  virtual void on_protocol_switch(Worker& worker, int listener_index, std::string_view protocol, int fd,
+                                  std::string_view peer_ip, std::string_view initial) = 0;
 };
 
 class Listener {

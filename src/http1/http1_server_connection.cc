@@ -11,7 +11,6 @@
 #include "core/log.h"
 #include "http/headers.h"
 #include "http1/http1_encode.h"
-#include "http2/h2_server_connection.h"
 
 namespace moe {
 namespace {
@@ -101,8 +100,8 @@ struct Http1ServerConnection::Request {
   char peer_text[PeerAddress::kMaxText];
 };
 
-void Http1Acceptor::on_accept(Worker& worker, int listener_index, ListenerShared* shared, int fd,
-                              const sockaddr* peer) {
+void Http1ServerConnection::accept(Worker& worker, int listener_index, ListenerShared* shared, int fd,
+                                   const sockaddr* peer) {
   auto* c = new Http1ServerConnection(worker, listener_index, shared);
   if (c->open(fd) != 0) {
     ::close(fd);
@@ -144,7 +143,8 @@ StreamEvents* Http1ServerConnection::stream() const { return req_ ? req_->stream
 void Http1ServerConnection::on_data(const char* p, size_t n) {
   // HTTP/2 prior knowledge: until the first request, look for the client
   // preface (maybe split across reads). On a match the socket moves to an
-  // H2ServerConnection with every byte read so far, and this object closes.
+  // HTTP/2 connection (the acceptor's on_protocol_switch) with every byte
+  // read so far, and this object closes.
   if (h2_preface_ >= 0) {
     static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     const size_t have = static_cast<size_t>(h2_preface_);
@@ -171,7 +171,7 @@ void Http1ServerConnection::on_data(const char* p, size_t n) {
       std::string initial(kPreface);
       initial.append(p + m, n - m);
       const PeerAddress::Text ip = peer_.text();
-      H2ServerConnection::adopt(worker_, listener_index_, release_fd(), ip.view(), initial);
+      worker_.acceptor().on_protocol_switch(worker_, listener_index_, "h2c", release_fd(), ip.view(), initial);
       return;
     }
   }

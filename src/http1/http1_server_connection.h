@@ -34,14 +34,6 @@
 
 namespace moe {
 
-// The acceptor of an HTTP listener: an Http1ServerConnection per socket
-// (Worker::set_acceptor; an http2 listener's connection hands over to HTTP/2
-// on the preface).
-class Http1Acceptor final : public ConnectionAcceptor {
- public:
-  void on_accept(Worker& worker, int listener_index, ListenerShared* shared, int fd, const sockaddr* peer) override;
-};
-
 class Http1ServerConnection final : public TcpConnection,
                                     public DownstreamCodec,
                                     public DownstreamConnection,
@@ -51,6 +43,9 @@ class Http1ServerConnection final : public TcpConnection,
   ~Http1ServerConnection();
   // `peer`: the client's address from accept4.
   void start(const sockaddr* peer);
+  // Opens a connection on an accepted `fd` and starts it (closes `fd` when
+  // it cannot): what an HTTP listener's acceptor does.
+  static void accept(Worker& worker, int listener_index, ListenerShared* shared, int fd, const sockaddr* peer);
 
   // From the worker's slab (core/slab.h): idle connections are what a
   // per-node proxy holds by the ten thousand.

@@ -21,7 +21,7 @@
 #include "core/listener.h"
 #include "core/worker.h"
 #include "http/codec.h"
-#include "http1/http1_server_connection.h"
+#include "server/http_acceptor.h"
 
 namespace {
 
@@ -154,7 +154,7 @@ struct FakeServer {
     worker = std::make_unique<Worker>(0, r.config, std::vector<ListenerSocket>{{0, fd, &shared}}, nullptr,
                                       std::vector<uint32_t>{});
     worker->set_streams(std::make_unique<FakeStreams>(log));
-    worker->set_acceptor(std::make_unique<Http1Acceptor>());
+    worker->set_acceptor(std::make_unique<HttpAcceptor>());
     worker->start();
   }
   ~FakeServer() {
