@@ -1,4 +1,4 @@
-// The HTTP/1 server codec against a fake stream: a real Worker and a real
+// The HTTP/1 and HTTP/2 server codecs against a fake stream: a real Worker and a real
 // socket, but Worker::set_streams gives the codec a StreamEvents that only
 // records what it is told and answers itself, no Stream, router or pool.
 // What the codec calls, in which order, is then visible on its own
@@ -133,7 +133,7 @@ struct FakeServer {
   std::unique_ptr<Worker> worker;
   sockaddr_in addr{};
 
-  FakeServer() {
+  explicit FakeServer(bool http2 = false) {
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     std::string err;
@@ -145,7 +145,8 @@ struct FakeServer {
                              "log: {level: error, access_log: \"off\"}\n"
                              "listeners:\n"
                              "  - name: main\n"
-                             "    address: 127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "\n"
+                             "    address: 127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "\n" +
+                             (http2 ? "    http2: true\n" : "") +
                              "    routes:\n"
                              "      - match: {prefix: /}\n"
                              "        direct_response: {status: 204}\n";
@@ -234,4 +235,50 @@ TEST_CASE("codec: HTTP/1 server codec against a fake stream, an unknown version 
   const auto ev = s.events(1);
   REQUIRE(!ev.empty());
   CHECK(ev.back() == "local_reply 505");
+}
+
+namespace {
+
+void h2_frame(std::string& out, uint8_t type, uint8_t flags, uint32_t stream, const std::string& payload) {
+  const uint32_t len = static_cast<uint32_t>(payload.size());
+  const char hd[9] = {static_cast<char>(len >> 16), static_cast<char>(len >> 8), static_cast<char>(len),
+                      static_cast<char>(type), static_cast<char>(flags), static_cast<char>(stream >> 24),
+                      static_cast<char>(stream >> 16), static_cast<char>(stream >> 8), static_cast<char>(stream)};
+  out.append(hd, 9);
+  out += payload;
+}
+
+// A literal HPACK field without indexing, new name (RFC 7541 6.2.2).
+void hpack_literal(std::string& b, const std::string& n, const std::string& v) {
+  b += '\0';
+  b += static_cast<char>(n.size());
+  b += n;
+  b += static_cast<char>(v.size());
+  b += v;
+}
+
+}  // namespace
+
+TEST_CASE("codec: HTTP/2 server codec against a fake stream, prior knowledge GET and POST", "[codec]") {
+  FakeServer s(true);
+  std::string out = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  h2_frame(out, 0x4, 0, 0, "");  // SETTINGS
+  std::string get, post;
+  hpack_literal(get, ":method", "GET");
+  hpack_literal(get, ":scheme", "http");
+  hpack_literal(get, ":path", "/x");
+  hpack_literal(get, ":authority", "h");
+  h2_frame(out, 0x1, 0x4 | 0x1, 1, get);  // HEADERS, END_HEADERS | END_STREAM
+  hpack_literal(post, ":method", "POST");
+  hpack_literal(post, ":scheme", "http");
+  hpack_literal(post, ":path", "/y");
+  hpack_literal(post, ":authority", "h");
+  h2_frame(out, 0x1, 0x4, 3, post);      // HEADERS, END_HEADERS
+  h2_frame(out, 0x0, 0x1, 3, "pq");      // DATA, END_STREAM
+  // The bodies travel as DATA payload, so they show in the raw bytes.
+  const std::string got = s.exchange(out, "POST /y pq");
+  CHECK(got.find("GET /x ") != std::string::npos);
+  CHECK(got.find("POST /y pq") != std::string::npos);
+  CHECK(s.events(4) == std::vector<std::string>{"headers GET /x host=h end", "headers POST /y host=h", "data pq",
+                                                  "end"});
 }
