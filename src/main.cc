@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "config/config.h"
-#include "core/server.h"
 #include "goext/go_bridge.h"
+#include "server/server.h"
 
 namespace {
 

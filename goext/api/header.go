@@ -363,7 +363,7 @@ func validMethod(s string) bool {
 
 // validTarget: a path (with its query) that an HTTP/1.1 request line can
 // carry: origin-form, starting with "/", or "*" (RFC 9112 3.2), bytes 0x21
-// to 0x7e only, as moe's C++ valid_request_target (src/proxy/headers.h).
+// to 0x7e only, as moe's C++ valid_request_target (src/http/headers.h).
 // Not absolute-form: an upstream would take "http://other/x"'s authority
 // over the Host header, and routing has been done on Host.
 func validTarget(s string) bool {
@@ -379,7 +379,7 @@ func validTarget(s string) bool {
 }
 
 // validAuthority is moe's rule for a Host (valid_authority in
-// src/proxy/headers.cc, which applies it to the op again): host[:port],
+// src/http/headers.cc, which applies it to the op again): host[:port],
 // host an [IPv6] literal or a reg-name of unreserved characters,
 // sub-delims and %XX escapes; port digits.
 func validAuthority(a string) bool {

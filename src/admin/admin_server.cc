@@ -8,7 +8,7 @@
 #include "core/log.h"
 #include "core/worker.h"
 #include "http1/http1_encode.h"
-#include "proxy/headers.h"
+#include "http/headers.h"
 
 namespace moe {
 

@@ -10,7 +10,6 @@
 
 #include "core/log.h"
 #include "core/worker.h"
-#include "http1/http1_server_connection.h"
 
 namespace moe {
 
@@ -101,13 +100,7 @@ void Listener::accept_some() {
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     add(ls.connections_total);
     add(ls.connections_active);
-    auto* c = new Http1ServerConnection(worker_, index_, shared_);
-    if (c->open(fd) != 0) {
-      ::close(fd);
-      c->close();
-      continue;
-    }
-    c->start(reinterpret_cast<const sockaddr*>(&peer));
+    worker_.acceptor().on_accept(worker_, index_, shared_, fd, reinterpret_cast<const sockaddr*>(&peer));
   }
 }
 

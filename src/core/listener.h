@@ -8,11 +8,13 @@
 // Thread: the owning worker.
 #pragma once
 
+#include <sys/socket.h>
 #include <uv.h>
 
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace moe {
 
@@ -22,6 +24,26 @@ class Worker;
 // max_connections. One atomic add per accept and per close, never per request.
 struct ListenerShared {
   std::atomic<uint32_t> connections{0};
+};
+
+// What a listener does with each socket it accepts: the layers above decide
+// (Worker::set_acceptor; server/http_acceptor.h makes an HTTP/1 connection;
+// a TCP proxy session or a TLS handshake later). The socket is
+// non-blocking, TCP_NODELAY, and already counted (ListenerShared, the
+// listener's connections_total/active): the connection un-counts it when it
+// closes. Thread: the owning worker.
+class ConnectionAcceptor {
+ public:
+  virtual ~ConnectionAcceptor() = default;
+  // Takes `fd`: opens a connection on it, or closes it.
+  virtual void on_accept(Worker& worker, int listener_index, ListenerShared* shared, int fd,
+                         const sockaddr* peer) = 0;
+  // A connection found that its socket speaks another protocol (`protocol`:
+  // "h2c", the HTTP/2 preface on an HTTP/1 connection) and gave the socket
+  // up (TcpConnection::release_fd): `initial` is every byte read so far.
+  // Takes `fd` as on_accept does; the new connection counts itself.
+  virtual void on_protocol_switch(Worker& worker, int listener_index, std::string_view protocol, int fd,
+                                  std::string_view peer_ip, std::string_view initial) = 0;
 };
 
 class Listener {

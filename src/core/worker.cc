@@ -2,14 +2,31 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "core/listener.h"
 #include "core/log.h"
-#include "core/tcp_connection.h"
+#include "transport/tcp_connection.h"
 #include "goext/go_bridge.h"
 #include "proxy/cluster_pool.h"
 #include "proxy/stream.h"
 
 namespace moe {
+namespace {
+
+// The proxy's Stream for every request a server connection reads.
+class ProxyStreams final : public StreamFactory {
+ public:
+  explicit ProxyStreams(Worker& w) : worker_(w) {}
+  std::unique_ptr<StreamEvents> new_stream(DownstreamCodec& codec, int listener_index) override {
+    return std::make_unique<Stream>(worker_, codec, listener_index);
+  }
+
+ private:
+  Worker& worker_;
+};
+
+}  // namespace
 
 // One lingering close: its idle timer, and when it began (for the cap).
 struct Worker::Linger final : TimerNode {
@@ -29,6 +46,7 @@ Worker::Worker(int id, std::shared_ptr<const config::Config> cfg, std::vector<Li
       access_log_(access_log),
       read_buf_(new char[kReadBufferSize]),
       timers_(&Worker::schedule_timer, this),
+      streams_(std::make_unique<ProxyStreams>(*this)),
       chain_events_(std::move(chain_events)) {
   chain_events_.resize(config_->listeners.size(), 0);
   uv_loop_init(&loop_);
@@ -79,6 +97,9 @@ Worker::~Worker() {
   uv_loop_close(&loop_);
 }
 
+void Worker::set_streams(std::unique_ptr<StreamFactory> f) { streams_ = std::move(f); }
+void Worker::set_acceptor(std::unique_ptr<ConnectionAcceptor> a) { acceptor_ = std::move(a); }
+
 void Worker::start() {
   thread_ = std::thread([this] { go::run_thread([](void* w) { static_cast<Worker*>(w)->run(); }, this); });
 }
@@ -107,6 +128,10 @@ void Worker::schedule_timer(void* ctx, uint64_t delay_ms) {
 }
 
 void Worker::run() {
+  if (!sockets_.empty() && !acceptor_) {
+    log_error("worker {}: listening sockets but no acceptor (Worker::set_acceptor)", id_);
+    std::abort();
+  }
   for (const ListenerSocket& s : sockets_) {
     auto l = std::make_unique<Listener>(*this, s.listener_index, s.fd, s.shared);
     if (int rc = l->start(); rc != 0)

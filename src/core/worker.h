@@ -29,6 +29,8 @@ class Listener;
 class Stream;
 class ClusterPool;
 class AccessLog;
+class StreamFactory;  // http/codec.h
+class ConnectionAcceptor;
 
 // What drain needs from a downstream connection, whatever its codec.
 class DownstreamConnection {
@@ -76,6 +78,14 @@ class Worker {
   TimerWheel& timers() { return timers_; }
   AccessLog* access_log() { return access_log_; }
   ClusterPool& cluster(int index) { return *clusters_[static_cast<size_t>(index)]; }
+  // Where this worker's server connections get the stream of each request
+  // (the proxy's Stream; a test may put a fake in its place).
+  StreamFactory& streams() { return *streams_; }
+  void set_streams(std::unique_ptr<StreamFactory> f);
+  // What the listeners make of an accepted socket (core/listener.h). Set by
+  // the layer that starts the worker, before start() when it has sockets.
+  ConnectionAcceptor& acceptor() { return *acceptor_; }
+  void set_acceptor(std::unique_ptr<ConnectionAcceptor> a);
   // Index of the first route of listener `li` in the flattened route stats.
   int route_base(int li) const { return route_base_[static_cast<size_t>(li)]; }
   bool draining() const { return draining_; }
@@ -161,6 +171,8 @@ class Worker {
   std::vector<int> route_base_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::unique_ptr<ClusterPool>> clusters_;
+  std::unique_ptr<StreamFactory> streams_;
+  std::unique_ptr<ConnectionAcceptor> acceptor_;
   IntrusiveList<DownstreamConnection, &DownstreamConnection::worker_link> downstreams_;
   std::vector<uint32_t> chain_events_;
   moe_ops go_ops_{};

@@ -6,8 +6,6 @@
 #include "core/log.h"
 #include "core/worker.h"
 #include "http1/http1_encode.h"
-#include "proxy/cluster_pool.h"
-#include "proxy/stream.h"
 
 namespace moe {
 namespace {
@@ -35,8 +33,8 @@ constexpr size_t kMaxResponseHeaderBytes = 256 * 1024;
 
 }  // namespace
 
-Http1ClientConnection::Http1ClientConnection(ClusterPool& pool, int endpoint)
-    : TcpConnection(pool.worker()), pool_(pool), endpoint_(endpoint) {
+Http1ClientConnection::Http1ClientConnection(UpstreamPoolCallbacks& pool, int endpoint)
+    : TcpConnection(pool.worker()), UpstreamConnection(endpoint), pool_(pool) {
   llhttp_init(&parser_, HTTP_RESPONSE, &kSettings);
   parser_.data = this;
 }
@@ -61,11 +59,11 @@ void Http1ClientConnection::on_connected(int status) {
   }
   state_ = State::active;
   start_reading();
-  pool_.on_connected(this);
+  // The stream attached at connect time is told here; the pool needs nothing.
   if (stream_) stream_->on_upstream_ready(*this);
 }
 
-void Http1ClientConnection::attach(Stream* s) {
+void Http1ClientConnection::attach(StreamEvents* s) {
   stream_ = s;
   requests_++;
   response_begun_ = false;
@@ -185,7 +183,7 @@ void Http1ClientConnection::on_read_error(int err) {
     }
   }
   if (upgraded_ && err == UV_EOF) {
-    Stream* s = stream_;
+    StreamEvents* s = stream_;
     stream_ = nullptr;
     close();
     s->on_response_end();
@@ -197,9 +195,9 @@ void Http1ClientConnection::on_read_error(int err) {
 void Http1ClientConnection::on_write_error(int err) { fail(err, false); }
 
 void Http1ClientConnection::fail(int err, bool protocol_error) {
-  Stream* s = stream_;
+  StreamEvents* s = stream_;
   const bool connecting = state_ == State::connecting;
-  if (connecting) pool_.on_connect_failed(this, err);
+  if (connecting) pool_.on_connect_failed(*this, err);
   if (s) sub(pool_.endpoint_stats(endpoint_).requests_active);
   stream_ = nullptr;
   const bool begun = response_begun_;
@@ -228,12 +226,12 @@ void Http1ClientConnection::finish_response() {
   worker_.timers().arm(this, static_cast<uint64_t>(pool_.config().idle_timeout.count()), worker_.now_ms());
   read_disabled_ = false;
   start_reading();  // an idle connection still reads, to notice the upstream closing it
-  pool_.release(this);
+  pool_.on_capacity(*this);
 }
 
 void Http1ClientConnection::on_closed() {
   state_ = State::closed;
-  pool_.on_closed(this);
+  pool_.on_closed(*this);
   TcpConnection::on_closed();
 }
 
@@ -366,7 +364,7 @@ int Http1ClientConnection::on_message_complete() {
   // "Connection: close" (or HTTP/1.0 without keep-alive): this response is
   // the connection's last; it must not go back to the pool.
   keep_alive_ = llhttp_should_keep_alive(&parser_) && !distrust_;
-  Stream* s = stream_;
+  StreamEvents* s = stream_;
   stream_ = nullptr;
   sub(pool_.endpoint_stats(endpoint_).requests_active);
   if (!s->response_complete()) {

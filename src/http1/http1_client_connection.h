@@ -1,5 +1,5 @@
 // An HTTP/1.1 connection to an upstream endpoint (llhttp in response mode),
-// owned by a ClusterPool. It carries one stream at a time; between streams it
+// owned by a pool (UpstreamPoolCallbacks, http/codec.h). It carries one stream at a time; between streams it
 // sits idle in the pool, still reading so that a close by the upstream is
 // noticed at once.
 // Thread: the owning worker.
@@ -10,25 +10,24 @@
 #include <string>
 
 #include "core/intrusive_list.h"
-#include "core/tcp_connection.h"
 #include "core/timer_list.h"
-#include "proxy/codec.h"
+#include "http/codec.h"
+#include "transport/tcp_connection.h"
 
 namespace moe {
 
-class ClusterPool;
-class Stream;
-
-class Http1ClientConnection final : public TcpConnection, public UpstreamCodec, public TimerNode {
+class Http1ClientConnection final : public TcpConnection,
+                                    public UpstreamCodec,
+                                    public UpstreamConnection,
+                                    public TimerNode {
  public:
   enum class State { connecting, idle, active, closed };
 
-  Http1ClientConnection(ClusterPool& pool, int endpoint);
+  Http1ClientConnection(UpstreamPoolCallbacks& pool, int endpoint);
   // Starts the non-blocking connect; the pool hears back.
   int connect(const struct sockaddr* addr);
-  void attach(Stream* s);
+  void attach(StreamEvents* s);
   State state() const { return state_; }
-  int endpoint_index() const { return endpoint_; }
   // A connect that failed before it started (bad address...).
   void connect_failed(int err) { fail(err, false); }
   ListLink idle_link;  // in the pool's idle list of its endpoint
@@ -70,10 +69,9 @@ class Http1ClientConnection final : public TcpConnection, public UpstreamCodec, 
   void fail(int err, bool protocol_error);
   void finish_response();
 
-  ClusterPool& pool_;
-  int endpoint_;
+  UpstreamPoolCallbacks& pool_;
   State state_ = State::connecting;
-  Stream* stream_ = nullptr;
+  StreamEvents* stream_ = nullptr;
   llhttp_t parser_;
   uint32_t requests_ = 0;
   bool chunked_out_ = false;      // request body framed as chunks

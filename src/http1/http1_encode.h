@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/codec.h"
+#include "http/codec.h"
 
 namespace moe::http1 {
 

@@ -9,10 +9,8 @@
 #include <string>
 
 #include "core/log.h"
+#include "http/headers.h"
 #include "http1/http1_encode.h"
-#include "http2/h2_server_connection.h"
-#include "proxy/headers.h"
-#include "proxy/stream.h"
 
 namespace moe {
 namespace {
@@ -85,7 +83,7 @@ struct Http1ServerConnection::Request {
   static void operator delete(void* p) { Slab<sizeof(Request)>::release(p); }
 
   llhttp_t parser;
-  std::unique_ptr<Stream> stream;
+  std::unique_ptr<StreamEvents> stream;  // Worker::streams()
   std::unique_ptr<std::string> leftover;  // unparsed pipelined bytes (see the header); rare
   const char* user_reason = nullptr;      // set by limit_error: our own verdict
   const char* read_begin = nullptr;       // start of the bytes being parsed
@@ -110,6 +108,17 @@ struct Http1ServerConnection::Request {
   uint8_t peer_len = 0;
   char peer_text[PeerAddress::kMaxText];
 };
+
+void Http1ServerConnection::accept(Worker& worker, int listener_index, ListenerShared* shared, int fd,
+                                   const sockaddr* peer) {
+  auto* c = new Http1ServerConnection(worker, listener_index, shared);
+  if (c->open(fd) != 0) {
+    ::close(fd);
+    c->close();
+    return;
+  }
+  c->start(peer);
+}
 
 Http1ServerConnection::Http1ServerConnection(Worker& worker, int listener_index, ListenerShared* shared)
     : TcpConnection(worker), listener_index_(listener_index) {
@@ -136,14 +145,15 @@ std::string_view Http1ServerConnection::peer_ip() const {
   return {req_->peer_text, req_->peer_len};
 }
 
-Stream* Http1ServerConnection::stream() const { return req_ ? req_->stream.get() : nullptr; }
+StreamEvents* Http1ServerConnection::stream() const { return req_ ? req_->stream.get() : nullptr; }
 
 // ---- reading and parsing ----------------------------------------------------------
 
 void Http1ServerConnection::on_data(const char* p, size_t n) {
   // HTTP/2 prior knowledge: until the first request, look for the client
   // preface (maybe split across reads). On a match the socket moves to an
-  // H2ServerConnection with every byte read so far, and this object closes.
+  // HTTP/2 connection (the acceptor's on_protocol_switch) with every byte
+  // read so far, and this object closes.
   if (h2_preface_ >= 0) {
     static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     const size_t have = static_cast<size_t>(h2_preface_);
@@ -170,12 +180,12 @@ void Http1ServerConnection::on_data(const char* p, size_t n) {
       std::string initial(kPreface);
       initial.append(p + m, n - m);
       const PeerAddress::Text ip = peer_.text();
-      H2ServerConnection::adopt(worker_, listener_index_, release_fd(), ip.view(), initial);
+      worker_.acceptor().on_protocol_switch(worker_, listener_index_, "h2c", release_fd(), ip.view(), initial);
       return;
     }
   }
   if (raw_request_) {
-    if (Stream* s = stream(); s && !s->finished()) s->on_request_data(p, n);
+    if (StreamEvents* s = stream(); s && !s->finished()) s->on_request_data(p, n);
     return;
   }
   if (paused_) {
@@ -256,7 +266,7 @@ void Http1ServerConnection::parse(const char* p, size_t n) {
       req_->head_span_end = 0;
       req_->body_data = 0;
       req_->chunks = 0;
-      if (Stream* s = stream(); s && !s->finished()) {
+      if (StreamEvents* s = stream(); s && !s->finished()) {
         paused_ = true;
         if (n) {
           req_->leftover = std::make_unique<std::string>(p, n);
@@ -275,7 +285,7 @@ void Http1ServerConnection::parse(const char* p, size_t n) {
       raw_request_ = true;
       close_after_response_ = true;
       n -= static_cast<size_t>(pos - p);
-      if (Stream* s = stream(); n && s && !s->finished()) s->on_request_data(pos, n);
+      if (StreamEvents* s = stream(); n && s && !s->finished()) s->on_request_data(pos, n);
       return;
     }
     // A limit or check of ours (from any callback) carries its own status
@@ -291,7 +301,7 @@ void Http1ServerConnection::protocol_error(int status, std::string_view reason) 
   log_debug("listener {}: {} from {}: {}", cfg().name, status, peer_.text().view(), reason);
   std::string body(http1::reason_phrase(status));
   body.append(": ").append(reason).push_back('\n');
-  if (Stream* s = stream(); s && !s->finished()) {
+  if (StreamEvents* s = stream(); s && !s->finished()) {
     if (s->response_started()) {
       s->on_downstream_reset();
       close();
@@ -317,7 +327,7 @@ void Http1ServerConnection::on_read_error(int err) {
   // The client went away (FIN or RST) before its response was done: the
   // stream is abandoned, as nginx and Envoy do, so a pending filter or an
   // upstream request does not keep working for nobody.
-  if (Stream* s = stream(); s && !s->finished()) s->on_downstream_reset();
+  if (StreamEvents* s = stream(); s && !s->finished()) s->on_downstream_reset();
   close();
 }
 
@@ -332,7 +342,7 @@ void Http1ServerConnection::on_drained() {
     send_blocked_ = false;
     disarm();
   }
-  if (Stream* s = stream(); s && !s->finished()) s->on_downstream_drained();
+  if (StreamEvents* s = stream(); s && !s->finished()) s->on_downstream_drained();
 }
 
 // ---- the end of a stream -------------------------------------------------------------
@@ -353,7 +363,7 @@ void Http1ServerConnection::on_stream_complete() {
 }
 
 bool Http1ServerConnection::complete_stream() {
-  Stream* s = stream();
+  StreamEvents* s = stream();
   const bool request_unfinished = !s->request_complete();
   const bool must_close = s->close_connection() || close_after_response_ || draining_ || request_unfinished;
   req_->stream.reset();
@@ -365,7 +375,7 @@ bool Http1ServerConnection::complete_stream() {
 }
 
 void Http1ServerConnection::after_stream() {
-  Stream* s = stream();
+  StreamEvents* s = stream();
   if (!s || !s->finished() || closing()) return;
   if (!complete_stream()) return;
   if (paused_) {
@@ -398,7 +408,7 @@ void Http1ServerConnection::on_timeout() {
     force_close();
     return;
   }
-  if (Stream* s = stream(); s && !s->finished()) {
+  if (StreamEvents* s = stream(); s && !s->finished()) {
     // Headers did not arrive in time (slowloris).
     s->send_local_reply(408, "request headers timeout\n", true);
     close_after_response_ = true;
@@ -423,7 +433,7 @@ void Http1ServerConnection::start_drain() {
 }
 
 void Http1ServerConnection::force_close() {
-  if (Stream* s = stream(); s && !s->finished()) s->on_downstream_reset();
+  if (StreamEvents* s = stream(); s && !s->finished()) s->on_downstream_reset();
   close();
 }
 
@@ -434,7 +444,7 @@ void Http1ServerConnection::release_request() {
 
 void Http1ServerConnection::end_streams() {
   disarm();
-  if (Stream* s = stream(); s && !s->finished()) s->on_downstream_reset();
+  if (StreamEvents* s = stream(); s && !s->finished()) s->on_downstream_reset();
 }
 
 void Http1ServerConnection::on_closed() {
@@ -465,7 +475,7 @@ void Http1ServerConnection::encode_headers(const ResponseHead& head, bool end_st
   http1::write_response_head(o, head, http10_ ? 0 : 1, add_close, chunked, close_delimited);
   chunked_out_ = chunked;
   if (close_delimited) close_after_response_ = true;
-  Stream* s = stream();
+  StreamEvents* s = stream();
   if (head.status == 101 || (s && s->request().is_connect && head.status < 300)) {
     tunnel_ = true;
     chunked_out_ = false;
@@ -562,7 +572,7 @@ int Http1ServerConnection::on_message_begin() {
   // the drain (start_drain) or in the same read as the last: it is served,
   // and the connection closes after it.
   Request& q = *req_;
-  q.stream = std::make_unique<Stream>(worker_, *this, listener_index_);
+  q.stream = worker_.streams().new_stream(*this, listener_index_);
   q.header_bytes = 0;
   q.chunk_ext_bytes = 0;
   q.in_field = false;
@@ -720,7 +730,7 @@ int Http1ServerConnection::on_headers_complete() {
 
 int Http1ServerConnection::on_body(const char* p, size_t n) {
   req_->body_data += n;
-  if (Stream* s = stream(); s && !s->finished()) s->on_request_data(p, n);
+  if (StreamEvents* s = stream(); s && !s->finished()) s->on_request_data(p, n);
   return 0;
 }
 
@@ -741,7 +751,7 @@ int Http1ServerConnection::on_chunk_header() {
 }
 
 int Http1ServerConnection::on_message_complete() {
-  if (Stream* s = stream(); s && !s->finished() && !s->request_complete()) {
+  if (StreamEvents* s = stream(); s && !s->finished() && !s->request_complete()) {
     if (!s->request_trailers().empty()) s->on_request_trailers();
     else s->on_request_end();
   }

@@ -27,14 +27,12 @@
 #include "core/listener.h"
 #include "core/peer_address.h"
 #include "core/slab.h"
-#include "core/tcp_connection.h"
 #include "core/timer_list.h"
 #include "core/worker.h"
-#include "proxy/codec.h"
+#include "http/codec.h"
+#include "transport/tcp_connection.h"
 
 namespace moe {
-
-class Stream;
 
 class Http1ServerConnection final : public TcpConnection,
                                     public DownstreamCodec,
@@ -45,6 +43,9 @@ class Http1ServerConnection final : public TcpConnection,
   ~Http1ServerConnection();
   // `peer`: the client's address from accept4.
   void start(const sockaddr* peer);
+  // Opens a connection on an accepted `fd` and starts it (closes `fd` when
+  // it cannot): what an HTTP listener's acceptor does.
+  static void accept(Worker& worker, int listener_index, ListenerShared* shared, int fd, const sockaddr* peer);
 
   // From the worker's slab (core/slab.h): idle connections are what a
   // per-node proxy holds by the ten thousand.
@@ -105,7 +106,7 @@ class Http1ServerConnection final : public TcpConnection,
  private:
   struct Request;  // per-request state (the .cc); null while idle
 
-  Stream* stream() const;
+  StreamEvents* stream() const;
   // On an http2 listener, the first bytes when they are not the preface:
   // false when their first line is complete and is no HTTP/1.x request line.
   static bool looks_like_http1(std::string_view first);

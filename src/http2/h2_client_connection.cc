@@ -7,9 +7,7 @@
 
 #include "core/log.h"
 #include "core/worker.h"
-#include "proxy/cluster_pool.h"
 #include "http2/h2_util.h"
-#include "proxy/stream.h"
 
 namespace moe {
 namespace {
@@ -46,7 +44,7 @@ nghttp2_session_callbacks* make_callbacks() {
 
 // ---- H2ClientStream ------------------------------------------------------------------
 
-H2ClientStream::H2ClientStream(H2ClientConnection& conn, Stream* s, uint32_t seq)
+H2ClientStream::H2ClientStream(H2ClientConnection& conn, StreamEvents* s, uint32_t seq)
     : conn_(&conn), stream_(s), seq_(seq) {}
 
 std::string_view H2ClientStream::endpoint() const { return conn_->endpoint(); }
@@ -161,8 +159,8 @@ void H2ClientStream::read_disable(bool disable) {
 
 // ---- H2ClientConnection ----------------------------------------------------------------
 
-H2ClientConnection::H2ClientConnection(ClusterPool& pool, int endpoint)
-    : TcpConnection(pool.worker()), pool_(pool), endpoint_(endpoint) {
+H2ClientConnection::H2ClientConnection(UpstreamPoolCallbacks& pool, int endpoint)
+    : TcpConnection(pool.worker()), UpstreamConnection(endpoint), pool_(pool) {
   nghttp2_session_callbacks* cb = make_callbacks();
   if (!cb) return;
   nghttp2_option* opt;
@@ -214,7 +212,7 @@ bool H2ClientConnection::has_capacity() const {
   return streams_.size() < max;
 }
 
-void H2ClientConnection::attach(Stream* s) {
+void H2ClientConnection::attach(StreamEvents* s) {
   auto* hs = new H2ClientStream(*this, s, ++seq_);
   streams_.push_back(hs);
   add(pool_.endpoint_stats(endpoint_).requests_active);
@@ -331,7 +329,7 @@ int H2ClientConnection::on_frame_recv(const nghttp2_frame* frame) {
     case NGHTTP2_SETTINGS:
       if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
         settings_seen_ = true;
-        pool_.h2_capacity(this);  // the limit may have grown
+        pool_.on_capacity(*this);  // the limit may have grown
       }
       break;
     case NGHTTP2_RST_STREAM:
@@ -347,7 +345,7 @@ int H2ClientConnection::on_frame_recv(const nghttp2_frame* frame) {
     case NGHTTP2_HEADERS: {
       H2ClientStream* hs = stream_of(id);
       if (!hs || !hs->stream_ || hs->done_) break;
-      Stream* s = hs->stream_;
+      StreamEvents* s = hs->stream_;
       if (hs->in_trailers_) {
         hs->done_ = true;
         hs->stream_ = nullptr;
@@ -382,7 +380,7 @@ int H2ClientConnection::on_frame_recv(const nghttp2_frame* frame) {
       if (!end) break;
       H2ClientStream* hs = stream_of(id);
       if (!hs || !hs->stream_ || hs->done_) break;
-      Stream* s = hs->stream_;
+      StreamEvents* s = hs->stream_;
       hs->done_ = true;
       hs->stream_ = nullptr;
       s->on_response_end();
@@ -438,7 +436,7 @@ int H2ClientConnection::on_stream_close(int32_t stream_id, uint32_t error_code) 
 void H2ClientConnection::stream_gone(H2ClientStream* hs, uint32_t error_code) {
   if (hs->id_ > 0) nghttp2_session_set_stream_user_data(session_, hs->id_, nullptr);
   streams_.erase(hs);
-  Stream* s = hs->done_ ? nullptr : hs->stream_;
+  StreamEvents* s = hs->done_ ? nullptr : hs->stream_;
   log_debug("upstream {}: h2 stream {} closed: {}{} rst={} after_settings={} resent={} retried={} goaway_retries={} open={}",
             endpoint(), hs->id_, nghttp2_http2_strerror(error_code), s ? " (stream live)" : "", hs->peer_reset_,
             hs->after_settings_, hs->resent_, hs->retried_, hs->goaway_retries_, streams_.size());
@@ -462,9 +460,9 @@ void H2ClientConnection::stream_gone(H2ClientStream* hs, uint32_t error_code) {
     else hs->goaway_retries_++;
     hs->peer_reset_ = false;
     sub(pool_.endpoint_stats(endpoint_).requests_active);  // adopt() counts it on the new connection
-    if (pool_.h2_retry(hs, this)) {
+    if (pool_.retry_elsewhere(*hs, *this)) {
       update_idle_timer();
-      pool_.h2_capacity(this);
+      pool_.on_capacity(*this);
       return;
     }
     add(pool_.endpoint_stats(endpoint_).requests_active);
@@ -483,7 +481,7 @@ void H2ClientConnection::stream_gone(H2ClientStream* hs, uint32_t error_code) {
   }
   delete hs;
   update_idle_timer();
-  pool_.h2_capacity(this);
+  pool_.on_capacity(*this);
 }
 
 // ---- writing --------------------------------------------------------------------------------
@@ -572,7 +570,7 @@ void H2ClientConnection::fail_streams(UpstreamFailure why, std::string_view deta
   streams_.for_each([&](H2ClientStream* hs) {
     streams_.erase(hs);
     if (hs->id_ > 0 && session_) nghttp2_session_set_stream_user_data(session_, hs->id_, nullptr);
-    Stream* s = hs->done_ ? nullptr : hs->stream_;
+    StreamEvents* s = hs->done_ ? nullptr : hs->stream_;
     const bool begun = hs->response_begun_;
     sub(pool_.endpoint_stats(endpoint_).requests_active);
     if (s) {
@@ -589,7 +587,7 @@ void H2ClientConnection::fail_streams(UpstreamFailure why, std::string_view deta
 
 void H2ClientConnection::fail(int err) {
   const bool connecting = !connected_;
-  if (connecting) pool_.on_connect_failed(this, err);
+  if (connecting) pool_.on_connect_failed(*this, err);
   goaway_ = true;  // nothing new goes here
   close();
   fail_streams(connecting ? UpstreamFailure::connect_failed : UpstreamFailure::reset_before_response,
@@ -643,7 +641,7 @@ void H2ClientConnection::on_closed() {
   goaway_ = true;
   fail_streams(UpstreamFailure::reset_before_response, "connection closed");
   closed_ = true;
-  pool_.h2_on_closed(this);
+  pool_.on_closed(*this);
   if (!send_scheduled_) delete this;
 }
 

@@ -1,7 +1,8 @@
 // An HTTP/2 connection to an upstream endpoint over cleartext TCP (h2c,
-// prior knowledge), owned by a ClusterPool for `protocol: h2c` clusters:
-// nghttp2 client session, many streams multiplexed, one H2ClientStream (the
-// UpstreamCodec a moe::Stream talks to) per request.
+// prior knowledge), owned by a pool (UpstreamPoolCallbacks, http/codec.h) of
+// a `protocol: h2c` cluster: nghttp2 client session, many streams
+// multiplexed, one H2ClientStream (the UpstreamCodec a stream talks to) per
+// request.
 //
 // Input: on_data() -> nghttp2_session_mem_recv -> callbacks turn response
 // frames into Stream events. Output: the session writes into
@@ -39,17 +40,14 @@
 #include <vector>
 
 #include "core/intrusive_list.h"
-#include "core/tcp_connection.h"
-#include "http2/h2_util.h"
 #include "core/timer_list.h"
-#include "proxy/codec.h"
+#include "http/codec.h"
+#include "http2/h2_util.h"
+#include "transport/tcp_connection.h"
 
 namespace moe {
 
-class ClusterPool;
-class Stream;
 class H2ClientConnection;
-enum class UpstreamFailure;
 
 class H2ClientStream final : public UpstreamCodec {
  public:
@@ -61,7 +59,7 @@ class H2ClientStream final : public UpstreamCodec {
   // a few streams can refuse a stream on several connections in a row.
   static constexpr uint8_t kMaxGoawayRetries = 16;
 
-  H2ClientStream(H2ClientConnection& conn, Stream* s, uint32_t seq);
+  H2ClientStream(H2ClientConnection& conn, StreamEvents* s, uint32_t seq);
 
   // UpstreamCodec
   void encode_headers(const RequestHead& head, bool end_stream) override;
@@ -82,7 +80,7 @@ class H2ClientStream final : public UpstreamCodec {
   bool submit();  // submits HEADERS (+ data provider) on conn_'s session
 
   H2ClientConnection* conn_;
-  Stream* stream_;  // null once the Stream is gone
+  StreamEvents* stream_;  // null once the Stream is gone
   uint32_t seq_;    // 1 = the connection's first stream
   int32_t id_ = 0;  // 0 = not submitted yet
   // The Stream's request head, read again by a resubmission: it lives as
@@ -110,29 +108,27 @@ class H2ClientStream final : public UpstreamCodec {
   bool interim_ = false;
 };
 
-class H2ClientConnection final : public TcpConnection, public TimerNode {
+class H2ClientConnection final : public TcpConnection, public UpstreamConnection, public TimerNode {
  public:
   static constexpr uint32_t kMaxStreamsPerConnection = 100;
   static constexpr uint32_t kInitialWindow = 256 * 1024;
   static constexpr uint32_t kConnectionWindow = 4 * 1024 * 1024;
 
-  H2ClientConnection(ClusterPool& pool, int endpoint);
+  H2ClientConnection(UpstreamPoolCallbacks& pool, int endpoint);
   int connect(const struct sockaddr* addr);
   // A connect that failed before it started.
   void connect_failed(int err) { fail(err); }
 
   // New stream for `s` (the pool checked has_capacity()). Tells the Stream:
   // on_upstream_ready when connected, else on_upstream_attached.
-  void attach(Stream* s);
+  void attach(StreamEvents* s);
   // A refused stream from another connection, resubmitted here.
   void adopt(H2ClientStream* hs);
   bool has_capacity() const;
   bool usable() const { return !goaway_ && !closing() && !closed_ && session_; }
   bool connected() const { return connected_; }
   size_t active_streams() const { return streams_.size(); }
-  int endpoint_index() const { return endpoint_; }
   std::string_view endpoint() const;
-  ClusterPool& pool() { return pool_; }
   nghttp2_session* session() { return session_; }
   void schedule_send();
   void shutdown();  // drain: GOAWAY, close when streams are done
@@ -174,8 +170,7 @@ class H2ClientConnection final : public TcpConnection, public TimerNode {
   void update_idle_timer();
   H2ClientStream* stream_of(int32_t id);
 
-  ClusterPool& pool_;
-  int endpoint_;
+  UpstreamPoolCallbacks& pool_;
   nghttp2_session* session_ = nullptr;
   IntrusiveList<H2ClientStream, &H2ClientStream::link> streams_;
   uint32_t seq_ = 0;

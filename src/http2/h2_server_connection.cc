@@ -9,7 +9,6 @@
 #include "core/listener.h"
 #include "core/log.h"
 #include "http2/h2_util.h"
-#include "proxy/stream.h"
 
 namespace moe {
 namespace {
@@ -74,7 +73,7 @@ nghttp2_session_callbacks* make_callbacks() {
 // ---- H2Stream: the DownstreamCodec of one HTTP/2 stream ----------------------------
 
 H2Stream::H2Stream(H2ServerConnection& conn, int32_t id)
-    : conn_(conn), id_(id), stream_(std::make_unique<Stream>(conn.worker(), *this, conn.listener_index())) {}
+    : conn_(conn), id_(id), stream_(conn.worker().streams().new_stream(*this, conn.listener_index())) {}
 
 H2Stream::~H2Stream() { release(conn_.worker(), body_); }
 
@@ -438,7 +437,7 @@ int H2ServerConnection::hpack_abuse(const char* why) {
 }
 
 void H2ServerConnection::end_request_headers(H2Stream* s, bool end_stream) {
-  Stream& st = *s->stream_;
+  StreamEvents& st = *s->stream_;
   RequestHead& r = st.request();
   r.version_major = 2;
   r.version_minor = 0;

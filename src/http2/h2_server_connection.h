@@ -1,12 +1,13 @@
 // An HTTP/2 server connection over cleartext TCP (h2c, prior knowledge):
-// nghttp2 server session, one moe::Stream per HTTP/2 stream.
+// nghttp2 server session, one stream (StreamEvents) per HTTP/2 stream.
 //
 // How a connection gets here: a listener with `http2: true` accepts every
 // connection as HTTP/1 (Http1ServerConnection). When the first bytes are the
 // client connection preface ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), that object
-// gives its socket up (TcpConnection::release_fd) and calls
-// H2ServerConnection::adopt(), which opens the fd here and feeds the bytes
-// already read (preface included: nghttp2 checks it) to the session.
+// gives its socket up (TcpConnection::release_fd) to the worker's acceptor
+// (server/http_acceptor.h: the two codecs never include each other), which
+// calls H2ServerConnection::adopt(): it opens the fd here and feeds the
+// bytes already read (preface included: nghttp2 checks it) to the session.
 //
 // Input: on_data() -> nghttp2_session_mem_recv -> callbacks create an
 // H2Stream per HEADERS and turn frames into Stream events. Output: the
@@ -38,16 +39,15 @@
 #include <vector>
 
 #include "core/intrusive_list.h"
-#include "core/tcp_connection.h"
-#include "http2/h2_util.h"
 #include "core/timer_list.h"
 #include "core/worker.h"
+#include "http/codec.h"
 #include "http2/h2_frame_gate.h"
-#include "proxy/codec.h"
+#include "http2/h2_util.h"
+#include "transport/tcp_connection.h"
 
 namespace moe {
 
-class Stream;
 class H2ServerConnection;
 
 // One HTTP/2 stream: the DownstreamCodec its Stream talks to. Its timer is
@@ -105,7 +105,7 @@ class H2Stream final : public DownstreamCodec, public TimerNode {
 
   H2ServerConnection& conn_;
   int32_t id_;
-  std::unique_ptr<Stream> stream_;
+  std::unique_ptr<StreamEvents> stream_;  // Worker::streams()
   // Response body bytes waiting for the client's flow-control window; the
   // session's data source reads them (no copy into nghttp2: send_data).
   std::string body_;

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "proxy/headers.h"
+#include "http/headers.h"
 
 namespace moe::h2 {
 

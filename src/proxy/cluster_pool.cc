@@ -2,6 +2,7 @@
 
 #include <uv.h>
 
+#include <cassert>
 #include <cstring>
 
 #include "core/log.h"
@@ -22,11 +23,9 @@ struct ClusterPool::Endpoint {
 };
 
 ClusterPool::ClusterPool(Worker& worker, int index, const config::Cluster& cfg)
-    : worker_(worker),
+    : UpstreamPoolCallbacks(worker, cfg, *worker.stats().clusters[static_cast<size_t>(index)],
+                            worker.stats().endpoints[static_cast<size_t>(index)]),
       index_(index),
-      cfg_(cfg),
-      stats_(*worker.stats().clusters[static_cast<size_t>(index)]),
-      endpoint_stats_(worker.stats().endpoints[static_cast<size_t>(index)]),
       rng_(static_cast<unsigned>(uv_hrtime()) + static_cast<unsigned>(worker.id())) {
   for (const auto& a : cfg_.endpoints) {
     auto e = std::make_unique<Endpoint>();
@@ -113,19 +112,47 @@ void ClusterPool::connect(int e, Stream* s) {
   s->on_upstream_attached(*c);
   const config::Address& a = *endpoints_[static_cast<size_t>(e)]->addr;
   int rc = c->connect(reinterpret_cast<const sockaddr*>(&a.addr));
-  if (rc != 0) c->connect_failed(rc);
+  if (rc != 0) connect_failed_later(c, rc);
 }
 
-void ClusterPool::on_connected(Http1ClientConnection* c) {
-  // The stream attached at connect time is told by the connection.
-  (void)c;
+template <class Connection>
+void ClusterPool::connect_failed_later(Connection* c, int err) {
+  // A connect that failed before it started (no route, bad address) is
+  // reported as an asynchronous one is: from a deferred call, after acquire
+  // (or the on_closed that opened the connection) has returned. Reported
+  // from inside, the stream's failure path could retry into acquire while
+  // acquire runs, or end the stream under a caller that still uses it
+  // (h2_on_closed reads s->pending_link after acquire_h2). The connection
+  // lives until then: its close is deferred too, and after this call.
+  worker_.defer([c, err] { c->connect_failed(err); });
 }
 
-void ClusterPool::on_connect_failed(Http1ClientConnection* c, int err) {
+// ---- UpstreamPoolCallbacks: the connections of either protocol ------------------
+// The cluster's protocol says which kind of connection `c` is.
+
+void ClusterPool::on_connect_failed(UpstreamConnection& c, int err) {
   add(stats_.connect_failures);
-  add(endpoint_stats(c->endpoint_index()).connect_failures);
-  log_debug("cluster {}: connect to {} failed: {}", cfg_.name, c->endpoint(), uv_strerror(err));
+  add(endpoint_stats(c.endpoint_index()).connect_failures);
+  log_debug("cluster {}: connect to {} failed: {}", cfg_.name,
+            endpoints_[static_cast<size_t>(c.endpoint_index())]->addr->text, uv_strerror(err));
 }
+
+void ClusterPool::on_capacity(UpstreamConnection& c) {
+  if (cfg_.protocol == config::UpstreamProtocol::h2c) h2_capacity(&static_cast<H2ClientConnection&>(c));
+  else release(&static_cast<Http1ClientConnection&>(c));
+}
+
+void ClusterPool::on_closed(UpstreamConnection& c) {
+  if (cfg_.protocol == config::UpstreamProtocol::h2c) h2_on_closed(&static_cast<H2ClientConnection&>(c));
+  else h1_on_closed(&static_cast<Http1ClientConnection&>(c));
+}
+
+bool ClusterPool::retry_elsewhere(UpstreamCodec& stream, UpstreamConnection& from) {
+  assert(cfg_.protocol == config::UpstreamProtocol::h2c);
+  return h2_retry(&static_cast<H2ClientStream&>(stream), &static_cast<H2ClientConnection&>(from));
+}
+
+// ---- protocol: http1 -------------------------------------------------------------
 
 void ClusterPool::release(Http1ClientConnection* c) {
   if (Stream* s = pending_.pop_front()) {
@@ -142,7 +169,7 @@ void ClusterPool::release(Http1ClientConnection* c) {
   add(stats_.connections_idle);
 }
 
-void ClusterPool::on_closed(Http1ClientConnection* c) {
+void ClusterPool::h1_on_closed(Http1ClientConnection* c) {
   if (c->idle_link.linked()) {
     endpoints_[static_cast<size_t>(c->endpoint_index())]->idle.erase(c);
     sub(stats_.connections_idle);
@@ -200,7 +227,7 @@ void ClusterPool::acquire_h2(Stream* s) {
     c->attach(s);  // on_upstream_attached: the stream can abandon it
     const config::Address& a = *endpoints_[static_cast<size_t>(e)]->addr;
     int rc = c->connect(reinterpret_cast<const sockaddr*>(&a.addr));
-    if (rc != 0) c->connect_failed(rc);
+    if (rc != 0) connect_failed_later(c, rc);
     return;
   }
   for (size_t i = 0; i < endpoints_.size(); i++) {
@@ -210,12 +237,6 @@ void ClusterPool::acquire_h2(Stream* s) {
     }
   }
   queue_or_overflow(s);
-}
-
-void ClusterPool::on_connect_failed(H2ClientConnection* c, int err) {
-  add(stats_.connect_failures);
-  add(endpoint_stats(c->endpoint_index()).connect_failures);
-  log_debug("cluster {}: connect to {} failed: {}", cfg_.name, c->endpoint(), uv_strerror(err));
 }
 
 void ClusterPool::h2_capacity(H2ClientConnection* c) {
@@ -238,10 +259,7 @@ bool ClusterPool::h2_retry(H2ClientStream* hs, H2ClientConnection* from) {
     const config::Address& a = *endpoints_[static_cast<size_t>(e)]->addr;
     c->adopt(hs);
     int rc = c->connect(reinterpret_cast<const sockaddr*>(&a.addr));
-    if (rc != 0) {
-      // Reported from a deferred call: the caller is inside nghttp2.
-      worker_.defer([c, rc] { c->connect_failed(rc); });
-    }
+    if (rc != 0) connect_failed_later(c, rc);  // the caller is inside nghttp2
     return true;
   }
   c->adopt(hs);

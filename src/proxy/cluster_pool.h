@@ -7,7 +7,13 @@
 //   - the stream waits in the pending queue (max_connections reached) until a
 //     connection is released,
 //   - stream->on_upstream_failure(overflow) when max_pending is full too.
-// A stream that ends while waiting calls cancel().
+// A stream that ends while waiting calls cancel(). A connect that fails at
+// once is told to the stream from a deferred call, as a slow failure is,
+// never from inside acquire: the stream's retry cannot re-enter acquire, and
+// no caller of acquire sees its stream end under it. (Overflow is told at
+// once; it never retries.)
+// The connections talk back through UpstreamPoolCallbacks (http/codec.h),
+// one set for both protocols.
 // Thread: the owning worker; nothing is shared with other workers (each
 // worker has its own connections, as nginx and Envoy do).
 #pragma once
@@ -20,6 +26,7 @@
 #include "config/config.h"
 #include "core/intrusive_list.h"
 #include "core/stats.h"
+#include "http/codec.h"
 #include "proxy/stream.h"
 
 namespace moe {
@@ -29,7 +36,7 @@ class Http1ClientConnection;
 class H2ClientConnection;
 class H2ClientStream;
 
-class ClusterPool {
+class ClusterPool final : public UpstreamPoolCallbacks {
  public:
   ClusterPool(Worker& worker, int index, const config::Cluster& cfg);
   ~ClusterPool();
@@ -37,30 +44,16 @@ class ClusterPool {
   void acquire(Stream* s);
   void cancel(Stream* s);
 
-  // From connections.
-  void on_connected(Http1ClientConnection* c);
-  void on_connect_failed(Http1ClientConnection* c, int err);
-  // The response finished; the connection can carry another request.
-  void release(Http1ClientConnection* c);
-  // The connection is gone (closed, failed, idle timeout).
-  void on_closed(Http1ClientConnection* c);
   // Closes idle connections (drain).
   void close_idle();
 
-  // From HTTP/2 connections (protocol: h2c).
-  void on_connect_failed(H2ClientConnection* c, int err);
-  // Streams closed or SETTINGS arrived: c may take waiting streams.
-  void h2_capacity(H2ClientConnection* c);
-  // A refused stream of `from`, resubmitted on another connection (existing
-  // with room, or new). False when none can take it.
-  bool h2_retry(H2ClientStream* hs, H2ClientConnection* from);
-  void h2_on_closed(H2ClientConnection* c);
-
-  const config::Cluster& config() const { return cfg_; }
-  ClusterStats& stats() { return stats_; }
-  EndpointStats& endpoint_stats(int e) { return *endpoint_stats_[static_cast<size_t>(e)]; }
   int index() const { return index_; }
-  Worker& worker() { return worker_; }
+
+  // UpstreamPoolCallbacks
+  void on_connect_failed(UpstreamConnection& c, int err) override;
+  void on_capacity(UpstreamConnection& c) override;
+  void on_closed(UpstreamConnection& c) override;
+  bool retry_elsewhere(UpstreamCodec& stream, UpstreamConnection& from) override;
 
  private:
   // No connection can take s now: wait in pending_ (max_pending), else 503.
@@ -68,16 +61,24 @@ class ClusterPool {
   struct Endpoint;
   int pick_endpoint();
   void connect(int endpoint, Stream* s);
-  void serve_pending();
+  // A connect that failed synchronously, told from a deferred call.
+  template <class Connection>
+  void connect_failed_later(Connection* c, int err);
+  // protocol: http1. The response finished; the connection can carry
+  // another request. / The connection is gone.
+  void release(Http1ClientConnection* c);
+  void h1_on_closed(Http1ClientConnection* c);
+  // protocol: h2c. Streams closed or SETTINGS arrived: c may take waiting
+  // streams. / A refused stream of `from`, resubmitted on another connection
+  // (existing with room, or new). / The connection is gone.
+  void h2_capacity(H2ClientConnection* c);
+  bool h2_retry(H2ClientStream* hs, H2ClientConnection* from);
+  void h2_on_closed(H2ClientConnection* c);
   void acquire_h2(Stream* s);
   H2ClientConnection* find_h2(int endpoint, const H2ClientConnection* exclude);
   H2ClientConnection* connect_h2(int endpoint);
 
-  Worker& worker_;
   int index_;
-  const config::Cluster& cfg_;
-  ClusterStats& stats_;
-  std::vector<std::unique_ptr<EndpointStats>>& endpoint_stats_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
   IntrusiveList<Stream, &Stream::pending_link> pending_;
   uint32_t connections_ = 0;  // all states, this worker

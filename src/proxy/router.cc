@@ -1,6 +1,6 @@
 #include "proxy/router.h"
 
-#include "proxy/headers.h"
+#include "http/headers.h"
 
 namespace moe {
 namespace {

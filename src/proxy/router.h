@@ -3,7 +3,7 @@
 #pragma once
 
 #include "config/config.h"
-#include "proxy/codec.h"
+#include "http/codec.h"
 
 namespace moe {
 

@@ -8,7 +8,7 @@
 
 #include "core/access_log.h"
 #include "core/log.h"
-#include "core/tcp_connection.h"
+#include "transport/tcp_connection.h"
 #include "core/worker.h"
 #include "proxy/grpc.h"
 #include "goext/go_bridge.h"

@@ -39,72 +39,45 @@
 #include "core/slab.h"
 #include "core/timer_list.h"
 #include "moe/goext_abi.h"
-#include "proxy/codec.h"
+#include "http/codec.h"
 
 namespace moe {
 
 class Worker;
 class ClusterPool;
 
-// Why a stream ended early; the access log prints the short code.
-enum class UpstreamFailure {
-  connect_failed,  // UF: refused, unreachable, connect timeout -> 502
-  overflow,        // UO: max_connections and max_pending full -> 503
-  reset_before_response,  // UR -> 502
-  reset_during_response,  // UR: the client connection is closed
-  protocol_error,  // UP: unparsable response -> 502
-};
-
-class Stream final : public TimerNode {
+// StreamEvents (http/codec.h): what the codecs call; the heads, trailers
+// and the facts they read (finished, request_complete...) live there.
+class Stream final : public StreamEvents, public TimerNode {
  public:
   Stream(Worker& worker, DownstreamCodec& downstream, int listener_index);
-  ~Stream();
+  ~Stream() override;
 
   // One per request: from the worker thread's slab, not malloc.
   static void* operator new(size_t) { return Slab<sizeof(Stream)>::alloc(); }
   static void operator delete(void* p) { Slab<sizeof(Stream)>::release(p); }
 
-  RequestHead& request() { return request_; }
-  ResponseHead& response() { return response_; }
-  HeaderMap& request_trailers() { return request_trailers_; }
-  HeaderMap& response_trailers() { return response_trailers_; }
+  // StreamEvents: downstream events.
+  void on_request_headers(bool end_stream) override;
+  void on_request_data(const char* p, size_t n) override;
+  void on_request_trailers() override;
+  void on_request_end() override;
+  void on_downstream_reset() override;
+  void on_downstream_drained() override;
+  void send_local_reply(int status, std::string_view body, bool close = false) override;
 
-  // Downstream events.
-  void on_request_headers(bool end_stream);
-  void on_request_data(const char* p, size_t n);
-  void on_request_trailers();
-  void on_request_end();
-  void on_downstream_reset();
-  void on_downstream_drained();
+  // StreamEvents: from the pool and the upstream codec.
+  void on_upstream_attached(UpstreamCodec& upstream) override { upstream_ = &upstream; }
+  void on_upstream_ready(UpstreamCodec& upstream) override;
+  void on_upstream_failure(UpstreamFailure why, std::string_view detail, std::string_view endpoint = {}) override;
+  void on_response_headers(bool end_stream) override;
+  void on_response_data(const char* p, size_t n) override;
+  void on_response_trailers() override;
+  void on_response_end() override;
+  void on_upstream_drained() override;
 
-  // From the pool. attached: a new connection is dedicated to this stream
-  // and connecting (the stream can abandon it); ready: send the request.
-  void on_upstream_attached(UpstreamCodec& upstream) { upstream_ = &upstream; }
-  void on_upstream_ready(UpstreamCodec& upstream);
-  // `endpoint`: the endpoint that failed (its config text, stable), for the
-  // access log; empty when none was picked (overflow).
-  void on_upstream_failure(UpstreamFailure why, std::string_view detail, std::string_view endpoint = {});
-
-  // Upstream events.
-  void on_response_headers(bool end_stream);
-  void on_response_data(const char* p, size_t n);
-  void on_response_trailers();
-  void on_response_end();
-  void on_upstream_drained();
-
-  // A reply made by moe (errors, direct_response): status, content-type
-  // text/plain, the body. Closes the connection after it when `close`.
-  void send_local_reply(int status, std::string_view body, bool close = false);
-
-  bool request_complete() const { return request_done_; }
-  bool response_complete() const { return response_done_; }
-  bool response_started() const { return response_started_; }
   bool tunnel() const { return tunnel_; }
-  // The response said the connection must close (local reply with close,
-  // upstream Connection: close is hop-by-hop and ignored).
-  bool close_connection() const { return close_connection_; }
   bool retried() const { return retried_; }
-  bool finished() const { return finished_; }
 
   // TimerNode: the route timeout.
   void on_timeout() override;
@@ -184,10 +157,6 @@ class Stream final : public TimerNode {
   int route_index_ = -1;  // within the listener
   const config::Route* route_ = nullptr;
 
-  RequestHead request_;
-  ResponseHead response_;
-  HeaderMap request_trailers_;
-  HeaderMap response_trailers_;
   std::string pending_body_;  // request bytes waiting for the upstream
   std::string tunnel_early_;  // tunnel payload before the upstream's 101 / 2xx
   std::string_view received_path_;  // the path as the client sent it (arena view)
@@ -207,14 +176,9 @@ class Stream final : public TimerNode {
   const char* flags_ = "-";
 
   bool request_headers_done_ = false;
-  bool request_done_ = false;
   bool request_has_trailers_ = false;
-  bool response_started_ = false;
-  bool response_done_ = false;
   bool tunnel_ = false;
-  bool close_connection_ = false;
   bool retried_ = false;
-  bool finished_ = false;
   bool downstream_read_disabled_ = false;
   bool upstream_read_disabled_ = false;
 

@@ -67,6 +67,7 @@
 #include "core/log.h"
 #include "core/worker.h"
 #include "http2/h2_client_connection.h"
+#include "server/http_acceptor.h"
 #include "fuzz_socket.h"
 #include "spdlog/spdlog.h"
 
@@ -203,6 +204,7 @@ Server& server() {
     std::vector<moe::ListenerSocket> sockets{
         {kFront, front, s->shared[0].get()}, {kHpack, hpack, s->shared[1].get()}, {2, up, s->shared[2].get()}};
     s->worker = std::make_unique<moe::Worker>(0, r.config, std::move(sockets), nullptr, std::vector<uint32_t>{});
+    s->worker->set_acceptor(std::make_unique<moe::HttpAcceptor>());
     s->worker->start();
     s->front.sin_family = s->hpack.sin_family = AF_INET;
     s->front.sin_addr.s_addr = s->hpack.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

@@ -24,8 +24,8 @@
 #include <string_view>
 #include <vector>
 
-#include "proxy/codec.h"
-#include "proxy/headers.h"
+#include "http/codec.h"
+#include "http/headers.h"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "proxy/headers.h"
+#include "http/headers.h"
 
 using moe::HeaderMap;
 

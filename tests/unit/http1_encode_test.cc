@@ -4,7 +4,7 @@
 #include <string>
 
 #include "http1/http1_encode.h"
-#include "proxy/codec.h"
+#include "http/codec.h"
 
 using namespace moe;
 

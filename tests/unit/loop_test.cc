@@ -14,7 +14,7 @@
 
 #include "core/timer_list.h"
 #include "http1/http1_encode.h"
-#include "proxy/codec.h"
+#include "http/codec.h"
 
 using namespace moe;
 

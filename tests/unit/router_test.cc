@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "proxy/codec.h"
+#include "http/codec.h"
 #include "proxy/router.h"
 
 using namespace moe;

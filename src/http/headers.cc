@@ -1,4 +1,4 @@
-#include "proxy/headers.h"
+#include "http/headers.h"
 
 #include <array>
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include "core/tcp_connection.h"
+#include "transport/tcp_connection.h"
 
 #include <errno.h>
 #include <netinet/in.h>

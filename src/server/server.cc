@@ -1,4 +1,4 @@
-#include "core/server.h"
+#include "server/server.h"
 
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/worker.h"
 #include "goext/go_bridge.h"
+#include "server/http_acceptor.h"
 
 namespace moe {
 namespace {
@@ -173,6 +174,7 @@ int run_server(const ServerOptions& opts) {
   for (int w = 0; w < cfg->workers; w++) {
     st.workers.push_back(std::make_unique<Worker>(w, cfg, std::move(per_worker[static_cast<size_t>(w)]),
                                                   st.access_log.get(), chain_events));
+    st.workers.back()->set_acceptor(std::make_unique<HttpAcceptor>());
     go::register_worker(w, st.workers.back().get());
   }
 
