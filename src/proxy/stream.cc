@@ -851,7 +851,9 @@ void Stream::fill_event(moe_event& ev, uint32_t kind, bool end_stream, std::stri
   ev.go_state = go_state_;
   ev.chain = static_cast<uint32_t>(listener_index_);
   ev.kind = kind;
-  ev.end_stream = end_stream;
+  // A reply's response-headers event says so: the chain ignores statuses
+  // other than Continue on it (send_reply).
+  ev.end_stream = (end_stream ? MOE_EVF_END : 0u) | (replying_ ? MOE_EVF_REPLY : 0u);
   const HeaderMap* hm = nullptr;
   switch (kind) {
     case MOE_EV_REQUEST_HEADERS: hm = &request_.headers; break;
