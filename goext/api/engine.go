@@ -566,8 +566,8 @@ func failStream(ev *abi.Event, status int, msg string) int32 {
 
 // startEvent points the stream's views at the event and sets the cursor.
 func (st *streamState) startEvent(ev *abi.Event) {
-	end := ev.EndStream != 0
-	c := cursor{kind: ev.Kind, stage: ev.Kind, end: end}
+	end := ev.EndStream&abi.EvfEnd != 0
+	c := cursor{kind: ev.Kind, stage: ev.Kind, end: end, reply: ev.EndStream&abi.EvfReply != 0}
 	st.bindRequest(ev)
 	switch ev.Kind {
 	case abi.EvResponseHeaders:
@@ -717,6 +717,21 @@ func (st *streamState) run() int32 {
 		}
 		st.cur = i
 		status := st.call(f, i, c)
+		if c.reply {
+			// A reply passes the response-headers hook of every filter it
+			// reaches; what a hook answers other than Continue (a local
+			// reply, Pending, StopAndBuffer) is ignored, and the next
+			// filter's hook runs (docs/go-filters.md, "Replies moe makes
+			// itself"). Stopping here skipped the later filters' hooks.
+			if st.signal.Load() != 0 {
+				st.mu.Lock()
+				st.resumeReq, st.resumeFn, st.reply = false, nil, nil
+				st.signal.Store(0)
+				st.mu.Unlock()
+			}
+			c.next++
+			continue
+		}
 		if st.signal.Load() != 0 || status == Pending {
 			r, handled, goOn := st.async(i, status)
 			if handled {

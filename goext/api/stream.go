@@ -300,6 +300,7 @@ type cursor struct {
 	next     int    // the next filter
 	end      bool   // endStream of the event
 	thenBody bool   // a buffered body: after the headers stage, run the body stage from 0
+	reply    bool   // a reply moe makes (MOE_EVF_REPLY): statuses other than Continue are ignored
 }
 
 type bufState struct {

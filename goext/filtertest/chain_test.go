@@ -111,3 +111,39 @@ func TestFilterCannotSetFramingFields(t *testing.T) {
 		t.Fatalf("x-fine missing: %v", s.Request.Headers)
 	}
 }
+
+type ftDeny struct{}
+
+func (ftDeny) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, _ bool) api.Status {
+	s.SendLocalReply(403, [][2]string{{"content-length", "99"}, {"connection", "keep-alive"}}, []byte("no way\n"))
+	return api.LocalReply
+}
+
+func init() {
+	api.Register("ft_deny", func(json.RawMessage) (api.Factory, error) { return api.Shared(ftDeny{}), nil })
+}
+
+// TestLocalReplyShapedAsMoe: filtertest's reply is what moe's send_reply
+// sends: framing fields dropped, text/plain for a body without a type, no
+// body for HEAD, and the gRPC shape for an HTTP/2 gRPC request.
+func TestLocalReplyShapedAsMoe(t *testing.T) {
+	c := filtertest.MustChain(t, filtertest.Filter{Name: "ft_deny"})
+	s := c.NewStream(t)
+	s.RequestHeaders("GET", "/", filtertest.Headers{{"host", "a"}}, true)
+	if r := s.Reply; r == nil || r.Status != 403 || string(r.Body) != "no way\n" || r.Headers.Get("content-type") != "text/plain" ||
+		r.Headers.Get("content-length") != "" || r.Headers.Get("connection") != "" {
+		t.Fatalf("reply %+v", s.Reply)
+	}
+	s = c.NewStream(t)
+	s.RequestHeaders("HEAD", "/", filtertest.Headers{{"host", "a"}}, true)
+	if r := s.Reply; r == nil || r.Status != 403 || len(r.Body) != 0 {
+		t.Fatalf("HEAD reply %+v", s.Reply)
+	}
+	s = c.NewStream(t)
+	s.Info.Protocol = "HTTP/2"
+	s.RequestHeaders("POST", "/svc/M", filtertest.Headers{{"host", "a"}, {"content-type", "application/grpc"}}, true)
+	if r := s.Reply; r == nil || r.Status != 200 || len(r.Body) != 0 || r.Headers.Get("content-type") != "application/grpc" ||
+		r.Headers.Get("grpc-status") != "7" || r.Headers.Get("grpc-message") != "no way" {
+		t.Fatalf("gRPC reply %+v", s.Reply)
+	}
+}

@@ -189,10 +189,16 @@ type Info struct {
 
 // Stream is one simulated HTTP stream through a chain.
 type Stream struct {
-	Info         Info
-	Request      Request
-	Response     Response
-	Reply        *Reply            // set when the chain answered locally
+	Info     Info
+	Request  Request
+	Response Response
+	Reply    *Reply // set when the chain answered locally
+	// Reset: the chain answered (a local reply, a failure) after the
+	// response head had gone to the client. moe cannot send the reply
+	// then: it cuts the response (HTTP/1.1: closes the connection; h2:
+	// RST_STREAM; gRPC: a grpc-status trailer). Reply holds what the
+	// filter asked for; no response hooks ran on it.
+	Reset        bool
 	KV           map[string]string // per-stream values (MOE_OP_KV_SET)
 	Logs         []string          // MOE_OP_LOG messages
 	AsyncTimeout time.Duration     // how long to wait for a resume; default 10s
@@ -211,8 +217,12 @@ type Stream struct {
 	done     bool
 	buf      [2]*[]byte // per direction: buffering after StopAndBuffer
 	replyHdr Headers
-	replying bool     // replyHooks is running
-	later    []abi.Op // Stream.AddResponseHeader, for the response head to come
+	headOut  bool // the response head went to the client (its hooks continued)
+	// trailersNext: a buffered body is delivered because trailers came;
+	// moe sends a held head after their hooks.
+	trailersNext bool
+	replying     bool     // replyHooks is running
+	later        []abi.Op // Stream.AddResponseHeader, for the response head to come
 }
 
 var (
@@ -272,7 +282,11 @@ func (s *Stream) ResponseHeaders(status int, h Headers, endStream bool) api.Stat
 	// Fields asked for with AddResponseHeader join a final head before its
 	// hooks run, as in moe.
 	s.Response.Headers = s.applyLater(lower(h), status)
-	return s.headersEvent(abi.EvResponseHeaders, s.Response.Headers, endStream, status)
+	st := s.headersEvent(abi.EvResponseHeaders, s.Response.Headers, endStream, status)
+	if finalStatus(status) && st != api.StopAndBuffer && st != api.LocalReply {
+		s.headOut = true
+	}
+	return st
 }
 
 // RequestTrailers sends the request trailers.
@@ -414,6 +428,22 @@ func (s *Stream) headersEvent(kind uint32, _ Headers, end bool, _ int) api.Statu
 	if !s.check() {
 		return api.Continue
 	}
+	if kind == abi.EvRequestTrailers || kind == abi.EvResponseTrailers {
+		// Trailers end the body: a body held by StopAndBuffer is
+		// delivered first (one body event, endStream true), as moe does.
+		dir, data := 0, uint32(abi.EvRequestData)
+		if kind == abi.EvResponseTrailers {
+			dir, data = 1, abi.EvResponseData
+		}
+		if s.buf[dir] != nil {
+			s.trailersNext = true // a held response head waits for the trailers hooks too
+			st := s.bodyEvent(data, dir, nil, true)
+			s.trailersNext = false
+			if st == api.LocalReply || s.ended {
+				return st
+			}
+		}
+	}
 	if !s.c.Wants(int(kind)) {
 		return api.Continue
 	}
@@ -462,6 +492,9 @@ func (s *Stream) bodyEvent(kind uint32, dir int, b []byte, end bool) api.Status 
 	case api.LocalReply:
 	default:
 		s.forward(dir, out)
+		if dir == 1 && !s.trailersNext {
+			s.headOut = true // a head held for the body (StopAndBuffer) goes with it
+		}
 	}
 	return st
 }
@@ -503,7 +536,11 @@ func (s *Stream) cross(ev *abi.Event, body *[]byte) api.Status {
 		s.poison(arrays)
 	}
 	if r == abi.LocalReply {
-		s.replyHooks()
+		if s.headOut {
+			s.Reset = true
+		} else {
+			s.replyHooks()
+		}
 		s.ended = true
 	}
 	return api.Status(r)
@@ -522,6 +559,7 @@ func (s *Stream) replyHooks() {
 	s.Response.Status = s.Reply.Status
 	s.Response.Headers = s.Reply.Headers
 	ev := s.newEvent(abi.EvResponseHeaders, len(s.Reply.Body) == 0)
+	ev.EndStream |= abi.EvfReply
 	s.Ops = nil
 	arrays := s.fill(ev)
 	host.E.OnEvent(ev)
@@ -570,7 +608,11 @@ func (s *Stream) apply(ev *abi.Event, body *[]byte) {
 				s.replyHdr = append(s.replyHdr, [2]string{op.A, op.B})
 			case abi.OpLocalReply:
 				st, _ := strconv.Atoi(op.A)
-				s.Reply = &Reply{Status: st, Headers: s.applyLater(s.replyHdr, st), Body: []byte(op.B)}
+				if st < 100 || st > 599 {
+					st = 500
+				}
+				s.Reply = s.shapeReply(st, s.replyHdr, []byte(op.B))
+				s.Reply.Headers = s.applyLater(s.Reply.Headers, s.Reply.Status)
 				s.replyHdr = nil
 			}
 		case abi.TargetLaterResponseHeaders:
@@ -590,6 +632,95 @@ func (s *Stream) apply(ev *abi.Event, body *[]byte) {
 			s.t.Errorf("filtertest: op with unknown target %d", op.Target)
 		}
 	}
+}
+
+// shapeReply makes a filter's local reply the way moe sends it
+// (Stream::send_reply): the framing and connection fields are dropped (moe
+// frames the reply), a reply with a body and no content-type gets
+// text/plain, a HEAD request's reply has no body, and an HTTP/2 gRPC
+// request (content-type application/grpc*, Info.Protocol "HTTP/2") with a
+// status of 300 or more gets a gRPC status: HTTP 200, content-type
+// application/grpc (or the request's grpc-web type), grpc-status mapped
+// from the status unless the filter set one, grpc-message from the body,
+// and no body.
+func (s *Stream) shapeReply(status int, hdr Headers, body []byte) *Reply {
+	reqType := s.Request.Headers.Get("content-type")
+	grpc := s.Info.Protocol == "HTTP/2" && strings.HasPrefix(reqType, "application/grpc") && status >= 300
+	r := &Reply{Status: status}
+	hasType, hasGrpcStatus := false, false
+	for _, h := range hdr {
+		switch h[0] {
+		case "content-length", "transfer-encoding", "connection":
+			continue
+		case "content-type":
+			if grpc {
+				continue
+			}
+			hasType = true
+		case "grpc-status":
+			hasGrpcStatus = true
+		}
+		r.Headers = append(r.Headers, h)
+	}
+	if grpc {
+		ct := "application/grpc"
+		if strings.HasPrefix(reqType, "application/grpc-web") {
+			ct = reqType
+		}
+		r.Headers = append(r.Headers, [2]string{"content-type", ct})
+		if !hasGrpcStatus {
+			r.Headers = append(r.Headers, [2]string{"grpc-status", strconv.Itoa(grpcStatusForHTTP(status))})
+			if len(body) > 0 {
+				r.Headers = append(r.Headers, [2]string{"grpc-message", grpcMessage(body)})
+			}
+		}
+		r.Status, body, hasType = 200, nil, true
+	}
+	if !hasType && len(body) > 0 {
+		r.Headers = append(r.Headers, [2]string{"content-type", "text/plain"})
+	}
+	if s.Request.Method != "HEAD" {
+		r.Body = body
+	}
+	return r
+}
+
+// grpcStatusForHTTP is moe's grpc::status_for_http.
+func grpcStatusForHTTP(status int) int {
+	switch status {
+	case 400, 500:
+		return 13 // INTERNAL
+	case 401:
+		return 16 // UNAUTHENTICATED
+	case 403:
+		return 7 // PERMISSION_DENIED
+	case 404:
+		return 12 // UNIMPLEMENTED
+	case 408, 504:
+		return 4 // DEADLINE_EXCEEDED
+	case 413, 431:
+		return 8 // RESOURCE_EXHAUSTED
+	case 429, 502, 503:
+		return 14 // UNAVAILABLE
+	}
+	return 2 // UNKNOWN
+}
+
+// grpcMessage is moe's grpc::encode_message: trailing CR/LF dropped,
+// bytes outside printable ASCII and '%' percent-encoded.
+func grpcMessage(b []byte) string {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	var out strings.Builder
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e || c == '%' {
+			fmt.Fprintf(&out, "%%%02X", c)
+		} else {
+			out.WriteByte(c)
+		}
+	}
+	return out.String()
 }
 
 // applyLater puts the AddResponseHeader fields on a final response head.

@@ -51,6 +51,9 @@ enum {
   MOE_LOCAL_REPLY = 3       /* the ops hold a LOCAL_REPLY: send it, end the stream */
 };
 
+/* moe_event.end_stream bits. */
+enum { MOE_EVF_END = 1, MOE_EVF_REPLY = 2 };
+
 /* One header: the same layout as moe::HeaderSpan. */
 typedef struct moe_header {
   const char* name; /* lower-case */
@@ -123,6 +126,11 @@ typedef struct moe_event {
   uint64_t go_state; /* Go's own per-stream state id; 0 on the first event, Go sets it */
   uint32_t chain;    /* the chain id given to moe_go_create_chain */
   uint32_t kind;     /* MOE_EV_* */
+  /* Bit 0 (MOE_EVF_END): the event ends its direction. Bit 1
+   * (MOE_EVF_REPLY): a RESPONSE_HEADERS event for a reply moe makes (a
+   * filter's local reply, a direct response, moe's own error): the hooks'
+   * statuses other than Continue are ignored there (a reply cannot wait,
+   * buffer or be replaced), and the chain goes on to the next filter. */
   uint32_t end_stream;
   /* Headers or trailers of this event (HEADERS/TRAILERS kinds). */
   const moe_header* headers;

@@ -251,6 +251,7 @@ int Http1ClientConnection::on_message_begin() {
 int Http1ClientConnection::on_status(const char*, size_t) { return 0; }
 
 int Http1ClientConnection::on_header_field(const char* p, size_t n) {
+  if (!stream_) return HPE_USER;  // trailers after the stream ended (on_body)
   HeaderMap& h = in_trailers_ ? stream_->response_trailers() : stream_->response().headers;
   if (!in_field_) {
     h.begin_name();
@@ -265,6 +266,7 @@ int Http1ClientConnection::on_header_field(const char* p, size_t n) {
 }
 
 int Http1ClientConnection::on_header_value(const char* p, size_t n) {
+  if (!stream_) return HPE_USER;  // trailers after the stream ended (on_body)
   HeaderMap& h = in_trailers_ ? stream_->response_trailers() : stream_->response().headers;
   if (in_field_) {
     h.begin_value();
@@ -279,6 +281,7 @@ int Http1ClientConnection::on_header_value(const char* p, size_t n) {
 }
 
 int Http1ClientConnection::on_header_value_complete() {
+  if (!stream_) return HPE_USER;  // trailers after the stream ended (on_body)
   HeaderMap& h = in_trailers_ ? stream_->response_trailers() : stream_->response().headers;
   if (in_field_) {  // empty value: no on_header_value call came
     h.begin_value();
@@ -346,8 +349,12 @@ int Http1ClientConnection::on_headers_complete() {
 }
 
 int Http1ClientConnection::on_body(const char* p, size_t n) {
-  if (stream_) stream_->on_response_data(p, n);
-  return 0;
+  if (!stream_) return HPE_USER;
+  stream_->on_response_data(p, n);
+  // The stream ended inside the callback (a filter's local reply cut the
+  // response): llhttp must not go on to the trailers in this read, which
+  // belong to no stream (a null stream_ in on_header_field).
+  return stream_ ? 0 : HPE_USER;
 }
 
 int Http1ClientConnection::on_chunk_header() {

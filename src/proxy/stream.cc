@@ -340,11 +340,26 @@ void Stream::forward_request_data(const char* p, size_t n) {
 void Stream::on_request_trailers() {
   request_has_trailers_ = true;
   request_trailers_.remove_if(forbidden_trailer);
-  if (wants(MOE_EV_REQUEST_TRAILERS) && !req_held_) {
-    call_go(MOE_EV_REQUEST_TRAILERS, true, nullptr);
-    if (finished_) return;
+  if (wants(MOE_EV_REQUEST_TRAILERS)) {
+    if (req_held_ || go_pending_ || req_buffering_) {
+      // The head or the body waits for a filter: the trailers hooks run
+      // after the body hooks have seen the body, before the request goes
+      // upstream (run_held_request_trailers). They were skipped.
+      req_trailers_held_ = true;
+    } else {
+      call_go(MOE_EV_REQUEST_TRAILERS, true, nullptr);
+      if (finished_) return;
+    }
   }
   on_request_end();
+}
+
+bool Stream::run_held_request_trailers() {
+  if (!req_trailers_held_) return true;
+  req_trailers_held_ = false;
+  // (A Pending here is not waited for: the trailers go on as they are.)
+  const int32_t r = call_go(MOE_EV_REQUEST_TRAILERS, true, nullptr);
+  return !finished_ && r != MOE_LOCAL_REPLY;
 }
 
 void Stream::on_request_end() {
@@ -360,6 +375,7 @@ void Stream::on_request_end() {
     if (finished_ || r == MOE_LOCAL_REPLY) return;
     if (!chunk.empty()) forward_request_data(chunk.data(), chunk.size());
   }
+  if (!run_held_request_trailers()) return;
   if (upstream_ready_ && request_.has_body) {
     if (request_has_trailers_) upstream_->encode_trailers(request_trailers_);
     else upstream_->encode_data(nullptr, 0, true);
@@ -378,6 +394,7 @@ void Stream::deliver_buffered_request() {
   }
   if (body.data() != pending_body_.data() || body.size() != pending_body_.size()) pending_body_.assign(body);
   req_buffering_ = false;
+  if (!run_held_request_trailers()) return;
   if (req_held_ && (request_.content_length >= 0 || !request_has_trailers_)) {
     // The body is complete and known, and the head has not gone out yet:
     // send it sized. (Once forwarded, the head is what the upstream got,
@@ -390,7 +407,9 @@ void Stream::deliver_buffered_request() {
     req_held_ = false;
     route_and_forward();
   } else if (upstream_ready_) {
-    upstream_->encode_data(pending_body_.data(), pending_body_.size(), true);
+    // The trailers follow a buffered body (they were dropped).
+    upstream_->encode_data(pending_body_.data(), pending_body_.size(), !request_has_trailers_);
+    if (request_has_trailers_) upstream_->encode_trailers(request_trailers_);
     std::string().swap(pending_body_);
   }
 }
@@ -706,6 +725,41 @@ void Stream::release_held_response() {
   resp_held_ = false;
   // The end goes with the body, or with the trailers when there are some.
   const bool end_on_data = resp_end_held_ && !resp_trailers_held_;
+  if (wants(MOE_EV_RESPONSE_DATA) && response_.has_body && (!resp_body_.empty() || resp_end_held_)) {
+    // Body bytes that came while the headers waited (Pending) have not
+    // been seen by the body hooks: shown now, once, before any of them goes
+    // out (the response side of show_held_body; they went out uninspected).
+    encode_response_headers(false);
+    std::string held;
+    held.swap(resp_body_);
+    std::string_view chunk(held);
+    const int32_t r = call_go(MOE_EV_RESPONSE_DATA, end_on_data, &chunk);
+    if (finished_ || r == MOE_LOCAL_REPLY) return;
+    if (upstream_read_disabled_ && upstream_) {
+      upstream_read_disabled_ = false;
+      upstream_->read_disable(false);
+    }
+    if (r == MOE_STOP_AND_BUFFER && !end_on_data) {
+      resp_buffering_ = true;
+      resp_body_.assign(chunk);
+      if (resp_end_held_) finish_response_buffer();  // the trailers came already
+      return;
+    }
+    if (!chunk.empty() || end_on_data) encode_response_data(chunk.data(), chunk.size(), end_on_data);
+    if (resp_trailers_held_) {
+      resp_trailers_held_ = false;
+      if (wants(MOE_EV_RESPONSE_TRAILERS)) {
+        call_go(MOE_EV_RESPONSE_TRAILERS, true, nullptr);
+        if (finished_) return;
+      }
+      downstream_.encode_trailers(response_trailers_);
+    }
+    if (resp_end_held_) {
+      response_done_ = true;
+      finish();
+    }
+    return;
+  }
   encode_response_headers(end_on_data && resp_body_.empty() && !response_.has_body);
   if (!resp_body_.empty()) {
     encode_response_data(resp_body_.data(), resp_body_.size(), end_on_data);
@@ -851,7 +905,9 @@ void Stream::fill_event(moe_event& ev, uint32_t kind, bool end_stream, std::stri
   ev.go_state = go_state_;
   ev.chain = static_cast<uint32_t>(listener_index_);
   ev.kind = kind;
-  ev.end_stream = end_stream;
+  // A reply's response-headers event says so: the chain ignores statuses
+  // other than Continue on it (send_reply).
+  ev.end_stream = (end_stream ? MOE_EVF_END : 0u) | (replying_ ? MOE_EVF_REPLY : 0u);
   const HeaderMap* hm = nullptr;
   switch (kind) {
     case MOE_EV_REQUEST_HEADERS: hm = &request_.headers; break;
@@ -1039,6 +1095,7 @@ void Stream::continue_after_go(uint32_t kind, int32_t r) {
       if (wants(MOE_EV_REQUEST_DATA) && request_.has_body && (!pending_body_.empty() || request_done_) &&
           !show_held_body())
         return;
+      if (request_done_ && !go_pending_ && !run_held_request_trailers()) return;
       req_held_ = false;
       route_and_forward();
       if (finished_) return;

@@ -124,6 +124,10 @@ class Stream final : public StreamEvents, public TimerNode {
   // when the chain has body or trailer hooks (their chunks are views into
   // the read buffer, valid only now) or the stream is replying.
   bool batch_go(uint32_t kind, bool end_stream);
+  // Runs the request-trailers hooks of trailers that came while the head
+  // or the body waited for a filter, once the body hooks have seen the
+  // body; false when that ended the stream.
+  bool run_held_request_trailers();
   // After Go answered a headers event late (a resume, a batch): go on.
   void continue_after_go(uint32_t kind, int32_t r);
   bool wants(uint32_t kind) const { return go_events_ & (1u << kind); }
@@ -191,6 +195,7 @@ class Stream final : public StreamEvents, public TimerNode {
   bool go_batched_end_ = false;     // end_stream of the batched event
   bool req_buffering_ = false;      // StopAndBuffer on the request
   bool req_end_shown_ = false;      // the body hooks saw end_stream (show_held_body)
+  bool req_trailers_held_ = false;  // trailers came while the head or body waited: hooks not run yet
   bool req_held_ = false;           // request not yet routed/forwarded (filters)
   bool resp_buffering_ = false;     // StopAndBuffer on the response
   bool resp_held_ = false;          // response headers not yet sent (filters)

@@ -18,6 +18,10 @@ const (
 	EvResponseData     = 5
 	EvResponseTrailers = 6
 	EvDone             = 7
+
+	// Event.EndStream bits (MOE_EVF_*).
+	EvfEnd   = 1
+	EvfReply = 2
 )
 
 // Statuses returned to C++ (MOE_CONTINUE..).

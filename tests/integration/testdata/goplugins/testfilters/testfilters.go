@@ -18,11 +18,12 @@
 //	             for that stream (the chain-semantics tests); OnDone stores
 //	             DoneInfo.UpstreamTime in the gauge
 //	             moe_go_filter_test_probe_upstream_ns
-
-// test_stall   sleeps x-stall-ms milliseconds in OnRequestHeaders, on the
-//
-//	worker thread: it breaks the filter contract on purpose, for
-//	tests that need the worker busy while something else happens
+//	test_stall   sleeps x-stall-ms milliseconds in OnRequestHeaders, on the
+//	             worker thread: it breaks the filter contract on purpose, for
+//	             tests that need the worker busy while something else happens
+//	chaincase    the chain-scenario table's filter, from the package the
+//	             table's filtertest run uses too (moe/goext/filtertest/chaincases):
+//	             TestGoChainTable
 package main
 
 import (
@@ -35,6 +36,7 @@ import (
 	"time"
 
 	"moe/goext/api"
+	"moe/goext/filtertest/chaincases"
 )
 
 // test_panic
@@ -177,6 +179,7 @@ func init() {
 	if os.Getenv("MOE_TEST_PLUGIN_PANIC") != "" {
 		panic("testfilters: MOE_TEST_PLUGIN_PANIC is set")
 	}
+	chaincases.Register()
 	api.Register("test_probe", func(raw json.RawMessage) (api.Factory, error) {
 		return api.Shared(probeFilter{}), nil
 	})
