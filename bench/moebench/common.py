@@ -193,3 +193,23 @@ def go_env():
     if not env.get("GOPATH") and not env.get("HOME"):
         env["GOPATH"] = str(WORK / "gopath")
     return env
+
+
+def debian_tool(tool, package):
+    """exe(bench), missing() and version(bench) for a peer that a Debian
+    package installs (nghttpx, h2o): found through --build-peers' tools or
+    PATH (plus /usr/sbin), and named with its package when it is absent."""
+    def exe(bench):
+        return bench.tools.get(tool) or which(tool, ["/usr/sbin", "/sbin"])
+
+    def missing():
+        return (f"not installed: {tool} (Debian package {package}; scripts/install-deps.sh "
+                "installs it)")
+
+    def version(bench):
+        p = exe(bench)
+        if not p:
+            return missing()
+        return run([p, "--version"]).stdout.strip().splitlines()[0]
+
+    return exe, missing, version

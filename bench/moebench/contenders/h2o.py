@@ -3,7 +3,7 @@ bench/peers/h2o.conf; skipped with a clear line when not installed."""
 
 import os
 
-from ..common import render, run, which
+from ..common import debian_tool, render, run
 
 CONTENDERS = {
     "h2o":         dict(port=18097, h2=True,
@@ -14,20 +14,7 @@ LOGS = ("error.log",)
 TOOL, PACKAGE = "h2o", "h2o"
 
 
-def exe(bench):
-    return bench.tools.get(TOOL) or which(TOOL, ["/usr/sbin", "/sbin"])
-
-
-def missing():
-    return (f"not installed: {TOOL} (Debian package {PACKAGE}; scripts/install-deps.sh "
-            "installs it)")
-
-
-def version(bench):
-    p = exe(bench)
-    if not p:
-        return missing()
-    return run([p, "--version"]).stdout.strip().splitlines()[0]
+exe, missing, version = debian_tool(TOOL, PACKAGE)
 
 
 def command(bench, name, d, listen, upstream, master_process):

@@ -2,7 +2,7 @@
 peer closest to moe in stack (C++, libev-style loop, nghttp2 for HTTP/2).
 bench/peers/nghttpx.conf; skipped with a clear line when not installed."""
 
-from ..common import render, run, which
+from ..common import debian_tool, render
 
 CONTENDERS = {
     "nghttpx":     dict(port=18096, h2=True,
@@ -13,20 +13,7 @@ LOGS = ("error.log",)
 TOOL, PACKAGE = "nghttpx", "nghttp2-proxy"
 
 
-def exe(bench):
-    return bench.tools.get(TOOL) or which(TOOL, ["/usr/sbin", "/sbin"])
-
-
-def missing():
-    return (f"not installed: {TOOL} (Debian package {PACKAGE}; scripts/install-deps.sh "
-            "installs it)")
-
-
-def version(bench):
-    p = exe(bench)
-    if not p:
-        return missing()
-    return run([p, "--version"]).stdout.strip().splitlines()[0]
+exe, missing, version = debian_tool(TOOL, PACKAGE)
 
 
 def command(bench, name, d, listen, upstream, master_process):
