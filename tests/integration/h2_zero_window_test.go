@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -190,6 +191,28 @@ func TestH2cZeroWindowSendTimeout(t *testing.T) {
 	}
 }
 
+// expectClosedAfterStall: the client behind c asked for n big (8 MiB)
+// responses and read nothing; after 4 s (timeouts.send is 1 s) moe must
+// have closed it, with less than all of them sent, and ended the upstream
+// connections behind it.
+func expectClosedAfterStall(t *testing.T, c net.Conn, up *upstream, n int) {
+	t.Helper()
+	time.Sleep(4 * time.Second)
+	// Now read: what moe had written, then the end of the connection.
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	got, err := io.Copy(io.Discard, c)
+	t.Logf("read %d MiB after the stall, then %v", got>>20, err)
+	if err != nil && !isClosedErr(err) {
+		t.Fatalf("moe did not close the connection of a client that read nothing for 4 s (send: 1s): %v after %d bytes", err, got)
+	}
+	if got >= int64(n)*8<<20 {
+		t.Fatalf("read %d bytes: all %d responses, the stall was never noticed", got, n)
+	}
+	if !waitFor(10*time.Second, func() bool { return up.open() == 0 }) {
+		t.Errorf("%d upstream connections still open", up.open())
+	}
+}
+
 // TestH2cUnreadSocketSendTimeout: a client that opens every window but
 // never reads its socket: moe's output for it fills (kernel buffers, then
 // the connection's 256 KiB) and stays full. After timeouts.send without a
@@ -214,20 +237,7 @@ func TestH2cUnreadSocketSendTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	// moe acks our SETTINGS but we never read: it stalls on the socket.
-	time.Sleep(4 * time.Second)
-	// Now read: what moe had written, then the end of the connection.
-	c.SetReadDeadline(time.Now().Add(20 * time.Second))
-	got, err := io.Copy(io.Discard, c)
-	t.Logf("read %d MiB after the stall, then %v", got>>20, err)
-	if err != nil && !isClosedErr(err) {
-		t.Fatalf("moe did not close the connection of a client that read nothing for 4 s (send: 1s): %v after %d bytes", err, got)
-	}
-	if got >= n*8<<20 {
-		t.Fatalf("read %d bytes: all %d responses, the stall was never noticed", got, n)
-	}
-	if !waitFor(10*time.Second, func() bool { return up.open() == 0 }) {
-		t.Errorf("%d upstream connections still open", up.open())
-	}
+	expectClosedAfterStall(t, c, up, n)
 	if _, status := curlH2(t, m.URL("/small")); status != "2 200" {
 		t.Errorf("normal client: %q", status)
 	}

@@ -136,19 +136,7 @@ func TestH1UnreadSocketSendTimeout(t *testing.T) {
 	if _, err := io.WriteString(c, b.String()); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(4 * time.Second)
-	c.SetReadDeadline(time.Now().Add(20 * time.Second))
-	got, err := io.Copy(io.Discard, c)
-	t.Logf("read %d MiB after the stall, then %v", got>>20, err)
-	if err != nil && !isClosedErr(err) {
-		t.Fatalf("moe did not close the connection of a client that read nothing for 4 s (send: 1s): %v after %d bytes", err, got)
-	}
-	if got >= n*8<<20 {
-		t.Fatalf("read %d bytes: all %d responses, the stall was never noticed", got, n)
-	}
-	if !waitFor(10*time.Second, func() bool { return up.open() == 0 }) {
-		t.Errorf("%d upstream connections still open", up.open())
-	}
+	expectClosedAfterStall(t, c, up, n)
 	if st, _, _ := httpGet(t, m.URL("/small")); st != 200 {
 		t.Errorf("normal client: %d", st)
 	}
