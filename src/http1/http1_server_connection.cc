@@ -501,6 +501,13 @@ void Http1ServerConnection::encode_data(const char* p, size_t n, bool end_stream
   if (!send_blocked_ && above_high_watermark()) send_blocked();
 }
 
+void Http1ServerConnection::on_write_progress() {
+  // The client reads: timeouts.send counts from this write (a slow reader
+  // behind a big kernel send buffer frees room only in large steps).
+  if (send_blocked_ && !closing())
+    worker_.timers().arm(this, static_cast<uint64_t>(cfg().timeouts.send.count()), worker_.now_ms());
+}
+
 void Http1ServerConnection::send_blocked() {
   // timeouts.send: the output must drain below the low watermark
   // (on_drained) within it, or the connection is closed. The timer is free:
@@ -562,7 +569,9 @@ void Http1ServerConnection::account_wire(size_t n) {
     return;
   }
   if (!(q.parser.flags & F_CHUNKED)) return;  // a sized body has no framing
-  const uint64_t framing = q.wire_base - q.head_end - q.body_data;
+  // head_end is an estimate (the last span + CRLF CRLF): never let it wrap.
+  const uint64_t used = q.head_end + q.body_data;
+  const uint64_t framing = q.wire_base > used ? q.wire_base - used : 0;
   if (framing > kMaxChunkFraming + kChunkFramingPerChunk * q.chunks)
     protocol_error(400, "chunked framing too long (chunk-size lines)");
 }
@@ -650,7 +659,7 @@ int Http1ServerConnection::on_header_value(const char* p, size_t n) {
   }
   h.append_value(p, n);
   if (q.in_trailers) q.body_data += n;
-  else head_span(p + n);
+  else if (n) head_span(p + n);  // an empty value's span sits past its CRLF: not the head's end
   return 0;
 }
 

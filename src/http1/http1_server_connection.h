@@ -97,6 +97,7 @@ class Http1ServerConnection final : public TcpConnection,
   void on_data(const char* p, size_t n) override;
   void on_read_error(int err) override;
   void on_drained() override;
+  void on_write_progress() override;
   void on_closed() override;
   // A client may still be sending when we end the connection (a body after
   // a 413, frames after GOAWAY): linger rather than reset (TcpConnection).

@@ -688,6 +688,13 @@ void H2ServerConnection::on_drained() {
 
 // ---- timers, drain, close -------------------------------------------------------------
 
+void H2ServerConnection::on_write_progress() {
+  // The client reads: timeouts.send counts from this write, not from when
+  // the output went full (a slow reader frees kernel room in large steps).
+  if (timer_ == TimerKind::send && !closing())
+    worker_.timers().arm(this, static_cast<uint64_t>(cfg().timeouts.send.count()), worker_.now_ms());
+}
+
 void H2ServerConnection::update_timer() {
   if (closing()) return;
   TimerKind want = TimerKind::none;

@@ -225,6 +225,8 @@ void TcpConnection::do_write() {
     n = 0;
   }
   out_->off += static_cast<size_t>(n);
+  // Only a connection over the watermark pays the call (one compare else).
+  if (n > 0 && before > kHighWatermark) on_write_progress();
   if (pending_bytes() == 0) {
     // All out: an idle connection keeps no output memory.
     release_out();

@@ -109,6 +109,9 @@ class TcpConnection {
   virtual void on_write_error(int err) { close(); }
   virtual void on_connected(int status) {}
   virtual void on_drained() {}
+  // Some bytes went out while the output was above kHighWatermark (the
+  // peer reads, however slowly): send timeouts count from the last one.
+  virtual void on_write_progress() {}
   virtual void on_closed() { delete this; }
   // Lingering close: after close_after_flush has sent everything, a server
   // connection half-closes and reads away what the peer still sends, for up

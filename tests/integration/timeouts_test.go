@@ -141,3 +141,29 @@ func TestH1UnreadSocketSendTimeout(t *testing.T) {
 		t.Errorf("normal client: %d", st)
 	}
 }
+
+// TestH1SlowReaderNotCutBySendTimeout: a client that reads steadily but
+// slowly (about 160 KB/s, small reads) keeps its download with
+// timeouts.send: 1s: the timeout counts from the last byte written, not
+// from when the output went full (a review saw 150 KB/s readers cut at the
+// timeout: the kernel's send buffer frees room only in large steps, so the
+// output stayed above the low watermark for seconds).
+func TestH1SlowReaderNotCutBySendTimeout(t *testing.T) {
+	t.Parallel()
+	up := bigUpstream(t)
+	m := startMoe(t, upYAML("    timeouts: {send: 1s}\n"), "up", up.Addr)
+	c := dial(t, m.Addr("listen"))
+	defer c.Close()
+	io.WriteString(c, "GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	buf := make([]byte, 16<<10)
+	var got int64
+	for got < 2<<20 {
+		n, err := c.Read(buf)
+		got += int64(n)
+		if err != nil {
+			t.Fatalf("cut after %d bytes of a steady 160 KB/s read: %v", got, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
