@@ -1,8 +1,9 @@
 """The load generators: wrk and h2load command lines and their output parsers."""
 
 import re
+import shlex
 
-from .common import BENCH, HOST, LOAD_CPU, pinned
+from .common import BENCH, HOST, LOAD_CPU, cpu_ns, log, pinned, run
 
 _UNITS = {"us": 1, "ms": 1000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000}
 
@@ -69,3 +70,28 @@ def h2load_argv(sc, port, dur):
     argv = ["h2load", f"-c{sc['clients']}", f"-m{sc['streams']}", "-t1",
             "-D", str(dur), "--warm-up-time=1", f"http://{HOST}:{port}{sc['path']}"]
     return pinned(LOAD_CPU, argv)
+
+
+def measured_run(argv, timeout, parse, pid=None):
+    """One load-generator run, parsed. With the proxy's pid, res["cpu_us"]
+    is its own CPU per request: what the load CPU does not cap
+    (docs/benchmarks.md)."""
+    cpu0 = cpu_ns(pid) if pid else None
+    r = run(argv, timeout=timeout)
+    res = parse(r.stdout)
+    if cpu0 is not None and res.get("requests"):
+        res["cpu_us"] = (cpu_ns(pid) - cpu0) / 1000 / res["requests"]
+    return r, res
+
+
+def record_round(data, c, rnd, argv, r, res, detail):
+    """Files one round of contender c: its command, a log line (detail(res)
+    says what the scenario shows besides req/s), the result."""
+    data["cmds"][c] = shlex.join(argv)
+    if res["rps"] is None:
+        res["raw"] = r.stdout[-2000:]
+        log(f"  round {rnd} {c}: no result (exit {r.returncode}): {r.stdout.strip()[-300:]}")
+    else:
+        log(f"  round {rnd} {c:12s} {res['rps']:>12,.0f} req/s  {detail(res)}"
+            + (f"  errors {res['errors']}" if res["errors"] else ""))
+    data["runs"].setdefault(c, []).append(res)

@@ -6,10 +6,10 @@ import time
 from pathlib import Path
 
 from .. import common as C
-from ..common import (BENCH, GRPC_PORT, cpu_ns, HOST, LOAD_CPU, WORK, fmt_dur, fmt_num, go_env, log,
+from ..common import (BENCH, GRPC_PORT, HOST, LOAD_CPU, WORK, fmt_dur, fmt_num, go_env, log,
                       median, pinned, render, run, tail)
 from ..contenders import CONTENDERS, REQUEST_ID_CONTENDERS
-from ..loadgen import parse_h2load
+from ..loadgen import measured_run, parse_h2load, record_round
 from ..procs import PROCS
 
 KINDS = ("grpc",)
@@ -192,14 +192,9 @@ def run_scenario(bench, scname):
             port = GRPC_PORT if c == "direct" else CONTENDERS[c]["grpc_port"]
             argv = h2load_grpc_argv(bench, sc, port, dur)
             proc = PROCS.procs.get(c + "-grpc")
-            cpu0 = cpu_ns(proc.pid) if proc else None
-            r = run(argv, timeout=dur + 60)
-            res = parse_h2load(r.stdout)
+            r, res = measured_run(argv, dur + 60, parse_h2load, proc.pid if proc else None)
             if not res.get("requests"):
                 res["rps"] = None
-            if cpu0 is not None and res.get("requests"):
-                # the proxy's own CPU per request, as in the load scenarios
-                res["cpu_us"] = (cpu_ns(proc.pid) - cpu0) / 1000 / res["requests"]
             if res.get("requests") and res.get("data_bytes") is not None:
                 res["data_per_req"] = res["data_bytes"] / res["requests"]
                 # a gRPC error (trailers-only, :status 200) carries no
@@ -213,17 +208,8 @@ def run_scenario(bench, scname):
                                        "answers carried no message (gRPC errors?), counted "
                                        "as errors")
                     log(f"warning: {c}: {data['warn'][c]}")
-            data["cmds"][c] = shlex.join(argv)
-            if res["rps"] is None:
-                res["raw"] = r.stdout[-2000:]
-                log(f"  round {rnd} {c}: no result (exit {r.returncode}): "
-                    f"{r.stdout.strip()[-300:]}")
-            else:
-                log(f"  round {rnd} {c:12s} {res['rps']:>12,.0f} req/s  "
-                    f"mean {fmt_dur(res['mean'])}  DATA/req "
-                    f"{res.get('data_per_req', 0):.2f}"
-                    + (f"  errors {res['errors']}" if res["errors"] else ""))
-            data["runs"].setdefault(c, []).append(res)
+            record_round(data, c, rnd, argv, r, res,
+                         lambda x: f"mean {fmt_dur(x['mean'])}  DATA/req {x.get('data_per_req', 0):.2f}")
     try:
         data["load_after"] = float(Path("/proc/loadavg").read_text().split()[0])
     except (OSError, ValueError, IndexError):

@@ -2,12 +2,10 @@
 (h2-get-small). Every contender is started once and serves all of them;
 the runs are interleaved round by round."""
 
-import shlex
-
 from .. import common as C
-from ..common import HOST, fmt_dur, fmt_num, log, median, run, cpu_ns
+from ..common import HOST, fmt_dur, fmt_num, log, median, run
 from ..contenders import CONTENDERS, REFERENCE_GO, REFERENCE_NGINX
-from ..loadgen import h2load_argv, parse_h2load, parse_wrk, wrk_argv
+from ..loadgen import h2load_argv, measured_run, parse_h2load, parse_wrk, record_round, wrk_argv
 from ..procs import PROCS
 
 KINDS = ("wrk", "h2load")
@@ -94,34 +92,20 @@ def run_scenarios(bench, names):
                     # on one cleartext port: it has a second one for h2c.
                     port = CONTENDERS[c].get("h2_port", port)
                 st0 = bench.budget.stat(c) if bench.budget else None
-                cpu0 = cpu_ns(bench.pids[c]) if c in bench.pids else None
+                pid = bench.pids.get(c)
                 if sc["kind"] == "wrk":
                     argv = wrk_argv(sc, port, dur)
-                    r = run(argv, timeout=dur + 60)
-                    res = parse_wrk(r.stdout)
+                    r, res = measured_run(argv, dur + 60, parse_wrk, pid)
                 else:
                     argv = h2load_argv(sc, port, dur)
-                    r = run(argv, timeout=dur + 60)
-                    res = parse_h2load(r.stdout)
+                    r, res = measured_run(argv, dur + 60, parse_h2load, pid)
                     if not res.get("requests"):
                         res["rps"] = None  # nothing succeeded: no h2c there
-                if cpu0 is not None and res.get("requests"):
-                    # The proxy's own CPU per request: what the load CPU
-                    # does not cap (docs/benchmarks.md).
-                    res["cpu_us"] = (cpu_ns(bench.pids[c]) - cpu0) / 1000 / res["requests"]
                 if st0:
                     st1 = bench.budget.stat(c)
                     res["periods"], res["throttled"] = st1[0] - st0[0], st1[1] - st0[1]
-                data["cmds"][c] = shlex.join(argv)
-                if res["rps"] is None:
-                    res["raw"] = r.stdout[-2000:]
-                    log(f"  round {rnd} {c}: no result (exit {r.returncode}): "
-                        f"{r.stdout.strip()[-300:]}")
-                else:
-                    log(f"  round {rnd} {c:12s} {res['rps']:>12,.0f} req/s  "
-                        f"p50 {fmt_dur(res['p50'])}  p99 {fmt_dur(res['p99'])}"
-                        + (f"  errors {res['errors']}" if res["errors"] else ""))
-                data["runs"].setdefault(c, []).append(res)
+                record_round(data, c, rnd, argv, r, res,
+                             lambda x: f"p50 {fmt_dur(x['p50'])}  p99 {fmt_dur(x['p99'])}")
         bench.results[scname] = data
         bench.write_scenario(scname)
     for c in live:
