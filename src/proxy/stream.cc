@@ -454,12 +454,7 @@ void Stream::on_downstream_reset() {
   finish();
 }
 
-void Stream::on_downstream_drained() {
-  if (upstream_read_disabled_ && upstream_) {
-    upstream_read_disabled_ = false;
-    upstream_->read_disable(false);
-  }
-}
+void Stream::on_downstream_drained() { resume_upstream_read(); }
 
 // ---- upstream -------------------------------------------------------------
 
@@ -643,11 +638,7 @@ void Stream::on_response_trailers() {
     on_response_end();
     return;
   }
-  if (wants(MOE_EV_RESPONSE_TRAILERS)) {
-    call_go(MOE_EV_RESPONSE_TRAILERS, true, nullptr);
-    if (finished_) return;
-  }
-  downstream_.encode_trailers(response_trailers_);
+  if (!pass_response_trailers()) return;
   response_done_ = true;
   upstream_ = nullptr;
   upstream_ready_ = false;
@@ -725,64 +716,54 @@ void Stream::release_held_response() {
   resp_held_ = false;
   // The end goes with the body, or with the trailers when there are some.
   const bool end_on_data = resp_end_held_ && !resp_trailers_held_;
-  if (wants(MOE_EV_RESPONSE_DATA) && response_.has_body && (!resp_body_.empty() || resp_end_held_)) {
+  std::string held;
+  held.swap(resp_body_);
+  std::string_view chunk(held);
+  encode_response_headers(end_on_data && held.empty() && !response_.has_body);
+  if (wants(MOE_EV_RESPONSE_DATA) && response_.has_body && (!held.empty() || resp_end_held_)) {
     // Body bytes that came while the headers waited (Pending) have not
     // been seen by the body hooks: shown now, once, before any of them goes
-    // out (the response side of show_held_body; they went out uninspected).
-    encode_response_headers(false);
-    std::string held;
-    held.swap(resp_body_);
-    std::string_view chunk(held);
+    // out (the response side of show_held_body).
     const int32_t r = call_go(MOE_EV_RESPONSE_DATA, end_on_data, &chunk);
     if (finished_ || r == MOE_LOCAL_REPLY) return;
-    if (upstream_read_disabled_ && upstream_) {
-      upstream_read_disabled_ = false;
-      upstream_->read_disable(false);
-    }
     if (r == MOE_STOP_AND_BUFFER && !end_on_data) {
       resp_buffering_ = true;
       resp_body_.assign(chunk);
-      if (resp_end_held_) finish_response_buffer();  // the trailers came already
+      if (resp_end_held_) {
+        finish_response_buffer();  // the trailers came already
+        return;
+      }
+      resume_upstream_read();
       return;
     }
-    if (!chunk.empty() || end_on_data) encode_response_data(chunk.data(), chunk.size(), end_on_data);
-    if (resp_trailers_held_) {
-      resp_trailers_held_ = false;
-      if (wants(MOE_EV_RESPONSE_TRAILERS)) {
-        call_go(MOE_EV_RESPONSE_TRAILERS, true, nullptr);
-        if (finished_) return;
-      }
-      downstream_.encode_trailers(response_trailers_);
-    }
-    if (resp_end_held_) {
-      response_done_ = true;
-      finish();
-    }
-    return;
   }
-  encode_response_headers(end_on_data && resp_body_.empty() && !response_.has_body);
-  if (!resp_body_.empty()) {
-    encode_response_data(resp_body_.data(), resp_body_.size(), end_on_data);
-    std::string().swap(resp_body_);
-  } else if (end_on_data && response_.has_body) {
-    encode_response_data(nullptr, 0, true);
-  }
+  if (!chunk.empty() || (end_on_data && response_.has_body)) encode_response_data(chunk.data(), chunk.size(), end_on_data);
   if (resp_trailers_held_) {
     // The trailers hook did not run while the headers were held (Pending).
-    if (wants(MOE_EV_RESPONSE_TRAILERS)) {
-      call_go(MOE_EV_RESPONSE_TRAILERS, true, nullptr);
-      if (finished_) return;
-    }
-    downstream_.encode_trailers(response_trailers_);
+    resp_trailers_held_ = false;
+    if (!pass_response_trailers()) return;
   }
-  if (upstream_read_disabled_ && upstream_) {
-    upstream_read_disabled_ = false;
-    upstream_->read_disable(false);
-  }
+  resume_upstream_read();
   if (resp_end_held_) {
     response_done_ = true;
     finish();
   }
+}
+
+void Stream::resume_upstream_read() {
+  if (upstream_read_disabled_ && upstream_) {
+    upstream_read_disabled_ = false;
+    upstream_->read_disable(false);
+  }
+}
+
+bool Stream::pass_response_trailers() {
+  if (wants(MOE_EV_RESPONSE_TRAILERS)) {
+    call_go(MOE_EV_RESPONSE_TRAILERS, true, nullptr);
+    if (finished_) return false;
+  }
+  downstream_.encode_trailers(response_trailers_);
+  return true;
 }
 
 void Stream::on_upstream_drained() {
@@ -907,7 +888,7 @@ void Stream::fill_event(moe_event& ev, uint32_t kind, bool end_stream, std::stri
   ev.kind = kind;
   // A reply's response-headers event says so: the chain ignores statuses
   // other than Continue on it (send_reply).
-  ev.end_stream = (end_stream ? MOE_EVF_END : 0u) | (replying_ ? MOE_EVF_REPLY : 0u);
+  ev.end_stream = (end_stream ? uint32_t{MOE_EVF_END} : 0u) | (replying_ ? uint32_t{MOE_EVF_REPLY} : 0u);
   const HeaderMap* hm = nullptr;
   switch (kind) {
     case MOE_EV_REQUEST_HEADERS: hm = &request_.headers; break;
@@ -1106,10 +1087,7 @@ void Stream::continue_after_go(uint32_t kind, int32_t r) {
         // Reading may have stopped while the headers were held (resp_body_
         // over the watermark); buffering goes on to its own limit.
         resp_buffering_ = true;
-        if (upstream_read_disabled_ && upstream_) {
-          upstream_read_disabled_ = false;
-          upstream_->read_disable(false);
-        }
+        resume_upstream_read();
         return;
       }
       release_held_response();

@@ -113,6 +113,10 @@ class Stream final : public StreamEvents, public TimerNode {
   void encode_response_data(const char* p, size_t n, bool end_stream);
   void finish_response_buffer();
   void release_held_response();
+  void resume_upstream_read();  // undoes the read_disable of on_response_data / encode_response_data
+  // The response trailers hooks, then the trailers to the client; false when
+  // a hook ended the stream.
+  bool pass_response_trailers();
   // One crossing. Applies the ops; returns the status (MOE_LOCAL_REPLY when
   // the ops ended the stream). `chunk` (DATA kinds) may be replaced.
   int32_t call_go(uint32_t kind, bool end_stream, std::string_view* chunk, bool resume = false);
