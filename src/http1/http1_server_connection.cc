@@ -89,15 +89,16 @@ struct Http1ServerConnection::Request {
   const char* read_begin = nullptr;       // start of the bytes being parsed
   uint32_t header_bytes = 0;              // request line, names, values (the spans)
   uint32_t chunk_ext_bytes = 0;           // of the whole request
-  // Wire accounting (parse): what llhttp consumes outside the spans it
-  // hands to a callback (blank lines, whitespace, chunk-size lines) is
-  // bounded too. Offsets count from the request's first byte.
-  const char* exec_begin = nullptr;  // where the current llhttp_execute started
-  uint64_t wire_base = 0;            // bytes consumed by earlier executes of this request
-  uint64_t head_end = 0;             // offset of the head's last span end; 0 until headers complete
-  uint64_t body_data = 0;            // body, trailer and chunk-extension span bytes after the head
-  uint64_t head_span_end = 0;        // offset just past the head's last span so far
-  uint32_t chunks = 0;
+  // Wire accounting (account_wire): what llhttp consumes outside the spans
+  // it hands to a callback (blank lines, whitespace, chunk-size lines) is
+  // bounded too, per read. In the head: every byte read; in a chunked body:
+  // the bytes of the reads after the one that ended the head, less their
+  // body and trailer spans.
+  enum class Wire : uint8_t { head, head_ended, body };
+  Wire wire_phase = Wire::head;
+  uint64_t wire = 0;
+  uint64_t body_data = 0;  // body and trailer span bytes of the counted reads
+  uint32_t chunks = 0;     // chunks begun in the counted reads
   int error_status = 400;                 // status to send for HPE_USER
   char prev_byte = 0;                     // last non-blank byte of earlier reads
   bool in_field = false;
@@ -240,7 +241,6 @@ void Http1ServerConnection::parse(const char* p, size_t n) {
   const bool was_idle = !stream();
   bool served = false;
   while (n > 0 && !closing()) {
-    req_->exec_begin = p;
     llhttp_errno_t err = llhttp_execute(parser, p, n);
     if (err == HPE_OK) {
       if (!stream() && parser->finish == HTTP_FINISH_SAFE) {
@@ -261,11 +261,8 @@ void Http1ServerConnection::parse(const char* p, size_t n) {
       n -= static_cast<size_t>(pos - p);
       p = pos;
       served = true;
-      req_->wire_base = 0;  // the next request's bytes start here
-      req_->head_end = 0;
-      req_->head_span_end = 0;
-      req_->body_data = 0;
-      req_->chunks = 0;
+      req_->wire_phase = Request::Wire::head;  // the next request's bytes start here
+      req_->wire = 0;
       if (StreamEvents* s = stream(); s && !s->finished()) {
         paused_ = true;
         if (n) {
@@ -543,11 +540,6 @@ int Http1ServerConnection::limit_error(int status, const char* reason) {
   return HPE_USER;
 }
 
-void Http1ServerConnection::head_span(const char* end) {
-  Request& q = *req_;
-  q.head_span_end = q.wire_base + static_cast<uint64_t>(end - q.exec_begin);
-}
-
 uint64_t Http1ServerConnection::max_head_wire() const {
   // The spans may fill max_request_headers; around them a ": " and a CRLF
   // per field, the request line's spaces and a few blank lines are normal.
@@ -560,20 +552,29 @@ void Http1ServerConnection::account_wire(size_t n) {
   // chunk size: the spans the callbacks count stay small while the worker
   // parses without end (100 MiB of zeros in one chunk-size line was taken).
   // What the request consumed outside its spans is bounded here, once per
-  // read (a read is at most 64 KiB, so the bound holds to within one).
+  // read (a read is at most 64 KiB, so each bound holds to within one): no
+  // offsets are kept per span, and the read that ends the head (whose split
+  // between head and body llhttp does not report) is not counted for the
+  // body.
   Request& q = *req_;
-  q.wire_base += n;
   if (raw_request_) return;  // tunnel bytes: not HTTP
-  if (!q.head_end) {
-    if (q.wire_base > max_head_wire()) protocol_error(431, "request head too large (whitespace and blank lines count)");
-    return;
+  switch (q.wire_phase) {
+    case Request::Wire::head:
+      q.wire += n;
+      if (q.wire > max_head_wire()) protocol_error(431, "request head too large (whitespace and blank lines count)");
+      return;
+    case Request::Wire::head_ended:
+      q.wire_phase = Request::Wire::body;
+      q.wire = q.body_data = 0;
+      q.chunks = 0;
+      return;
+    case Request::Wire::body:
+      if (!(q.parser.flags & F_CHUNKED)) return;  // a sized body has no framing
+      q.wire += n;
+      if (q.wire - q.body_data > kMaxChunkFraming + uint64_t{kChunkFramingPerChunk} * q.chunks)
+        protocol_error(400, "chunked framing too long (chunk-size lines)");
+      return;
   }
-  if (!(q.parser.flags & F_CHUNKED)) return;  // a sized body has no framing
-  // head_end is an estimate (the last span + CRLF CRLF): never let it wrap.
-  const uint64_t used = q.head_end + q.body_data;
-  const uint64_t framing = q.wire_base > used ? q.wire_base - used : 0;
-  if (framing > kMaxChunkFraming + kChunkFramingPerChunk * q.chunks)
-    protocol_error(400, "chunked framing too long (chunk-size lines)");
 }
 
 int Http1ServerConnection::on_message_begin() {
@@ -601,7 +602,6 @@ int Http1ServerConnection::on_method(const char* p, size_t n) {
   r.headers.append_raw(p, n);
   r.method_view = r.headers.raw();
   req_->header_bytes += static_cast<uint32_t>(n);
-  head_span(p + n);
   return 0;
 }
 
@@ -612,7 +612,6 @@ int Http1ServerConnection::on_url(const char* p, size_t n) {
   if (r.path_view.empty()) r.headers.begin_raw();
   r.headers.append_raw(p, n);
   r.path_view = r.headers.raw();
-  head_span(p + n);
   return 0;
 }
 
@@ -629,7 +628,6 @@ int Http1ServerConnection::on_header_field(const char* p, size_t n) {
   if (n) q.have_name = true;
   h.append_name(p, n);
   if (q.in_trailers) q.body_data += n;
-  else head_span(p + n);
   return 0;
 }
 
@@ -659,7 +657,6 @@ int Http1ServerConnection::on_header_value(const char* p, size_t n) {
   }
   h.append_value(p, n);
   if (q.in_trailers) q.body_data += n;
-  else if (n) head_span(p + n);  // an empty value's span sits past its CRLF: not the head's end
   return 0;
 }
 
@@ -677,9 +674,7 @@ int Http1ServerConnection::on_header_value_complete() {
 }
 
 int Http1ServerConnection::on_headers_complete() {
-  // The head ends with the CRLF after its last span and a blank line.
-  req_->head_end = req_->head_span_end + 4;
-  if (req_->head_end > max_head_wire()) return limit_error(431, "request head too large (whitespace and blank lines count)");
+  req_->wire_phase = Request::Wire::head_ended;
   disarm();  // request-headers timeout
   RequestHead& r = req_->stream->request();
   const llhttp_t* parser = &req_->parser;

@@ -86,7 +86,8 @@ class Http1ServerConnection final : public TcpConnection,
   // A request's bytes outside the spans llhttp reports (account_wire):
   // the head may be max_request_headers + 4 per header + this on the wire;
   // a chunked body's framing (size lines, extensions, CRLFs) at most
-  // kMaxChunkFraming plus kChunkFramingPerChunk per chunk.
+  // kMaxChunkFraming plus kChunkFramingPerChunk per chunk. Both are checked
+  // per read, so they hold to within one read.
   static constexpr uint32_t kHeadFramingSlack = 4 * 1024;
   static constexpr uint32_t kMaxChunkFraming = kMaxChunkExtensions + 16 * 1024;
   static constexpr uint32_t kChunkFramingPerChunk = 32;
@@ -117,7 +118,6 @@ class Http1ServerConnection final : public TcpConnection,
   void after_stream();
   void protocol_error(int status, std::string_view reason);
   int limit_error(int status, const char* reason);
-  void head_span(const char* end);
   uint64_t max_head_wire() const;
   void account_wire(size_t n);
   void go_idle();
