@@ -52,6 +52,19 @@ config::ConfigError chain_error(const config::Listener& l, size_t li, const std:
   return {l.filters[at].mark, "listeners[" + std::to_string(li) + "].filters[" + std::to_string(at) + "]", err};
 }
 
+// The one walk over a config's chains for startup (and --validate) and
+// SIGHUP: the spec each gets, and where its error points. build(li, json)
+// returns Go's error message, empty when the chain was built.
+template <class Build>
+void each_chain(const config::Config& cfg, std::vector<config::ConfigError>& errors, Build build) {
+  for (size_t li = 0; li < cfg.listeners.size(); li++) {
+    const config::Listener& l = cfg.listeners[li];
+    if (l.filters.empty()) continue;
+    const std::string err = build(li, config::filter_chain_json(l));
+    if (!err.empty()) errors.push_back(chain_error(l, li, err));
+  }
+}
+
 }  // namespace
 
 bool enabled() { return true; }
@@ -68,19 +81,13 @@ std::vector<config::ConfigError> start(const config::Config& cfg, int workers, s
   }
   if (!errors.empty()) return errors;
   chain_events.assign(cfg.listeners.size(), 0);
-  for (size_t li = 0; li < cfg.listeners.size(); li++) {
-    const config::Listener& l = cfg.listeners[li];
-    if (l.filters.empty()) continue;
-    const std::string json = config::filter_chain_json(l);
+  each_chain(cfg, errors, [&](size_t li, const std::string& json) {
     uint32_t events = 0;
     std::string err = take(moe_go_create_chain(static_cast<uint32_t>(li), json.data(), static_cast<uint32_t>(json.size()), &events));
-    if (!err.empty()) {
-      errors.push_back(chain_error(l, li, err));
-      continue;
-    }
     chain_events[li] = events;
     if (events) g_any_chain = true;
-  }
+    return err;
+  });
   return errors;
 }
 
@@ -94,13 +101,9 @@ std::vector<config::ConfigError> validate(const config::Config& next, const conf
                       "here: run `moe --validate -c " + next.source + "` and restart to apply"});
     return errors;
   }
-  for (size_t li = 0; li < next.listeners.size(); li++) {
-    const config::Listener& l = next.listeners[li];
-    if (l.filters.empty()) continue;
-    const std::string json = config::filter_chain_json(l);
-    std::string err = take(moe_go_validate_chain(json.data(), static_cast<uint32_t>(json.size())));
-    if (!err.empty()) errors.push_back(chain_error(l, li, err));
-  }
+  each_chain(next, errors, [](size_t, const std::string& json) {
+    return take(moe_go_validate_chain(json.data(), static_cast<uint32_t>(json.size())));
+  });
   return errors;
 }
 
