@@ -118,13 +118,22 @@ func TestGoChainTable(t *testing.T) {
 		all, _ = os.Create(f)
 		defer all.Close()
 	}
+	// Runs per knownBroken class, and how many of them failed: a class none
+	// of whose runs fails any more fails the test, so the list can only
+	// shrink (a class that is fixed must leave it).
+	classRuns, classFailed := map[string]int{}, map[string]int{}
 	for k, r := range runs {
 		g := &got[k]
 		g.Log, g.HaveLog = logs[r.id]
 		g.Upstream = up.request(r.id)
+		why := knownBroken(r.c)
+		if why != "" {
+			classRuns[why]++
+		}
 		if diff := chaincases.Compare(r.c, *g); diff != "" {
-			if why := knownBroken(r.c); why != "" {
+			if why != "" {
 				known[r.c.Name] = why
+				classFailed[why]++
 				continue
 			}
 			if all != nil {
@@ -142,7 +151,21 @@ func TestGoChainTable(t *testing.T) {
 	if len(known) > 0 {
 		t.Logf("%d rows failed as known (knownBroken; not fixed yet)", len(known))
 	}
+	if os.Getenv("MOE_CHAINCASE") == "" { // the whole table ran
+		for why, n := range classRuns {
+			t.Logf("knownBroken %q: %d of %d runs failed", why, classFailed[why], n)
+			if classFailed[why] == 0 && why != flakyClass {
+				t.Errorf("knownBroken class %q: all %d of its runs pass now: take it out of knownBroken", why, n)
+			}
+		}
+	}
 }
+
+// flakyClass fails in some runs only (CBCCCC-CCCRCC+t over h2 with the
+// body sent first, in about one full-table run in four when the machine is
+// busy; none in eight runs on a quiet one): a timing bug not analysed yet.
+// The check that a fixed class leaves knownBroken skips it.
+const flakyClass = "StopAndBuffer from an earlier filter's request body hook, with trailers (fails in some runs only)"
 
 // knownBroken names the classes of rows moe does not get right yet
 // (found by this table, not fixed yet: see docs/go-filters.md, "Chain
@@ -173,9 +196,7 @@ func knownBroken(c *chaincases.Case) string {
 		}
 	}
 	if len(c.Filters) > 1 && c.Filters[0][rqb] == chaincases.Buffer && c.ReqTrailers {
-		// CBCCCC-CCCBCC+t always; CBCCCC-CCCRCC+t about one run in four
-		// (h2, body before): not analysed yet.
-		return "StopAndBuffer from an earlier filter's request body hook, with trailers"
+		return flakyClass
 	}
 	if c.Name == "CCCRCC-CCPCCC+t" {
 		return "not analysed yet"
