@@ -80,11 +80,42 @@ var (
 	_ [unsafe.Offsetof(ci.upstream_addr)]byte   = [unsafe.Offsetof(gi.UpstreamAddr)]byte{}
 	_ [unsafe.Offsetof(ci.request_id)]byte      = [unsafe.Offsetof(gi.RequestID)]byte{}
 
-	// The constants too.
-	_ [C.MOE_EV_DONE]byte       = [abi.EvDone]byte{}
-	_ [C.MOE_LOCAL_REPLY]byte   = [abi.LocalReply]byte{}
-	_ [C.MOE_TARGET_STREAM]byte = [abi.TargetStream]byte{}
-	_ [C.MOE_OP_LOG]byte        = [abi.OpLog]byte{}
-	_ [C.MOE_OP_KV_SET]byte     = [abi.OpKVSet]byte{}
-	_ [C.MOE_OP_BODY_DRAIN]byte = [abi.OpBodyDrain]byte{}
+	// The constants too: every one of the header's enums.
+	_ [C.MOE_EV_REQUEST_HEADERS]byte            = [abi.EvRequestHeaders]byte{}
+	_ [C.MOE_EV_REQUEST_DATA]byte               = [abi.EvRequestData]byte{}
+	_ [C.MOE_EV_REQUEST_TRAILERS]byte           = [abi.EvRequestTrailers]byte{}
+	_ [C.MOE_EV_RESPONSE_HEADERS]byte           = [abi.EvResponseHeaders]byte{}
+	_ [C.MOE_EV_RESPONSE_DATA]byte              = [abi.EvResponseData]byte{}
+	_ [C.MOE_EV_RESPONSE_TRAILERS]byte          = [abi.EvResponseTrailers]byte{}
+	_ [C.MOE_EV_DONE]byte                       = [abi.EvDone]byte{}
+	_ [C.MOE_EVF_END]byte                       = [abi.EvfEnd]byte{}
+	_ [C.MOE_EVF_REPLY]byte                     = [abi.EvfReply]byte{}
+	_ [C.MOE_CONTINUE]byte                      = [abi.Continue]byte{}
+	_ [C.MOE_STOP_AND_BUFFER]byte               = [abi.StopAndBuffer]byte{}
+	_ [C.MOE_PENDING]byte                       = [abi.Pending]byte{}
+	_ [C.MOE_LOCAL_REPLY]byte                   = [abi.LocalReply]byte{}
+	_ [C.MOE_TARGET_REQUEST_HEADERS]byte        = [abi.TargetRequestHeaders]byte{}
+	_ [C.MOE_TARGET_RESPONSE_HEADERS]byte       = [abi.TargetResponseHeaders]byte{}
+	_ [C.MOE_TARGET_REQUEST_TRAILERS]byte       = [abi.TargetRequestTrailers]byte{}
+	_ [C.MOE_TARGET_RESPONSE_TRAILERS]byte      = [abi.TargetResponseTrailers]byte{}
+	_ [C.MOE_TARGET_REQUEST_BODY]byte           = [abi.TargetRequestBody]byte{}
+	_ [C.MOE_TARGET_RESPONSE_BODY]byte          = [abi.TargetResponseBody]byte{}
+	_ [C.MOE_TARGET_LOCAL_REPLY]byte            = [abi.TargetLocalReply]byte{}
+	_ [C.MOE_TARGET_STREAM]byte                 = [abi.TargetStream]byte{}
+	_ [C.MOE_TARGET_LATER_RESPONSE_HEADERS]byte = [abi.TargetLaterResponseHeaders]byte{}
+	_ [C.MOE_OP_SET]byte                        = [abi.OpSet]byte{}
+	_ [C.MOE_OP_ADD]byte                        = [abi.OpAdd]byte{}
+	_ [C.MOE_OP_DEL]byte                        = [abi.OpDel]byte{}
+	_ [C.MOE_OP_SET_METHOD]byte                 = [abi.OpSetMethod]byte{}
+	_ [C.MOE_OP_SET_PATH]byte                   = [abi.OpSetPath]byte{}
+	_ [C.MOE_OP_SET_HOST]byte                   = [abi.OpSetHost]byte{}
+	_ [C.MOE_OP_SET_STATUS]byte                 = [abi.OpSetStatus]byte{}
+	_ [C.MOE_OP_BODY_REPLACE]byte               = [abi.OpBodyReplace]byte{}
+	_ [C.MOE_OP_BODY_APPEND]byte                = [abi.OpBodyAppend]byte{}
+	_ [C.MOE_OP_BODY_PREPEND]byte               = [abi.OpBodyPrepend]byte{}
+	_ [C.MOE_OP_BODY_DRAIN]byte                 = [abi.OpBodyDrain]byte{}
+	_ [C.MOE_OP_LOCAL_REPLY]byte                = [abi.OpLocalReply]byte{}
+	_ [C.MOE_OP_KV_SET]byte                     = [abi.OpKVSet]byte{}
+	_ [C.MOE_OP_LOG]byte                        = [abi.OpLog]byte{}
+	_ [C.MOE_OP_ADD_IF_ABSENT]byte              = [abi.OpAddIfAbsent]byte{}
 )
