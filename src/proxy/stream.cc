@@ -21,11 +21,6 @@ namespace {
 
 inline uint64_t now_us() { return uv_hrtime() / 1000; }
 
-
-// A body a filter asked to see whole (StopAndBuffer) is held up to this
-// when the route sets no max_request_body.
-constexpr size_t kDefaultBufferLimit = 8 * 1024 * 1024;
-
 static_assert(sizeof(HeaderSpan) == sizeof(moe_header) && offsetof(HeaderSpan, name) == offsetof(moe_header, name) &&
                   offsetof(HeaderSpan, value) == offsetof(moe_header, value) &&
                   offsetof(HeaderSpan, name_len) == offsetof(moe_header, name_len) &&
@@ -222,53 +217,6 @@ void Stream::add_forwarding_headers() {
   h.set("x-forwarded-proto", "http");
 }
 
-void Stream::on_request_data(const char* p, size_t n) {
-  bytes_received_ += n;
-  // A CONNECT has no body: its data is the tunnel's. An Upgrade request's
-  // body (sized or chunked) is a body like any other; what follows the
-  // message is the tunnel's.
-  if (request_.is_connect || (request_.upgrade && request_done_)) {
-    on_tunnel_data(p, n);
-    return;
-  }
-  request_body_bytes_ += n;
-  if (max_body_ && request_body_bytes_ > max_body_) {
-    if (!response_started_) {
-      detach_upstream();
-      send_local_reply(413, "request body too large\n", true);
-    }
-    return;
-  }
-  if (response_done_) return;  // e.g. a direct response: the rest of the body is dropped
-  if (req_buffering_) {
-    const size_t limit = max_body_ ? max_body_ : kDefaultBufferLimit;
-    if (pending_body_.size() + n > limit) {
-      send_local_reply(413, "request body too large to buffer\n", true);
-      return;
-    }
-    pending_body_.append(p, n);
-    return;
-  }
-  if (!req_held_ && !go_pending_ && wants(MOE_EV_REQUEST_DATA)) {
-    std::string_view chunk(p, n);
-    const int32_t r = call_go(MOE_EV_REQUEST_DATA, false, &chunk);
-    if (finished_ || r == MOE_LOCAL_REPLY) return;
-    if (r == MOE_STOP_AND_BUFFER) {
-      req_buffering_ = true;
-      pending_body_.append(chunk);
-      return;
-    }
-    if (chunk.size() != n && request_.content_length >= 0) {
-      body_size_changed();
-      return;
-    }
-    if (r == MOE_PENDING) go_pending_ = MOE_EV_REQUEST_DATA;
-    forward_request_data(chunk.data(), chunk.size());
-    return;
-  }
-  forward_request_data(p, n);
-}
-
 void Stream::on_tunnel_data(const char* p, size_t n) {
   if (response_done_) return;  // the upstream refused the tunnel and answered
   if (tunnel_) {
@@ -296,6 +244,9 @@ void Stream::resume_downstream() {
   // Held tunnel bytes keep the client paused until the upstream agrees
   // (open_tunnel), whatever else drained.
   if (!tunnel_ && tunnel_early_.size() > TcpConnection::kHighWatermark) return;
+  // So do body bytes waiting for a Pending filter (not a buffering one: it
+  // needs the whole body, bounded by its own limit).
+  if (!req_buffering_ && req_unseen_.size() > TcpConnection::kHighWatermark) return;
   downstream_read_disabled_ = false;
   downstream_.read_disable(false);
 }
@@ -306,146 +257,6 @@ void Stream::open_tunnel() {
     std::string().swap(tunnel_early_);
   }
   if (downstream_read_disabled_ && upstream_ && !upstream_->above_high_watermark()) resume_downstream();
-}
-
-void Stream::body_size_changed() {
-  // The request head is committed (sent, or routed and waiting for its
-  // connection) with its Content-Length: a body of another size would be
-  // read by the upstream as a short request plus the start of another one.
-  // A filter that resizes a sized body must hold the head (StopAndBuffer
-  // from its request-headers hook); then moe fixes Content-Length.
-  log_warn("listener {}: a Go filter changed the size of a sized request body after the request head was "
-           "committed; failing the stream",
-           listener_config().name);
-  flag("FB");
-  detach_upstream();
-  if (response_started_ && !resp_held_) {
-    abort_response(grpc::kInternal, "a filter changed the request body size after its head was sent");
-    return;
-  }
-  send_local_reply(500, "a filter changed the request body size after its head was sent\n", true);
-}
-
-void Stream::forward_request_data(const char* p, size_t n) {
-  if (upstream_ready_ && !go_pending_) {
-    upstream_->encode_data(p, n, false);
-    if (upstream_->above_high_watermark()) pause_downstream();
-    return;
-  }
-  // No upstream yet (filters, connecting, pending): hold the bytes, bounded.
-  pending_body_.append(p, n);
-  if (pending_body_.size() > TcpConnection::kHighWatermark) pause_downstream();
-}
-
-void Stream::on_request_trailers() {
-  request_has_trailers_ = true;
-  request_trailers_.remove_if(forbidden_trailer);
-  if (wants(MOE_EV_REQUEST_TRAILERS)) {
-    if (req_held_ || go_pending_ || req_buffering_) {
-      // The head or the body waits for a filter: the trailers hooks run
-      // after the body hooks have seen the body, before the request goes
-      // upstream (run_held_request_trailers). They were skipped.
-      req_trailers_held_ = true;
-    } else {
-      call_go(MOE_EV_REQUEST_TRAILERS, true, nullptr);
-      if (finished_) return;
-    }
-  }
-  on_request_end();
-}
-
-bool Stream::run_held_request_trailers() {
-  if (!req_trailers_held_) return true;
-  req_trailers_held_ = false;
-  // (A Pending here is not waited for: the trailers go on as they are.)
-  const int32_t r = call_go(MOE_EV_REQUEST_TRAILERS, true, nullptr);
-  return !finished_ && r != MOE_LOCAL_REPLY;
-}
-
-void Stream::on_request_end() {
-  request_done_ = true;
-  if (req_buffering_) {
-    deliver_buffered_request();
-    return;
-  }
-  if (req_held_ || go_pending_) return;  // forwarded when the filter resumes
-  if (wants(MOE_EV_REQUEST_DATA) && request_.has_body && !request_has_trailers_ && !req_end_shown_) {
-    std::string_view chunk;
-    const int32_t r = call_go(MOE_EV_REQUEST_DATA, true, &chunk);
-    if (finished_ || r == MOE_LOCAL_REPLY) return;
-    if (!chunk.empty()) forward_request_data(chunk.data(), chunk.size());
-  }
-  if (!run_held_request_trailers()) return;
-  if (upstream_ready_ && request_.has_body) {
-    if (request_has_trailers_) upstream_->encode_trailers(request_trailers_);
-    else upstream_->encode_data(nullptr, 0, true);
-  }
-  if (response_done_) finish();
-}
-
-void Stream::deliver_buffered_request() {
-  // The whole body, once, to the filter that asked (and those after it).
-  std::string_view body(pending_body_);
-  const int32_t r = call_go(MOE_EV_REQUEST_DATA, true, &body);
-  if (finished_ || r == MOE_LOCAL_REPLY) return;
-  if (!req_held_ && body.size() != pending_body_.size() && request_.content_length >= 0) {
-    body_size_changed();
-    return;
-  }
-  if (body.data() != pending_body_.data() || body.size() != pending_body_.size()) pending_body_.assign(body);
-  req_buffering_ = false;
-  if (!run_held_request_trailers()) return;
-  if (req_held_ && (request_.content_length >= 0 || !request_has_trailers_)) {
-    // The body is complete and known, and the head has not gone out yet:
-    // send it sized. (Once forwarded, the head is what the upstream got,
-    // and what an h2c retry resends: it must not change.)
-    request_.content_length = static_cast<int64_t>(pending_body_.size());
-    request_.has_body = !pending_body_.empty();
-    request_.headers.set("content-length", std::to_string(pending_body_.size()));
-  }
-  if (req_held_) {
-    req_held_ = false;
-    route_and_forward();
-  } else if (upstream_ready_) {
-    // The trailers follow a buffered body (they were dropped).
-    upstream_->encode_data(pending_body_.data(), pending_body_.size(), !request_has_trailers_);
-    if (request_has_trailers_) upstream_->encode_trailers(request_trailers_);
-    std::string().swap(pending_body_);
-  }
-}
-
-bool Stream::show_held_body() {
-  // Body bytes that came while the request headers waited for a filter
-  // (Pending, the batch) are in pending_body_, and no body hook has seen
-  // them: they are shown now, once, before any of them goes upstream. (They
-  // went upstream uninspected when the first filter was Pending and a later
-  // one wanted the body.) The head is still held, so a resize is fixed up
-  // when the body is complete; before that it is the streaming rule.
-  std::string_view chunk(pending_body_);
-  const bool end = request_done_ && !request_has_trailers_;
-  req_end_shown_ = end;  // on_request_end must not show the end again (after a Pending here)
-  const int32_t r = call_go(MOE_EV_REQUEST_DATA, end, &chunk);
-  if (finished_ || r == MOE_LOCAL_REPLY) return false;
-  if (r == MOE_STOP_AND_BUFFER) {
-    if (chunk.data() != pending_body_.data() || chunk.size() != pending_body_.size()) pending_body_.assign(chunk);
-    req_buffering_ = true;
-    if (request_done_) deliver_buffered_request();
-    return false;
-  }
-  if (chunk.size() != pending_body_.size()) {
-    if (request_.content_length >= 0 && !request_done_) {
-      body_size_changed();
-      return false;
-    }
-    if (request_.content_length >= 0) {
-      request_.content_length = static_cast<int64_t>(chunk.size());
-      request_.has_body = !chunk.empty();
-      request_.headers.set("content-length", std::to_string(chunk.size()));
-    }
-  }
-  if (chunk.data() != pending_body_.data() || chunk.size() != pending_body_.size()) pending_body_.assign(chunk);
-  if (r == MOE_PENDING) go_pending_ = MOE_EV_REQUEST_DATA;
-  return true;
 }
 
 void Stream::on_downstream_reset() {
@@ -465,17 +276,14 @@ void Stream::on_upstream_ready(UpstreamCodec& up) {
   upstream_host_ = up.endpoint();
   const bool end = request_done_ && !request_.has_body;
   up.encode_headers(request_, end);
-  // A body hook that is Pending holds its bytes until it resumes
-  // (continue_after_go sends them, and the end).
-  if (go_pending_ == MOE_EV_REQUEST_DATA) return;
+  // pending_body_ holds only bytes every body hook has passed (the chain's
+  // own bytes wait in req_unseen_ / go_chunk_), so they go now, and the end
+  // once the chain has passed it (pump_request).
   if (!pending_body_.empty()) {
     up.encode_data(pending_body_.data(), pending_body_.size(), false);
     std::string().swap(pending_body_);
   }
-  if (request_done_ && request_.has_body) {
-    if (request_has_trailers_) up.encode_trailers(request_trailers_);
-    else up.encode_data(nullptr, 0, true);
-  }
+  if (req_end_ready_) send_request_end();
   if (downstream_read_disabled_ && !up.above_high_watermark()) resume_downstream();
 }
 
@@ -532,11 +340,20 @@ void Stream::on_response_headers(bool end_stream) {
   if (!later_headers_.empty()) apply_later_headers();
   if (wants(MOE_EV_RESPONSE_HEADERS) && !tunnel_) {
     resp_held_ = true;
-    // Held (the batch, or Pending): a response that ends here (204, 304,
-    // HEAD, Content-Length: 0) is over for the upstream codec, which
-    // releases its stream or connection when this returns; on_response_end
-    // lets go of it now, so that ending the stream later cannot reset a
-    // connection that serves another stream by then.
+    // Held (a request event of this stream is in Go, the batch, or
+    // Pending): a response that ends here (204, 304, HEAD, Content-Length:
+    // 0) is over for the upstream codec, which releases its stream or
+    // connection when this returns; on_response_end lets go of it now, so
+    // that ending the stream later cannot reset a connection that serves
+    // another stream by then.
+    if (go_pending_) {
+      // One event of a stream is in Go at a time: this one runs when the
+      // filter that is Pending resumes (pump_response).
+      resp_headers_queued_ = true;
+      resp_headers_end_ = end_stream;
+      if (end_stream) on_response_end();
+      return;
+    }
     if (batch_go(MOE_EV_RESPONSE_HEADERS, end_stream)) {  // goes on in on_go_batched
       if (end_stream) on_response_end();
       return;
@@ -576,45 +393,6 @@ void Stream::encode_response_headers(bool end_stream) {
   downstream_.encode_headers(response_, end_stream);
 }
 
-void Stream::on_response_data(const char* p, size_t n) {
-  bytes_sent_ += n;
-  if (resp_held_ || resp_buffering_) {
-    const size_t limit = kDefaultBufferLimit;
-    if (resp_buffering_ && resp_body_.size() + n > limit) {
-      flag("RB");
-      if (resp_held_) {
-        resp_held_ = false;
-        detach_upstream();
-        send_local_reply(500, "response too large for a buffering filter\n", !request_done_);
-      } else {
-        downstream_.reset_stream();
-        detach_upstream();
-        finish();
-      }
-      return;
-    }
-    resp_body_.append(p, n);
-    if (!resp_buffering_ && resp_body_.size() > TcpConnection::kHighWatermark && upstream_ && !upstream_read_disabled_) {
-      upstream_read_disabled_ = true;
-      upstream_->read_disable(true);
-    }
-    return;
-  }
-  if (wants(MOE_EV_RESPONSE_DATA) && !tunnel_) {
-    std::string_view chunk(p, n);
-    const int32_t r = call_go(MOE_EV_RESPONSE_DATA, false, &chunk);
-    if (finished_ || r == MOE_LOCAL_REPLY) return;
-    if (r == MOE_STOP_AND_BUFFER) {
-      resp_buffering_ = true;
-      resp_body_.append(chunk);
-      return;
-    }
-    encode_response_data(chunk.data(), chunk.size(), false);
-    return;
-  }
-  encode_response_data(p, n, false);
-}
-
 void Stream::encode_response_data(const char* p, size_t n, bool end_stream) {
   downstream_.encode_data(p, n, end_stream);
   if (downstream_.above_high_watermark() && upstream_ && !upstream_read_disabled_) {
@@ -623,147 +401,11 @@ void Stream::encode_response_data(const char* p, size_t n, bool end_stream) {
   }
 }
 
-void Stream::on_response_trailers() {
-  response_trailers_.remove_if(forbidden_trailer);
-  if (resp_held_ && !resp_buffering_) {
-    // Headers waiting for a filter (batch or Pending): the trailers go out
-    // after them (a gRPC status is in the trailers).
-    resp_trailers_held_ = true;
-    on_response_end();
-    return;
-  }
-  if (resp_buffering_) {
-    // They follow the buffered body (finish_response_buffer).
-    resp_trailers_held_ = true;
-    on_response_end();
-    return;
-  }
-  if (!pass_response_trailers()) return;
-  response_done_ = true;
-  upstream_ = nullptr;
-  upstream_ready_ = false;
-  pool_ = nullptr;
-  finish();  // if the request is not complete, the downstream codec closes after this
-}
-
-void Stream::on_response_end() {
-  // The upstream codec releases itself to the pool after this returns.
-  upstream_ = nullptr;
-  upstream_ready_ = false;
-  pool_ = nullptr;
-  if (resp_buffering_) {
-    finish_response_buffer();
-    return;
-  }
-  if (resp_held_) {
-    resp_end_held_ = true;  // sent when the filter resumes
-    return;
-  }
-  if (!response_done_) {
-    response_done_ = true;
-    std::string_view chunk;
-    if (wants(MOE_EV_RESPONSE_DATA) && response_.has_body && !tunnel_) {
-      const int32_t r = call_go(MOE_EV_RESPONSE_DATA, true, &chunk);
-      if (finished_ || r == MOE_LOCAL_REPLY) return;
-    }
-    if (response_.has_body || tunnel_ || !chunk.empty()) encode_response_data(chunk.data(), chunk.size(), true);
-  }
-  finish();
-}
-
-void Stream::finish_response_buffer() {
-  std::string_view body(resp_body_);
-  const int32_t r = call_go(MOE_EV_RESPONSE_DATA, true, &body);
-  if (finished_ || r == MOE_LOCAL_REPLY) return;
-  if (body.data() != resp_body_.data() || body.size() != resp_body_.size()) resp_body_.assign(body);
-  resp_buffering_ = false;
-  // A buffered message keeps its trailers (a gRPC status is in them): the
-  // trailers hooks run after the whole body, and the body goes out framed so
-  // that trailers can follow it (chunked to an HTTP/1.1 client, DATA then
-  // HEADERS on h2). They were dropped, with the response sent sized.
-  const bool trailers = resp_trailers_held_;
-  resp_trailers_held_ = false;
-  if (trailers && wants(MOE_EV_RESPONSE_TRAILERS)) {
-    call_go(MOE_EV_RESPONSE_TRAILERS, true, nullptr);
-    if (finished_) return;
-  }
-  if (resp_held_) {
-    // Framing fix-up: the body is whole and may have changed size.
-    resp_held_ = false;
-    if (trailers) {
-      response_.content_length = -1;
-      response_.has_body = true;
-      response_.headers.remove("content-length");
-    } else {
-      response_.content_length = static_cast<int64_t>(resp_body_.size());
-      response_.has_body = !resp_body_.empty();
-      response_.headers.set("content-length", std::to_string(resp_body_.size()));
-    }
-    encode_response_headers(resp_body_.empty() && !trailers);
-  }
-  // (Headers that went out before a filter chose to buffer keep their
-  // framing: a filter that changes a body's size must buffer from the
-  // response headers on; docs/go-filters.md says so.)
-  response_done_ = true;
-  if (!resp_body_.empty()) encode_response_data(resp_body_.data(), resp_body_.size(), !trailers);
-  std::string().swap(resp_body_);
-  if (trailers) downstream_.encode_trailers(response_trailers_);
-  finish();
-}
-
-void Stream::release_held_response() {
-  // A response-headers filter resumed with Continue.
-  resp_held_ = false;
-  // The end goes with the body, or with the trailers when there are some.
-  const bool end_on_data = resp_end_held_ && !resp_trailers_held_;
-  std::string held;
-  held.swap(resp_body_);
-  std::string_view chunk(held);
-  encode_response_headers(end_on_data && held.empty() && !response_.has_body);
-  if (wants(MOE_EV_RESPONSE_DATA) && response_.has_body && (!held.empty() || resp_end_held_)) {
-    // Body bytes that came while the headers waited (Pending) have not
-    // been seen by the body hooks: shown now, once, before any of them goes
-    // out (the response side of show_held_body).
-    const int32_t r = call_go(MOE_EV_RESPONSE_DATA, end_on_data, &chunk);
-    if (finished_ || r == MOE_LOCAL_REPLY) return;
-    if (r == MOE_STOP_AND_BUFFER && !end_on_data) {
-      resp_buffering_ = true;
-      resp_body_.assign(chunk);
-      if (resp_end_held_) {
-        finish_response_buffer();  // the trailers came already
-        return;
-      }
-      resume_upstream_read();
-      return;
-    }
-  }
-  if (!chunk.empty() || (end_on_data && response_.has_body)) encode_response_data(chunk.data(), chunk.size(), end_on_data);
-  if (resp_trailers_held_) {
-    // The trailers hook did not run while the headers were held (Pending).
-    resp_trailers_held_ = false;
-    if (!pass_response_trailers()) return;
-  }
-  resume_upstream_read();
-  if (resp_end_held_) {
-    response_done_ = true;
-    finish();
-  }
-}
-
 void Stream::resume_upstream_read() {
   if (upstream_read_disabled_ && upstream_) {
     upstream_read_disabled_ = false;
     upstream_->read_disable(false);
   }
-}
-
-bool Stream::pass_response_trailers() {
-  if (wants(MOE_EV_RESPONSE_TRAILERS)) {
-    call_go(MOE_EV_RESPONSE_TRAILERS, true, nullptr);
-    if (finished_) return false;
-  }
-  downstream_.encode_trailers(response_trailers_);
-  return true;
 }
 
 void Stream::on_upstream_drained() {
@@ -1046,63 +688,6 @@ void Stream::apply_ops(std::string_view* chunk, const moe_ops& ops, uint32_t beg
     }
     send_reply(reply_status, reply_body, reply_headers, !request_done_);
   }
-}
-
-void Stream::on_go_resume() {
-  // A resume for an event still in the batch is a stale one (a second
-  // resume of an earlier Pending): Go has not seen this event yet.
-  if (finished_ || !go_pending_ || go_batched_) return;
-  const uint32_t kind = go_pending_;
-  go_pending_ = 0;
-  std::string_view chunk;
-  const int32_t r = call_go(kind, false, kind == MOE_EV_REQUEST_DATA || kind == MOE_EV_RESPONSE_DATA ? &chunk : nullptr, true);
-  if (finished_ || r == MOE_LOCAL_REPLY) return;
-  if (r == MOE_PENDING) {
-    go_pending_ = kind;
-    return;
-  }
-  continue_after_go(kind, r);
-}
-
-void Stream::continue_after_go(uint32_t kind, int32_t r) {
-  switch (kind) {
-    case MOE_EV_REQUEST_HEADERS:
-      if (r == MOE_STOP_AND_BUFFER && (!request_done_ || request_.has_body)) {
-        // The body may have come whole while the filter waited.
-        req_buffering_ = true;
-        if (request_done_) deliver_buffered_request();
-        return;
-      }
-      if (wants(MOE_EV_REQUEST_DATA) && request_.has_body && (!pending_body_.empty() || request_done_) &&
-          !show_held_body())
-        return;
-      if (request_done_ && !go_pending_ && !run_held_request_trailers()) return;
-      req_held_ = false;
-      route_and_forward();
-      if (finished_) return;
-      if (request_done_ && upstream_ == nullptr) return;  // sent when the upstream is ready
-      break;
-    case MOE_EV_RESPONSE_HEADERS:
-      if (r == MOE_STOP_AND_BUFFER && !resp_end_held_) {
-        // Reading may have stopped while the headers were held (resp_body_
-        // over the watermark); buffering goes on to its own limit.
-        resp_buffering_ = true;
-        resume_upstream_read();
-        return;
-      }
-      release_held_response();
-      return;
-    case MOE_EV_REQUEST_DATA:
-      if (upstream_ready_ && !pending_body_.empty()) {
-        upstream_->encode_data(pending_body_.data(), pending_body_.size(), false);
-        std::string().swap(pending_body_);
-      }
-      if (request_done_) on_request_end();
-      break;
-    default:
-      break;
-  }
-  if (downstream_read_disabled_ && (!upstream_ || !upstream_->above_high_watermark())) resume_downstream();
 }
 
 // ---- ending ---------------------------------------------------------------

@@ -17,11 +17,12 @@
 //
 // Go filters: when the listener has a chain, each event the chain wants is
 // one crossing (call_go); the ops Go recorded are applied before the event
-// goes on. A filter that returns Pending pauses that direction (its later
-// events wait in pending_body_ / resp_held_) until Go posts a resume, which
-// the worker delivers to on_go_resume(). StopAndBuffer holds a direction's
-// body (and, at headers, its headers) until the end, then hands the whole
-// body to Go once.
+// goes on. One event of a stream is in Go at a time: while a filter is
+// Pending, the events of both directions that come after it wait (in order,
+// bounded) until Go posts a resume, which the worker delivers to
+// on_go_resume(); then every filter sees them (proxy/stream_chain.cc).
+// StopAndBuffer holds a direction's body (and, at headers, its headers)
+// until the end, then hands the whole body to Go once.
 //
 // Ownership: the downstream codec owns the Stream. The upstream codec and the
 // pool hold plain pointers that the stream clears (detach_upstream, cancel)
@@ -94,13 +95,24 @@ class Stream final : public StreamEvents, public TimerNode {
 
  private:
   void route_and_forward();
-  // StopAndBuffer on the request, body complete: the whole body to Go once,
-  // then routed (a held head) or forwarded.
-  void deliver_buffered_request();
-  // After a late Continue from the request-headers hooks: the body bytes
-  // that arrived meanwhile go through the body hooks. False when the
-  // stream went another way (buffering, a reply, an error).
-  bool show_held_body();
+  // The Go chain's side of both bodies (proxy/stream_chain.cc says how
+  // events wait while one is in Go). show_*_data: one DATA event; false
+  // when the stream went another way (Pending, a reply, an error).
+  bool show_request_data(std::string_view chunk, bool end);
+  void request_data_passed(int32_t r, std::string_view chunk);
+  // A body hook changed a sized request body's size: fine while the head is
+  // held (fixed when it goes), fatal once it is committed. False if fatal.
+  bool request_body_resized();
+  // Shows the request events that waited for the chain, then lets the head
+  // and the end go once every hook has passed them.
+  void pump_request();
+  void release_request_head();
+  void send_request_end();
+  bool show_response_data(std::string_view chunk, bool end);
+  void response_data_passed(int32_t r, std::string_view chunk, bool end);
+  void pump_response();
+  void release_response_head();
+  void end_response();
   void forward_request_data(const char* p, size_t n);
   // Tunnel payload (CONNECT data, bytes after an Upgrade request): held in
   // tunnel_early_ until the upstream agrees (open_tunnel), then forwarded.
@@ -111,12 +123,7 @@ class Stream final : public StreamEvents, public TimerNode {
   void open_tunnel();
   void encode_response_headers(bool end_stream);
   void encode_response_data(const char* p, size_t n, bool end_stream);
-  void finish_response_buffer();
-  void release_held_response();
   void resume_upstream_read();  // undoes the read_disable of on_response_data / encode_response_data
-  // The response trailers hooks, then the trailers to the client; false when
-  // a hook ended the stream.
-  bool pass_response_trailers();
   // One crossing. Applies the ops; returns the status (MOE_LOCAL_REPLY when
   // the ops ended the stream). `chunk` (DATA kinds) may be replaced.
   int32_t call_go(uint32_t kind, bool end_stream, std::string_view* chunk, bool resume = false);
@@ -128,11 +135,7 @@ class Stream final : public StreamEvents, public TimerNode {
   // when the chain has body or trailer hooks (their chunks are views into
   // the read buffer, valid only now) or the stream is replying.
   bool batch_go(uint32_t kind, bool end_stream);
-  // Runs the request-trailers hooks of trailers that came while the head
-  // or the body waited for a filter, once the body hooks have seen the
-  // body; false when that ended the stream.
-  bool run_held_request_trailers();
-  // After Go answered a headers event late (a resume, a batch): go on.
+  // After Go answered an event late (a resume, the batch): go on.
   void continue_after_go(uint32_t kind, int32_t r);
   bool wants(uint32_t kind) const { return go_events_ & (1u << kind); }
   // Headers: a direct response's (from the config) or a filter's local reply's.
@@ -165,7 +168,10 @@ class Stream final : public StreamEvents, public TimerNode {
   int route_index_ = -1;  // within the listener
   const config::Route* route_ = nullptr;
 
-  std::string pending_body_;  // request bytes waiting for the upstream
+  std::string pending_body_;  // request bytes past the chain, waiting for the upstream
+  // A body a filter asked to see whole (StopAndBuffer) is held up to this
+  // when the route sets no max_request_body.
+  static constexpr size_t kDefaultBufferLimit = 8 * 1024 * 1024;
   std::string tunnel_early_;  // tunnel payload before the upstream's 101 / 2xx
   std::string_view received_path_;  // the path as the client sent it (arena view)
   // Stream.Set values of the keys log.access_log_values names, in its
@@ -197,19 +203,31 @@ class Stream final : public StreamEvents, public TimerNode {
   uint32_t go_pending_ = 0;         // the MOE_EV_* a filter is Pending on, or that waits in the batch
   bool go_batched_ = false;         // go_pending_ waits in the worker's batch, not for a resume
   bool go_batched_end_ = false;     // end_stream of the batched event
-  bool req_buffering_ = false;      // StopAndBuffer on the request
-  bool req_end_shown_ = false;      // the body hooks saw end_stream (show_held_body)
-  bool req_trailers_held_ = false;  // trailers came while the head or body waited: hooks not run yet
+  bool req_buffering_ = false;      // StopAndBuffer on the request: req_unseen_ collects the body
+  bool req_end_shown_ = false;      // the body hooks saw end_stream
+  bool req_trailers_held_ = false;  // trailers came; their hooks have not run yet
   bool req_held_ = false;           // request not yet routed/forwarded (filters)
-  bool resp_buffering_ = false;     // StopAndBuffer on the response
+  bool req_resized_ = false;        // a body hook resized a sized body while the head was held
+  bool req_whole_ = false;          // the body went to the chain whole while the head was held
+  bool req_end_ready_ = false;      // every request event has passed the chain: the end may go upstream
+  bool go_chunk_end_ = false;       // end_stream of the DATA event in go_chunk_
+  bool resp_buffering_ = false;     // StopAndBuffer on the response: resp_body_ collects the body
   bool resp_held_ = false;          // response headers not yet sent (filters)
-  bool resp_end_held_ = false;
-  bool resp_trailers_held_ = false;  // trailers came while the headers were held
+  bool resp_headers_queued_ = false;  // the headers came while an event was in Go: not shown yet
+  bool resp_headers_end_ = false;     // their end_stream
+  bool resp_whole_ = false;         // the body went to the chain whole while the head was held
+  bool resp_end_held_ = false;      // the upstream's response is complete
+  bool resp_end_shown_ = false;     // the body hooks saw end_stream
+  bool resp_trailers_held_ = false;  // trailers came: they go out after the body
+  bool resp_trailers_shown_ = false;  // their hooks ran
   bool head_modified_ = false;      // a filter changed method/path/host/headers: route again
   bool grpc_ = false;               // an HTTP/2 request with content-type application/grpc*
   bool rid_stale_ = true;           // info_.request_id needs a lookup before the next crossing
   bool replying_ = false;           // send_reply is running the response hooks
-  std::string resp_body_;           // response bytes held (buffering or pending)
+  std::string req_unseen_;          // request body bytes no body hook has seen (or buffered)
+  std::string go_chunk_;            // the DATA chunk a filter is Pending on (shown again on resume)
+  std::string resp_body_;           // response bytes not through the chain yet (held, buffered)
+  std::string resp_ready_;          // the whole response body past the chain, for a held head
   std::string scratch_;             // a chunk rewritten by body ops
   // Response headers filters asked for before the response came
   // (MOE_TARGET_LATER_RESPONSE_HEADERS): put on the final response head,

@@ -2,8 +2,16 @@ package integration
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 )
 
 // TestGoBodyArrivesWhileEarlierFilterPending: filter A (test_async) is
@@ -110,5 +118,89 @@ func TestGoLocalReplySkipsLaterFiltersResponseHooks(t *testing.T) {
 	})
 	if v != 0 {
 		t.Fatalf("UpstreamTime of a local reply: %vns, want 0", v)
+	}
+}
+
+// TestGoBodyChunksArriveDuringBodyHookWait: filter A (test_slowbody) is
+// Pending on every body chunk, of both directions; the next chunks arrive
+// during its waits. Filter B after it (test_upchunk) upper-cases every
+// chunk it sees. Every byte must pass B, in order, before it goes on: the
+// upstream gets the request body upper-cased and the client the response
+// body, over HTTP/1.1 and h2c. The bytes that came during A's wait went on
+// unseen by B (and A's resume showed the later filters an empty chunk):
+// issue 13, the Pending-on-a-body-hook class.
+func TestGoBodyChunksArriveDuringBodyHookWait(t *testing.T) {
+	t.Parallel()
+	requireGo(t)
+	p := testPlugins(t)
+	up := startUpstream(t, "up", func(c *upConn, r *upReq) bool {
+		// The response in three chunks, 100 and 50 ms apart: the second
+		// and third come while A waits on the first.
+		c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		if _, err := c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nxxxx\r\n")); err != nil {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+		c.Write([]byte("4\r\nyyyy\r\n"))
+		time.Sleep(50 * time.Millisecond)
+		_, err := c.Write([]byte("4\r\nzzzz\r\n0\r\n\r\n"))
+		return err == nil && !r.wantsClose()
+	})
+	const slow = "      - name: test_slowbody\n        config: {delay_ms: 300}\n"
+	yaml := pluginYAML(1, []string{p.TestFilters},
+		[3]string{"one", "listen", slow + "      - name: test_upchunk"},
+		[3]string{"two", "listen2", slow + slow + "      - name: test_upchunk"},
+	)
+	yaml = strings.Replace(yaml, "  - name: one\n", "  - name: one\n    http2: true\n", 1)
+	yaml = strings.Replace(yaml, "  - name: two\n", "  - name: two\n    http2: true\n", 1)
+	m := startMoe(t, yaml, "up", up.Addr)
+	for _, l := range []string{"listen", "listen2"} {
+		for _, proto := range []string{"h1", "h2"} {
+			t.Run(l+"/"+proto, func(t *testing.T) {
+				pr, pw := io.Pipe()
+				go func() {
+					pw.Write([]byte("aaaa"))
+					time.Sleep(100 * time.Millisecond)
+					pw.Write([]byte("bbbb"))
+					time.Sleep(50 * time.Millisecond)
+					pw.Write([]byte("cccc"))
+					pw.Close()
+				}()
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+m.Addr(l)+"/chunks/"+proto, pr)
+				var rt http.RoundTripper = &http.Transport{Proxy: nil, DisableKeepAlives: true}
+				if proto == "h2" {
+					rt = &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, a string, _ *tls.Config) (net.Conn, error) {
+						var d net.Dialer
+						return d.DialContext(ctx, network, a)
+					}}
+				}
+				resp, err := rt.RoundTrip(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 {
+					t.Fatalf("status %d, %v: %q", resp.StatusCode, err, body)
+				}
+				if string(body) != "XXXXYYYYZZZZ" {
+					t.Errorf("client got %q, want XXXXYYYYZZZZ (every response chunk through the later filter)", body)
+				}
+				var got *upReq
+				for _, r := range up.Requests() {
+					if r.Target == "/chunks/"+proto {
+						got = r // the last one: this subtest's (they run one after another)
+					}
+				}
+				if got == nil {
+					t.Fatal("the upstream got no request")
+				}
+				if string(got.Body) != "AAAABBBBCCCC" {
+					t.Errorf("upstream got %q, want AAAABBBBCCCC (every request chunk through the later filter)", got.Body)
+				}
+			})
+		}
 	}
 }

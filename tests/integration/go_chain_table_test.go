@@ -112,30 +112,19 @@ func TestGoChainTable(t *testing.T) {
 		return len(logs) >= len(runs)
 	})
 	failed := 0
-	known := map[string]string{}
 	var all *os.File // MOE_CHAINCASE_OUT: every failed run, one a line (a debugging aid)
 	if f := os.Getenv("MOE_CHAINCASE_OUT"); f != "" {
 		all, _ = os.Create(f)
 		defer all.Close()
 	}
-	// Runs per knownBroken class, and how many of them failed: a class none
-	// of whose runs fails any more fails the test, so the list can only
-	// shrink (a class that is fixed must leave it).
-	classRuns, classFailed := map[string]int{}, map[string]int{}
+	// Every row must pass in every run: there is no list of known failures
+	// (the last classes left it when proxy/stream_chain.cc made one event of
+	// a stream at a time go through Go, issue 13).
 	for k, r := range runs {
 		g := &got[k]
 		g.Log, g.HaveLog = logs[r.id]
 		g.Upstream = up.request(r.id)
-		why := knownBroken(r.c)
-		if why != "" {
-			classRuns[why]++
-		}
 		if diff := chaincases.Compare(r.c, *g); diff != "" {
-			if why != "" {
-				known[r.c.Name] = why
-				classFailed[why]++
-				continue
-			}
 			if all != nil {
 				fmt.Fprintf(all, "row %s over %s, body %s: %s\n", r.c.Name, r.proto, r.timing, strings.ReplaceAll(diff, "\n", " "))
 			}
@@ -148,60 +137,6 @@ func TestGoChainTable(t *testing.T) {
 	if failed > 0 {
 		t.Errorf("%d of %d runs failed", failed, len(runs))
 	}
-	if len(known) > 0 {
-		t.Logf("%d rows failed as known (knownBroken; not fixed yet)", len(known))
-	}
-	if os.Getenv("MOE_CHAINCASE") == "" { // the whole table ran
-		for why, n := range classRuns {
-			t.Logf("knownBroken %q: %d of %d runs failed", why, classFailed[why], n)
-			if classFailed[why] == 0 && why != flakyClass {
-				t.Errorf("knownBroken class %q: all %d of its runs pass now: take it out of knownBroken", why, n)
-			}
-		}
-	}
-}
-
-// flakyClass fails in some runs only (CBCCCC-CCCRCC+t over h2 with the
-// body sent first, in about one full-table run in four when the machine is
-// busy; none in eight runs on a quiet one): a timing bug not analysed yet.
-// The check that a fixed class leaves knownBroken skips it.
-const flakyClass = "StopAndBuffer from an earlier filter's request body hook, with trailers (fails in some runs only)"
-
-// knownBroken names the classes of rows moe does not get right yet
-// (found by this table, not fixed yet: see docs/go-filters.md, "Chain
-// semantics", and issue 13). Every other row must pass in every run; a
-// row of these classes may fail, and is counted in the log.
-func knownBroken(c *chaincases.Case) string {
-	const (
-		rqh, rqb, rqt, rsh, rsb, rst = 0, 1, 2, 3, 4, 5
-	)
-	for i, f := range c.Filters {
-		if i == len(c.Filters)-1 {
-			break
-		}
-		for _, h := range []int{rqb, rqt, rsb, rst} {
-			if f[h] == chaincases.Pending {
-				return "Pending on a body or trailers hook before the last filter: what arrives during the wait skips the later filters' hooks"
-			}
-		}
-	}
-	for _, h := range []int{rqh, rsh} {
-		var b, p bool
-		for _, f := range c.Filters {
-			b = b || f[h] == chaincases.Buffer
-			p = p || f[h] == chaincases.Pending
-		}
-		if b && p {
-			return "StopAndBuffer and Pending from headers hooks of one direction"
-		}
-	}
-	if len(c.Filters) > 1 && c.Filters[0][rqb] == chaincases.Buffer && c.ReqTrailers {
-		return flakyClass
-	}
-	if c.Name == "CCCRCC-CCPCCC+t" {
-		return "not analysed yet"
-	}
-	return ""
 }
 
 // chainRequest sends row c's request and reads the response.

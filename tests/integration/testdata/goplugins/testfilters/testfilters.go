@@ -21,6 +21,11 @@
 //	test_stall   sleeps x-stall-ms milliseconds in OnRequestHeaders, on the
 //	             worker thread: it breaks the filter contract on purpose, for
 //	             tests that need the worker busy while something else happens
+//	test_slowbody goes Pending on every non-empty body chunk of both
+//	             directions and resumes delay_ms (config) later, from a
+//	             goroutine: later chunks arrive during its waits
+//	test_upchunk upper-cases every body chunk of both directions as it
+//	             streams (no buffering, no resizing)
 //	chaincase    the chain-scenario table's filter, from the package the
 //	             table's filtertest run uses too (moe/goext/filtertest/chaincases):
 //	             TestGoChainTable
@@ -132,6 +137,54 @@ func (asyncFilter) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, _ bool
 	return api.Pending
 }
 
+// test_slowbody
+
+type slowBodyFilter struct{ delay time.Duration }
+
+var (
+	_ api.RequestBodyFilter  = (*slowBodyFilter)(nil)
+	_ api.ResponseBodyFilter = (*slowBodyFilter)(nil)
+)
+
+func (f *slowBodyFilter) OnRequestBody(s *api.Stream, b *api.Body, _ bool) api.Status {
+	return f.wait(s, b)
+}
+
+func (f *slowBodyFilter) OnResponseBody(s *api.Stream, b *api.Body, _ bool) api.Status {
+	return f.wait(s, b)
+}
+
+func (f *slowBodyFilter) wait(s *api.Stream, b *api.Body) api.Status {
+	if b.Len() == 0 {
+		return api.Continue
+	}
+	s.Go(func() {
+		time.Sleep(f.delay)
+		s.Resume()
+	})
+	return api.Pending
+}
+
+// test_upchunk
+
+type upChunkFilter struct{}
+
+var (
+	_ api.RequestBodyFilter  = upChunkFilter{}
+	_ api.ResponseBodyFilter = upChunkFilter{}
+)
+
+func (upChunkFilter) OnRequestBody(s *api.Stream, b *api.Body, _ bool) api.Status {
+	if b.Len() > 0 {
+		b.Replace(bytes.ToUpper(b.Bytes()))
+	}
+	return api.Continue
+}
+
+func (upChunkFilter) OnResponseBody(s *api.Stream, b *api.Body, end bool) api.Status {
+	return upChunkFilter{}.OnRequestBody(s, b, end)
+}
+
 // test_probe
 
 type probeFilter struct{}
@@ -217,6 +270,18 @@ func init() {
 	})
 	// /config_dump shows test_reply's body as "[redacted]" (TestAdminConfigDumpRedactsSecrets).
 	api.SecretFields("test_reply", "body")
+	api.Register("test_slowbody", func(raw json.RawMessage) (api.Factory, error) {
+		var c struct {
+			DelayMs int `json:"delay_ms"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, err
+		}
+		return api.Shared(&slowBodyFilter{delay: time.Duration(c.DelayMs) * time.Millisecond}), nil
+	})
+	api.Register("test_upchunk", func(raw json.RawMessage) (api.Factory, error) {
+		return api.Shared(upChunkFilter{}), nil
+	})
 	api.Register("test_async", func(raw json.RawMessage) (api.Factory, error) {
 		return api.Shared(asyncFilter{}), nil
 	})
