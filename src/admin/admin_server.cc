@@ -175,9 +175,15 @@ struct AdminConn {
 
   void respond(int status, std::string_view type, std::string body, bool head, bool keep_alive) {
     auto* w = new AdminWrite;
-    w->data = "HTTP/1.1 " + std::to_string(status) + " " + std::string(http1::reason_phrase(status)) +
-              "\r\ncontent-type: " + std::string(type) + "\r\ncontent-length: " + std::to_string(body.size()) +
-              (keep_alive ? "\r\n\r\n" : "\r\nconnection: close\r\n\r\n");
+    // The head comes from the writer the proxy's HTTP/1 codec uses: one
+    // truth for status line, framing and connection: close.
+    ResponseHead h;
+    h.status = status;
+    h.headers.add("content-type", type);
+    h.content_length = static_cast<int64_t>(body.size());
+    h.has_body = !body.empty();
+    bool chunked = false, must_close = false;
+    http1::write_response_head(w->data, h, 1, !keep_alive, chunked, must_close);
     if (!head) w->data += body;
     if (!keep_alive) close_after_write = true;
     w->req.data = this;

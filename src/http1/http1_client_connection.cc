@@ -30,6 +30,12 @@ constexpr llhttp_settings_t kSettings = [] {
 // Response headers a stream can hold, as a guard against an upstream that
 // sends without end. (Requests are bounded by the listener's limits.)
 constexpr size_t kMaxResponseHeaderBytes = 256 * 1024;
+// Around the header bytes: a ": " and CRLF per field and the status line's
+// spaces, with room to spare (account_wire).
+constexpr uint64_t kMaxResponseHeadWire = 2 * kMaxResponseHeaderBytes;
+// A chunk-size line is a few bytes; extensions are rare in responses.
+constexpr uint64_t kMaxChunkFraming = 32 * 1024;
+constexpr uint64_t kChunkFramingPerChunk = 32;
 
 }  // namespace
 
@@ -165,7 +171,34 @@ void Http1ClientConnection::on_data(const char* p, size_t n) {
   if (err != HPE_OK) {
     log_debug("upstream {}: bad response: {} ({})", endpoint(), llhttp_errno_name(err), llhttp_get_error_reason(&parser_));
     fail(UV_EPROTO, true);
+    return;
   }
+  if (stream_ && !account_wire(n)) fail(UV_EPROTO, true);
+}
+
+bool Http1ClientConnection::account_wire(size_t n) {
+  // Counted after the read was parsed: a read is at most 64 KiB, so each
+  // bound holds to within one read. The read that ends the head is not
+  // counted for the body (llhttp does not say where in it the head ended).
+  switch (wire_phase_) {
+    case Wire::head:
+      wire_ += n;
+      if (wire_ <= kMaxResponseHeadWire) return true;
+      log_debug("upstream {}: response head too large (whitespace counts)", endpoint());
+      return false;
+    case Wire::head_ended:
+      wire_phase_ = Wire::body;
+      wire_ = body_data_ = 0;
+      chunks_ = 0;
+      return true;
+    case Wire::body:
+      if (!(parser_.flags & F_CHUNKED)) return true;  // a sized body has no framing
+      wire_ += n;
+      if (wire_ - body_data_ <= kMaxChunkFraming + kChunkFramingPerChunk * chunks_) return true;
+      log_debug("upstream {}: chunked framing too long (chunk-size lines)", endpoint());
+      return false;
+  }
+  return true;
 }
 
 void Http1ClientConnection::on_read_error(int err) {
@@ -245,6 +278,8 @@ int Http1ClientConnection::on_message_begin() {
   r.has_body = false;
   in_field_ = false;
   in_trailers_ = false;
+  wire_phase_ = Wire::head;  // (a final response after a 1xx starts again)
+  wire_ = 0;
   return 0;
 }
 
@@ -258,6 +293,7 @@ int Http1ClientConnection::on_header_field(const char* p, size_t n) {
     in_field_ = true;
   }
   h.append_name(p, n);
+  if (in_trailers_) body_data_ += n;  // trailer spans are not framing (account_wire)
   if (h.bytes() > kMaxResponseHeaderBytes) {
     llhttp_set_error_reason(&parser_, "response headers too large");
     return HPE_USER;
@@ -273,6 +309,7 @@ int Http1ClientConnection::on_header_value(const char* p, size_t n) {
     in_field_ = false;
   }
   h.append_value(p, n);
+  if (in_trailers_) body_data_ += n;
   if (h.bytes() > kMaxResponseHeaderBytes) {
     llhttp_set_error_reason(&parser_, "response headers too large");
     return HPE_USER;
@@ -292,6 +329,7 @@ int Http1ClientConnection::on_header_value_complete() {
 }
 
 int Http1ClientConnection::on_headers_complete() {
+  wire_phase_ = Wire::head_ended;
   ResponseHead& r = stream_->response();
   r.status = parser_.status_code;
   r.version_major = parser_.http_major;
@@ -350,6 +388,7 @@ int Http1ClientConnection::on_headers_complete() {
 
 int Http1ClientConnection::on_body(const char* p, size_t n) {
   if (!stream_) return HPE_USER;
+  body_data_ += n;
   stream_->on_response_data(p, n);
   // The stream ended inside the callback (a filter's local reply cut the
   // response): llhttp must not go on to the trailers in this read, which
@@ -358,6 +397,7 @@ int Http1ClientConnection::on_body(const char* p, size_t n) {
 }
 
 int Http1ClientConnection::on_chunk_header() {
+  ++chunks_;
   if (parser_.content_length == 0) in_trailers_ = true;  // the last chunk: trailers may follow
   return 0;
 }

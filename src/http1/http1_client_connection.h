@@ -68,12 +68,23 @@ class Http1ClientConnection final : public TcpConnection,
  private:
   void fail(int err, bool protocol_error);
   void finish_response();
+  // What llhttp consumes without a callback (runs of spaces in the status
+  // line and before header values, leading zeros of chunk sizes) is bounded
+  // per read, as on the server side (Http1ServerConnection::account_wire):
+  // false when the response broke a bound.
+  bool account_wire(size_t n);
 
   UpstreamPoolCallbacks& pool_;
   State state_ = State::connecting;
   StreamEvents* stream_ = nullptr;
   llhttp_t parser_;
   uint32_t requests_ = 0;
+  // Wire accounting of the response being read (account_wire).
+  enum class Wire : uint8_t { head, head_ended, body };
+  Wire wire_phase_ = Wire::head;
+  uint32_t chunks_ = 0;    // chunks begun in the counted reads
+  uint64_t wire_ = 0;      // bytes of the counted reads
+  uint64_t body_data_ = 0;  // body span bytes of the counted reads
   bool chunked_out_ = false;      // request body framed as chunks
   bool in_field_ = false;         // parser is inside a header name
   bool in_trailers_ = false;

@@ -557,7 +557,6 @@ void Http1ServerConnection::account_wire(size_t n) {
   // between head and body llhttp does not report) is not counted for the
   // body.
   Request& q = *req_;
-  if (raw_request_) return;  // tunnel bytes: not HTTP
   switch (q.wire_phase) {
     case Request::Wire::head:
       q.wire += n;

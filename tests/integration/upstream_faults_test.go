@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -210,6 +211,76 @@ func TestUpstreamHugeResponseHeaders(t *testing.T) {
 		t.Fatalf("status %d, want 502 (or the intact 200)", st)
 	}
 	assertStillServing(t, m)
+}
+
+// TestUpstreamWhitespaceBounded: what llhttp skips without a callback in
+// an upstream's response (spaces before a header value, leading zeros of a
+// chunk size) is bounded, as it is for requests (TestH1FramingEdges): a
+// head padded to 2 MiB answers 502, a chunked body whose chunk-size line is
+// 2 MiB of zeros is cut (its head is out). Both were read to the end and
+// passed on. Many small chunks, and trailers, still pass.
+func TestUpstreamWhitespaceBounded(t *testing.T) {
+	t.Parallel()
+	pad := strings.Repeat(" ", 2<<20)
+	zeros := strings.Repeat("0", 2<<20)
+	var small strings.Builder
+	for i := 0; i < 5000; i++ {
+		small.WriteString("1\r\nx\r\n")
+	}
+	for _, tc := range []struct {
+		name, resp string
+		wantStatus int    // 0: the client must not get the whole body
+		wantBody   string // with wantStatus 200
+	}{
+		{"padded_head", "HTTP/1.1 200 OK\r\nX-A:" + pad + "v\r\nContent-Length: 2\r\n\r\nok", 502, ""},
+		{"zeros_in_chunk_size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + zeros + "2\r\nok\r\n0\r\n\r\n", 0, ""},
+		{"many_small_chunks", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + small.String() + "0\r\nX-T: " + strings.Repeat("t", 40<<10) + "\r\n\r\n", 200, strings.Repeat("x", 5000)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			resp := tc.resp
+			bad := startUpstream(t, "bad", func(c *upConn, r *upReq) bool {
+				c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+				c.Write([]byte(resp))
+				return false
+			})
+			good := startEcho(t, "good")
+			m := startMoe(t, faultYAML(bad.Addr, good.Addr, "", ""))
+			if tc.name == "many_small_chunks" {
+				// A raw client: Go's refuses trailers this long. 40 KiB of
+				// trailer bytes would break the 32 KiB framing bound if
+				// they counted as framing.
+				conn := dial(t, m.Addr("listen"))
+				conn.SetDeadline(time.Now().Add(20 * time.Second))
+				fmt.Fprintf(conn, "GET /fault/%s HTTP/1.1\r\nHost: h\r\nTE: trailers\r\nConnection: close\r\n\r\n", tc.name)
+				raw, _ := io.ReadAll(conn)
+				if !bytes.HasPrefix(raw, []byte("HTTP/1.1 200")) || !bytes.Contains(raw, []byte("x-t: "+strings.Repeat("t", 40<<10)+"\r\n\r\n")) ||
+					bytes.Count(raw, []byte("x")) < 5000 {
+					t.Fatalf("response of %d bytes without the whole body and trailer: %q", len(raw), truncate(raw, 200))
+				}
+				assertStillServing(t, m)
+				return
+			}
+			c := newClient()
+			resp2, err := c.Get(m.URL("/fault/" + tc.name))
+			if err != nil {
+				t.Fatalf("request: %v", err)
+			}
+			body, rerr := io.ReadAll(resp2.Body)
+			resp2.Body.Close()
+			switch {
+			case tc.wantStatus == 0:
+				if rerr == nil && string(body) == "ok" {
+					t.Fatalf("status %d and the whole body %q: the 2 MiB chunk-size line passed", resp2.StatusCode, body)
+				}
+			case resp2.StatusCode != tc.wantStatus:
+				t.Fatalf("status %d, want %d", resp2.StatusCode, tc.wantStatus)
+			case tc.wantStatus == 200 && (rerr != nil || string(body) != tc.wantBody):
+				t.Fatalf("body of %d bytes (%v), want %d bytes", len(body), rerr, len(tc.wantBody))
+			}
+			assertStillServing(t, m)
+		})
+	}
 }
 
 // TestAccessLogNamesFailedEndpoint: a UF line names the endpoint that
