@@ -194,7 +194,11 @@ bool Http1ClientConnection::account_wire(size_t n) {
     case Wire::body:
       if (!(parser_.flags & F_CHUNKED)) return true;  // a sized body has no framing
       wire_ += n;
-      if (wire_ - body_data_ <= kMaxChunkFraming + kChunkFramingPerChunk * chunks_) return true;
+      // Trailer spans are not framing: their bytes so far, read once here
+      // rather than counted in every header callback (two per field).
+      if (wire_ - body_data_ - (in_trailers_ ? stream_->response_trailers().bytes() : 0) <=
+          kMaxChunkFraming + kChunkFramingPerChunk * chunks_)
+        return true;
       log_debug("upstream {}: chunked framing too long (chunk-size lines)", endpoint());
       return false;
   }
@@ -293,7 +297,6 @@ int Http1ClientConnection::on_header_field(const char* p, size_t n) {
     in_field_ = true;
   }
   h.append_name(p, n);
-  if (in_trailers_) body_data_ += n;  // trailer spans are not framing (account_wire)
   if (h.bytes() > kMaxResponseHeaderBytes) {
     llhttp_set_error_reason(&parser_, "response headers too large");
     return HPE_USER;
@@ -309,7 +312,6 @@ int Http1ClientConnection::on_header_value(const char* p, size_t n) {
     in_field_ = false;
   }
   h.append_value(p, n);
-  if (in_trailers_) body_data_ += n;
   if (h.bytes() > kMaxResponseHeaderBytes) {
     llhttp_set_error_reason(&parser_, "response headers too large");
     return HPE_USER;

@@ -226,8 +226,8 @@ class Stream final : public StreamEvents, public TimerNode {
   bool replying_ = false;           // send_reply is running the response hooks
   std::string req_unseen_;          // request body bytes no body hook has seen (or buffered)
   std::string go_chunk_;            // the DATA chunk a filter is Pending on (shown again on resume)
-  std::string resp_body_;           // response bytes not through the chain yet (held, buffered)
-  std::string resp_ready_;          // the whole response body past the chain, for a held head
+  std::string resp_body_;           // response bytes not through the chain yet (held, buffered), or
+                                    // the whole body past it for a head held since its hooks (resp_whole_)
   std::string scratch_;             // a chunk rewritten by body ops
   // Response headers filters asked for before the response came
   // (MOE_TARGET_LATER_RESPONSE_HEADERS): put on the final response head,

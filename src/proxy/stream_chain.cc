@@ -160,6 +160,15 @@ void Stream::on_request_trailers() {
 
 void Stream::on_request_end() {
   request_done_ = true;
+  constexpr uint32_t kHooks = (1u << MOE_EV_REQUEST_DATA) | (1u << MOE_EV_REQUEST_TRAILERS);
+  if (!(go_events_ & kHooks) && !req_held_ && !req_buffering_ && !go_pending_) {
+    // No request body or trailers hook and nothing waits: the end goes now
+    // (what pump_request would do, without its walk).
+    req_end_ready_ = true;
+    if (upstream_ready_) send_request_end();
+    if (response_done_) finish();
+    return;
+  }
   pump_request();
 }
 
@@ -290,7 +299,11 @@ void Stream::response_data_passed(int32_t r, std::string_view chunk, bool end) {
     return;
   }
   if (resp_held_) {
-    resp_ready_.append(chunk);  // the whole body of a head held since its hooks: end_response sends both
+    // The whole body of a head held since its hooks: end_response sends
+    // both. (resp_body_ is empty by now and nothing more comes: the upstream
+    // ended before the whole body was shown; resp_whole_ keeps the pump
+    // from showing it again.)
+    resp_body_.append(chunk);
     return;
   }
   // (Headers that went out before a filter chose to buffer keep their
@@ -315,6 +328,16 @@ void Stream::on_response_end() {
   upstream_ready_ = false;
   pool_ = nullptr;
   resp_end_held_ = true;
+  if (!resp_held_ && !resp_buffering_ && !resp_trailers_held_ && !go_pending_ && !wants(MOE_EV_RESPONSE_DATA)) {
+    // No body hook and nothing waits: the end goes now (end_response's
+    // streaming case, without pump_response's walk).
+    if (!response_done_) {
+      response_done_ = true;
+      if (response_.has_body || tunnel_) encode_response_data(nullptr, 0, true);
+    }
+    finish();  // if the request is not complete, the downstream codec closes after this
+    return;
+  }
   pump_response();
 }
 
@@ -344,7 +367,7 @@ void Stream::pump_response() {
       continue;
     }
     const bool end = resp_end_held_ && !resp_trailers_held_;
-    if (wants(MOE_EV_RESPONSE_DATA) && !tunnel_ && response_.has_body &&
+    if (wants(MOE_EV_RESPONSE_DATA) && !tunnel_ && response_.has_body && !resp_whole_ &&
         (!resp_body_.empty() || (end && !resp_end_shown_))) {
       std::string chunk;
       chunk.swap(resp_body_);
@@ -382,7 +405,7 @@ void Stream::end_response() {
   const bool trailers = resp_trailers_held_;
   if (resp_held_) {
     // Held since its headers hooks (StopAndBuffer): the body is whole in
-    // resp_ready_ and may have changed size. A buffered message keeps its
+    // resp_body_ and may have changed size. A buffered message keeps its
     // trailers (a gRPC status is in them): the body goes out framed so that
     // they can follow it (chunked to an HTTP/1.1 client, DATA then HEADERS
     // on h2).
@@ -392,13 +415,13 @@ void Stream::end_response() {
       response_.has_body = true;
       response_.headers.remove("content-length");
     } else {
-      response_.content_length = static_cast<int64_t>(resp_ready_.size());
-      response_.has_body = !resp_ready_.empty();
-      response_.headers.set("content-length", std::to_string(resp_ready_.size()));
+      response_.content_length = static_cast<int64_t>(resp_body_.size());
+      response_.has_body = !resp_body_.empty();
+      response_.headers.set("content-length", std::to_string(resp_body_.size()));
     }
-    encode_response_headers(resp_ready_.empty() && !trailers);
-    if (!resp_ready_.empty()) encode_response_data(resp_ready_.data(), resp_ready_.size(), !trailers);
-    std::string().swap(resp_ready_);
+    encode_response_headers(resp_body_.empty() && !trailers);
+    if (!resp_body_.empty()) encode_response_data(resp_body_.data(), resp_body_.size(), !trailers);
+    std::string().swap(resp_body_);
   } else if (!response_done_ && !trailers && (response_.has_body || tunnel_)) {
     encode_response_data(nullptr, 0, true);
   }
@@ -456,6 +479,17 @@ void Stream::continue_after_go(uint32_t kind, int32_t r) {
       resp_buffering_ = true;
       resume_upstream_read();
     }
+  }
+  if (kind == MOE_EV_REQUEST_HEADERS && r == MOE_CONTINUE && !request_.has_body && !req_trailers_held_) {
+    // A request with no body (the usual late Continue: Pending, the batch):
+    // nothing of it can wait and no response can have come (the head was
+    // not routed): the head goes (pump_request's last steps, without its
+    // walk).
+    release_request_head();
+    if (finished_) return;
+    req_end_ready_ = request_done_;
+    if (downstream_read_disabled_ && (!upstream_ || !upstream_->above_high_watermark())) resume_downstream();
+    return;
   }
   pump_request();
   if (finished_) return;
