@@ -60,6 +60,12 @@ void Stream::on_request_data(const char* p, size_t n) {
     if (req_buffering_) {
       const size_t limit = max_body_ ? max_body_ : kDefaultBufferLimit;
       if (req_unseen_.size() + n > limit) {
+        detach_upstream();
+        if (response_started_ && !resp_held_) {
+          // The response head is out: a second one cannot follow it.
+          abort_response(grpc::kResourceExhausted, "request body too large to buffer");
+          return;
+        }
         send_local_reply(413, "request body too large to buffer\n", true);
         return;
       }
@@ -175,7 +181,13 @@ void Stream::on_request_end() {
 void Stream::pump_request() {
   while (!finished_ && !go_pending_) {
     if (req_buffering_) {
-      if (!request_done_) return;
+      if (!request_done_) {
+        // A filter buffers: the client may have been paused while it
+        // waited (bytes over the watermark); buffering reads on to its own
+        // limit, or the body would never end.
+        if (downstream_read_disabled_ && (!upstream_ || !upstream_->above_high_watermark())) resume_downstream();
+        return;
+      }
       // The whole body, once, to the filter that asked (and those after it).
       req_buffering_ = false;
       if (req_held_) req_whole_ = true;
@@ -348,7 +360,10 @@ void Stream::pump_response() {
       const int32_t r = call_go(MOE_EV_RESPONSE_HEADERS, resp_headers_end_, nullptr);
       if (finished_ || r == MOE_LOCAL_REPLY) return;
       if (r == MOE_PENDING) go_pending_ = MOE_EV_RESPONSE_HEADERS;
-      else if (r == MOE_STOP_AND_BUFFER && !resp_headers_end_) resp_buffering_ = true;
+      else if (r == MOE_STOP_AND_BUFFER && !resp_headers_end_) {
+        resp_buffering_ = true;
+        resume_upstream_read();  // reading may have stopped while they were queued
+      }
       continue;
     }
     if (!response_started_) return;

@@ -204,3 +204,38 @@ func TestGoBodyChunksArriveDuringBodyHookWait(t *testing.T) {
 		}
 	}
 }
+
+// TestGoBufferAfterPausedWait: filter A (test_slowbody) is Pending on the
+// first chunk of a 1 MiB upload; more than 64 KiB arrives during its wait,
+// so moe stops reading the client. Filter B (test_upper, late) then buffers
+// from its body hook: moe must read the client again, or the body never
+// ends (it hung until the route timeout: a review of stream_chain.cc).
+func TestGoBufferAfterPausedWait(t *testing.T) {
+	t.Parallel()
+	requireGo(t)
+	p := testPlugins(t)
+	up := startEcho(t, "up")
+	m := startMoe(t, pluginYAML(1, []string{p.TestFilters},
+		[3]string{"one", "listen", "      - name: test_slowbody\n        config: {delay_ms: 300}\n      - name: test_upper\n        config: {late: true}"},
+	), "up", up.Addr)
+	body := strings.Repeat("a", 1<<20)
+	c := &http.Client{Timeout: 15 * time.Second}
+	req, _ := http.NewRequest("POST", "http://"+m.Addr("listen")+"/big", io.NopCloser(strings.NewReader(body)))
+	req.ContentLength = -1 // chunked: a resize would be allowed, and none happens
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("request: %v (the client was not read again after the wait)", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d, want 200", resp.StatusCode)
+	}
+	reqs := up.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("upstream got %d requests, want 1", len(reqs))
+	}
+	if reqs[0].BodyLen != 1<<20 || string(reqs[0].Body) != strings.ToUpper(body) {
+		t.Fatalf("upstream body of %d bytes, want the whole 1 MiB upper-cased", reqs[0].BodyLen)
+	}
+}
