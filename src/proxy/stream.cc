@@ -247,6 +247,8 @@ void Stream::resume_downstream() {
   // So do body bytes waiting for a Pending filter (not a buffering one: it
   // needs the whole body, bounded by its own limit).
   if (!req_buffering_ && req_unseen_.size() > TcpConnection::kHighWatermark) return;
+  // And an upstream that is not taking bytes (on_upstream_drained resumes).
+  if (upstream_ && upstream_->above_high_watermark()) return;
   downstream_read_disabled_ = false;
   downstream_.read_disable(false);
 }
@@ -256,7 +258,7 @@ void Stream::open_tunnel() {
     upstream_->encode_data(tunnel_early_.data(), tunnel_early_.size(), false);
     std::string().swap(tunnel_early_);
   }
-  if (downstream_read_disabled_ && upstream_ && !upstream_->above_high_watermark()) resume_downstream();
+  if (upstream_) resume_downstream();
 }
 
 void Stream::on_downstream_reset() {
@@ -284,7 +286,7 @@ void Stream::on_upstream_ready(UpstreamCodec& up) {
     std::string().swap(pending_body_);
   }
   if (req_end_ready_) send_request_end();
-  if (downstream_read_disabled_ && !up.above_high_watermark()) resume_downstream();
+  resume_downstream();
 }
 
 void Stream::on_upstream_failure(UpstreamFailure why, std::string_view detail, std::string_view endpoint) {

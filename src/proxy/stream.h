@@ -107,6 +107,7 @@ class Stream final : public StreamEvents, public TimerNode {
   // and the end go once every hook has passed them.
   void pump_request();
   void release_request_head();
+  void request_end_ready();  // the end goes upstream now, or when the upstream is ready
   void send_request_end();
   bool show_response_data(std::string_view chunk, bool end);
   void response_data_passed(int32_t r, std::string_view chunk, bool end);

@@ -21,6 +21,12 @@
 // since its headers hooks (req_held_ / resp_held_) goes out after that, sized
 // to the body the filters left (or chunked when trailers follow).
 //
+// One exception: moe's own replies (a route timeout, an upstream failure, a
+// body too large) pass the response-headers hooks at once, even while a
+// filter is Pending: the engine takes the event as a reply (MOE_EVF_REPLY,
+// where only Continue counts), the stream ends after it, and the waiting
+// event is never resumed.
+//
 // The common case costs nothing extra: a chunk that arrives while the chain
 // is idle goes to Go as a view into the read buffer, and on, with no copy.
 #include "proxy/stream.h"
@@ -169,13 +175,18 @@ void Stream::on_request_end() {
   constexpr uint32_t kHooks = (1u << MOE_EV_REQUEST_DATA) | (1u << MOE_EV_REQUEST_TRAILERS);
   if (!(go_events_ & kHooks) && !req_held_ && !req_buffering_ && !go_pending_) {
     // No request body or trailers hook and nothing waits: the end goes now
-    // (what pump_request would do, without its walk).
-    req_end_ready_ = true;
-    if (upstream_ready_) send_request_end();
-    if (response_done_) finish();
+    // (pump_request's last step, without its walk).
+    request_end_ready();
     return;
   }
   pump_request();
+}
+
+void Stream::request_end_ready() {
+  // Every request event has passed the chain: the end may go upstream.
+  req_end_ready_ = true;
+  if (upstream_ready_) send_request_end();
+  if (response_done_) finish();
 }
 
 void Stream::pump_request() {
@@ -185,7 +196,7 @@ void Stream::pump_request() {
         // A filter buffers: the client may have been paused while it
         // waited (bytes over the watermark); buffering reads on to its own
         // limit, or the body would never end.
-        if (downstream_read_disabled_ && (!upstream_ || !upstream_->above_high_watermark())) resume_downstream();
+        resume_downstream();
         return;
       }
       // The whole body, once, to the filter that asked (and those after it).
@@ -219,14 +230,10 @@ void Stream::pump_request() {
     if (finished_) return;
   }
   if (request_done_ && !req_end_ready_) {
-    req_end_ready_ = true;
-    if (upstream_ready_) send_request_end();
-    if (response_done_) {
-      finish();
-      return;
-    }
+    request_end_ready();
+    if (finished_) return;
   }
-  if (downstream_read_disabled_ && (!upstream_ || !upstream_->above_high_watermark())) resume_downstream();
+  resume_downstream();
 }
 
 void Stream::release_request_head() {
@@ -341,13 +348,7 @@ void Stream::on_response_end() {
   pool_ = nullptr;
   resp_end_held_ = true;
   if (!resp_held_ && !resp_buffering_ && !resp_trailers_held_ && !go_pending_ && !wants(MOE_EV_RESPONSE_DATA)) {
-    // No body hook and nothing waits: the end goes now (end_response's
-    // streaming case, without pump_response's walk).
-    if (!response_done_) {
-      response_done_ = true;
-      if (response_.has_body || tunnel_) encode_response_data(nullptr, 0, true);
-    }
-    finish();  // if the request is not complete, the downstream codec closes after this
+    end_response();  // no body hook and nothing waits: pump_response's last step, without its walk
     return;
   }
   pump_response();
@@ -503,7 +504,7 @@ void Stream::continue_after_go(uint32_t kind, int32_t r) {
     release_request_head();
     if (finished_) return;
     req_end_ready_ = request_done_;
-    if (downstream_read_disabled_ && (!upstream_ || !upstream_->above_high_watermark())) resume_downstream();
+    resume_downstream();
     return;
   }
   pump_request();
