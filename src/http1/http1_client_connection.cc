@@ -96,13 +96,19 @@ void Http1ClientConnection::encode_headers(const RequestHead& head, bool end_str
 void Http1ClientConnection::encode_data(const char* p, size_t n, bool end_stream) {
   // out() is asked again after write_body, which may send or swap the
   // output buffer: no reference to it is held across the call.
-  if (chunked_out_ && !upgraded_) {
+  // A chunked request body stays chunked to its end, after a 101 too (the
+  // stream sends tunnel payload only after the body's end): the upstream
+  // reads the whole request in HTTP/1.1 before it switches.
+  if (chunked_out_) {
     if (n) {
       http1::write_chunk_header(out(), n);
       write_body(p, n);
       out().append("\r\n", 2);
     }
-    if (end_stream) http1::write_last_chunk(out(), nullptr);
+    if (end_stream) {
+      http1::write_last_chunk(out(), nullptr);
+      chunked_out_ = false;  // what follows (tunnel payload) goes raw
+    }
   } else if (n) {
     write_body(p, n);
   }
@@ -113,6 +119,7 @@ void Http1ClientConnection::encode_trailers(const HeaderMap& trailers) {
   if (!chunked_out_) return;  // a sized body cannot carry trailers in HTTP/1.1
   std::string& o = out();
   http1::write_last_chunk(o, &trailers);
+  chunked_out_ = false;
   if (state_ != State::connecting) mark_dirty();
 }
 
@@ -368,9 +375,9 @@ int Http1ClientConnection::on_headers_complete() {
     return 1;
   }
   const bool tunnel = (r.status == 101) || (stream_->request().is_connect && r.status >= 200 && r.status < 300);
-  // Raw from here on, before the stream hears of it: it sends the tunnel
-  // bytes it held back from inside this callback, and they must not be
-  // chunk-framed as the request body was.
+  // A tunnel from here on, before the stream hears of it: it may send the
+  // tunnel bytes it held back from inside this callback (raw: they follow
+  // the request body's end, encode_data).
   if (tunnel) upgraded_ = true;
   // Tell the stream before the body; end_stream when nothing can follow.
   stream_->on_response_headers(!r.has_body && !tunnel);

@@ -92,6 +92,9 @@ const config::Listener& Stream::listener_config() const {
 void Stream::match(const config::Listener& lc) {
   route_index_ = match_route(lc, request_);
   route_ = route_index_ >= 0 ? &lc.routes[static_cast<size_t>(route_index_)] : nullptr;
+  // The body limit of the route matched now: it bounds a body a filter
+  // buffers before the head is routed, too (a filter's edit re-matches).
+  max_body_ = route_ && route_->max_request_body ? *route_->max_request_body : lc.limits.max_request_body;
 }
 
 // Routes, Go filters and the upstream all see the normalised path
@@ -129,8 +132,10 @@ void Stream::route_and_forward() {
     send_local_reply(404, "no route matched\n");
     return;
   }
-  max_body_ = route_->max_request_body ? *route_->max_request_body : lc.limits.max_request_body;
-  if (max_body_ && request_.content_length > 0 && static_cast<uint64_t>(request_.content_length) > max_body_) {
+  // The body as sized now (a buffered one, as the filters left it), and
+  // the bytes the client sent: a chunked body with trailers stays unsized.
+  if (max_body_ && ((request_.content_length > 0 && static_cast<uint64_t>(request_.content_length) > max_body_) ||
+                    request_body_bytes_ > max_body_)) {
     send_local_reply(413, "request body too large\n", true);
     return;
   }
@@ -219,7 +224,7 @@ void Stream::add_forwarding_headers() {
 
 void Stream::on_tunnel_data(const char* p, size_t n) {
   if (response_done_) return;  // the upstream refused the tunnel and answered
-  if (tunnel_) {
+  if (tunnel_open()) {
     forward_request_data(p, n);
     return;
   }
@@ -228,7 +233,10 @@ void Stream::on_tunnel_data(const char* p, size_t n) {
   // that answers normally would read these bytes as its next request, which
   // no route and no filter saw (request smuggling). They wait here, bounded:
   // past the watermark the client is not read (open_tunnel resumes it). If
-  // the answer is not a tunnel, they are dropped with the connection.
+  // the answer is not a tunnel, they are dropped with the connection. An
+  // upstream may agree before the request's body has passed the filters
+  // (a 101 right after the head): they wait for that body too, which
+  // goes first (request_end_ready).
   tunnel_early_.append(p, n);
   if (tunnel_early_.size() > TcpConnection::kHighWatermark) pause_downstream();
 }
@@ -243,7 +251,7 @@ void Stream::resume_downstream() {
   if (!downstream_read_disabled_) return;
   // Held tunnel bytes keep the client paused until the upstream agrees
   // (open_tunnel), whatever else drained.
-  if (!tunnel_ && tunnel_early_.size() > TcpConnection::kHighWatermark) return;
+  if (!tunnel_open() && tunnel_early_.size() > TcpConnection::kHighWatermark) return;
   // So do body bytes waiting for a Pending filter (not a buffering one: it
   // needs the whole body, bounded by its own limit).
   if (!req_buffering_ && req_unseen_.size() > TcpConnection::kHighWatermark) return;
@@ -254,6 +262,7 @@ void Stream::resume_downstream() {
 }
 
 void Stream::open_tunnel() {
+  if (!tunnel_open()) return;  // request_end_ready opens it, after the body
   if (!tunnel_early_.empty() && upstream_) {
     upstream_->encode_data(tunnel_early_.data(), tunnel_early_.size(), false);
     std::string().swap(tunnel_early_);

@@ -116,8 +116,10 @@ class Stream final : public StreamEvents, public TimerNode {
   void end_response();
   void forward_request_data(const char* p, size_t n);
   // Tunnel payload (CONNECT data, bytes after an Upgrade request): held in
-  // tunnel_early_ until the upstream agrees (open_tunnel), then forwarded.
+  // tunnel_early_ until the upstream agrees and the request's own body has
+  // passed the chain and gone (open_tunnel), then forwarded.
   void on_tunnel_data(const char* p, size_t n);
+  bool tunnel_open() const { return tunnel_ && req_end_ready_; }
   // Backpressure on the client: stop / start reading it (once each).
   void pause_downstream();
   void resume_downstream();

@@ -186,6 +186,7 @@ void Stream::request_end_ready() {
   // Every request event has passed the chain: the end may go upstream.
   req_end_ready_ = true;
   if (upstream_ready_) send_request_end();
+  if (tunnel_) open_tunnel();  // the upstream agreed while the body was in the chain
   if (response_done_) finish();
 }
 

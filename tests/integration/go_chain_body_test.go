@@ -239,3 +239,49 @@ func TestGoBufferAfterPausedWait(t *testing.T) {
 		t.Fatalf("upstream body of %d bytes, want the whole 1 MiB upper-cased", reqs[0].BodyLen)
 	}
 }
+
+// TestGoUpgradeBodyBeforeTunnel: an Upgrade request with a body; filter A
+// (test_slowbody) is Pending on the body and filter B (test_upchunk)
+// upper-cases it. The upstream agrees (101) right after the head, before
+// the body has passed the chain, and echoes every byte it gets. The client
+// sent its tunnel bytes right behind the body: they must reach the upstream
+// after the body, which must reach it through B. They went ahead of the
+// body, which was still in A's wait (issue 13, the Upgrade case).
+func TestGoUpgradeBodyBeforeTunnel(t *testing.T) {
+	t.Parallel()
+	requireGo(t)
+	p := testPlugins(t)
+	up := startUpstreamBody(t, "up", tunnelHandler(101, []string{"Upgrade", "websocket", "Connection", "Upgrade"}, ""), false)
+	m := startMoe(t, pluginYAML(1, []string{p.TestFilters},
+		[3]string{"one", "listen", "      - name: test_slowbody\n        config: {delay_ms: 300}\n      - name: test_upchunk"},
+	), "up", up.Addr)
+	const tunnelBytes = "tunnel-bytes\n"
+	// want: what the upstream must get after the head, in order; the
+	// chunked body stays chunked (it went raw once the 101 was in).
+	for _, tc := range []struct{ name, head, body, want string }{
+		{"sized", "Content-Length: 8\r\n", "bodybody", "BODYBODY" + tunnelBytes},
+		{"chunked", "Transfer-Encoding: chunked\r\n", "8\r\nbodybody\r\n0\r\n\r\n", "8\r\nBODYBODY\r\n0\r\n\r\n" + tunnelBytes},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial(t, m.Addr("listen"))
+			br := bufio.NewReader(c)
+			// One write: the tunnel bytes are read while A waits on the body.
+			if _, err := c.Write([]byte("POST /ws HTTP/1.1\r\nHost: ws.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+				tc.head + "\r\n" + tc.body + tunnelBytes)); err != nil {
+				t.Fatal(err)
+			}
+			if resp := readRawResponse(t, br, "HEAD"); resp.Status != 101 {
+				t.Fatalf("status %d, want 101", resp.Status)
+			}
+			// The upstream echoes every byte after the head.
+			got := make([]byte, len(tc.want))
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if n, err := io.ReadFull(br, got); err != nil {
+				t.Fatalf("echo %q: %v", got[:n], err)
+			}
+			if string(got) != tc.want {
+				t.Fatalf("the upstream got %q, want %q: the body through the later filter, then the tunnel", got, tc.want)
+			}
+		})
+	}
+}

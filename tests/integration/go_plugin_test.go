@@ -108,6 +108,8 @@ func TestGoStopAndBufferRequestBody(t *testing.T) {
 	filters := "      - name: test_upper\n        config: {suffix: \"!\"}"
 	y := pluginYAML(1, []string{p.TestFilters}, [3]string{"main", "listen", filters}, [3]string{"small", "listen2", filters})
 	y = strings.Replace(y, "  - name: small\n    address: \"{{listen2}}\"\n", "  - name: small\n    address: \"{{listen2}}\"\n    limits: {max_request_body: 4KiB}\n", 1)
+	// And a route of its own limit on the first listener.
+	y = strings.Replace(y, "    routes:\n", "    routes:\n      - match: {prefix: /capped}\n        max_request_body: 4KiB\n        cluster: up\n", 1)
 	m := startMoe(t, y, "up", up.Addr)
 
 	check := func(t *testing.T, r *upReq, want string) {
@@ -185,18 +187,31 @@ func TestGoStopAndBufferRequestBody(t *testing.T) {
 				up.accepted.Load()-acc, up.BytesIn()-in)
 		}
 	}
-	chunked := func(n int) []byte {
+	chunkedWith := func(n int, trailers string) []byte {
 		var b bytes.Buffer
 		for n > 0 {
 			k := min(n, 64<<10)
 			fmt.Fprintf(&b, "%x\r\n%s\r\n", k, bytes.Repeat([]byte("z"), k))
 			n -= k
 		}
-		b.WriteString("0\r\n\r\n")
+		b.WriteString("0\r\n" + trailers + "\r\n")
 		return b.Bytes()
 	}
+	chunked := func(n int) []byte { return chunkedWith(n, "") }
 	t.Run("chunked_over_listener_limit_413", func(t *testing.T) {
 		over(t, m.Addr("listen2"), "POST /big HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", chunked(8<<10))
+	})
+	// With trailers the buffered body stays unsized (chunked upstream): the
+	// limit is checked on the bytes, not on a Content-Length. It was not,
+	// and such a body went upstream whole (issue 13).
+	t.Run("chunked_with_trailers_over_listener_limit_413", func(t *testing.T) {
+		over(t, m.Addr("listen2"), "POST /big HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", chunkedWith(8<<10, "x-sum: 1\r\n"))
+	})
+	t.Run("chunked_with_trailers_over_route_limit_413", func(t *testing.T) {
+		over(t, m.Addr("listen"), "POST /capped HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", chunkedWith(8<<10, "x-sum: 1\r\n"))
+	})
+	t.Run("chunked_over_route_limit_413", func(t *testing.T) {
+		over(t, m.Addr("listen"), "POST /capped HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", chunked(8<<10))
 	})
 	t.Run("content_length_over_listener_limit_413", func(t *testing.T) {
 		over(t, m.Addr("listen2"), "POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: 8192\r\n\r\n", bytes.Repeat([]byte("z"), 8192))

@@ -36,6 +36,7 @@ type upReq struct {
 	Chunked bool        // request body came chunked
 	BodyLen int64       // -1 until the body was read
 	BodySHA string      // hex sha256 of the body
+	BodyEnd bool        // the body ended as framed (a chunked one: its trailer section too)
 	Body    []byte      // the first maxKeptBody bytes of the body
 	// Trailer lines of a chunked body, as received (set with the body).
 	Trailers []string
@@ -68,7 +69,7 @@ type upstream struct {
 	wg       sync.WaitGroup
 	closed   atomic.Bool
 	// readBody: when false the handler gets the request with the body unread
-	// (used by the upload counter, which streams it itself).
+	// (startUpstreamBody).
 	readBody bool
 	// bodyPause: when set, the upstream stops reading a request body for
 	// this long after its first MiB, so a proxy without backpressure would
@@ -92,12 +93,19 @@ func (c countingReader) Read(p []byte) (int, error) {
 // startUpstream runs a raw HTTP/1.1 upstream on a free port with handler h.
 func startUpstream(t testing.TB, name string, h handlerFunc) *upstream {
 	t.Helper()
+	return startUpstreamBody(t, name, h, true)
+}
+
+// startUpstreamBody: startUpstream, and readBody false hands h each request
+// with its body unread, in c.br.
+func startUpstreamBody(t testing.TB, name string, h handlerFunc, readBody bool) *upstream {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	u := &upstream{t: t, Name: name, Addr: ln.Addr().String(), ln: ln, handler: h,
-		conns: map[net.Conn]struct{}{}, readBody: true}
+		conns: map[net.Conn]struct{}{}, readBody: readBody}
 	u.wg.Add(1)
 	go u.serve()
 	t.Cleanup(u.Close)
@@ -290,6 +298,7 @@ func (r *upReq) readBody(br *bufio.Reader, mu *sync.Mutex, pause time.Duration) 
 	n, err := io.Copy(io.MultiWriter(h, &limitedBuffer{b: &kept, max: maxKeptBody}), body)
 	mu.Lock()
 	r.BodyLen = n
+	r.BodyEnd = err == nil
 	r.BodySHA = hex.EncodeToString(h.Sum(nil))
 	r.Body = kept.Bytes()
 	if cb, ok := body.(*chunkedBody); ok {
