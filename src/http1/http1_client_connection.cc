@@ -184,28 +184,16 @@ void Http1ClientConnection::on_data(const char* p, size_t n) {
 }
 
 bool Http1ClientConnection::account_wire(size_t n) {
-  // Counted after the read was parsed: a read is at most 64 KiB, so each
-  // bound holds to within one read. The read that ends the head is not
-  // counted for the body (llhttp does not say where in it the head ended).
-  switch (wire_phase_) {
-    case Wire::head:
-      wire_ += n;
-      if (wire_ <= kMaxResponseHeadWire) return true;
+  // (http1/wire_count.h says what is counted and why.) Trailer spans are
+  // not framing: their bytes so far, read once here rather than counted in
+  // every header callback (two per field).
+  static constexpr http1::WireCount::Limits kLimits{kMaxResponseHeadWire, kMaxChunkFraming, kChunkFramingPerChunk};
+  switch (wire_.account(n, kLimits, parser_.flags & F_CHUNKED, in_trailers_ ? stream_->response_trailers().bytes() : 0)) {
+    case http1::WireCount::Verdict::ok: return true;
+    case http1::WireCount::Verdict::head_too_large:
       log_debug("upstream {}: response head too large (whitespace counts)", endpoint());
       return false;
-    case Wire::head_ended:
-      wire_phase_ = Wire::body;
-      wire_ = body_data_ = 0;
-      chunks_ = 0;
-      return true;
-    case Wire::body:
-      if (!(parser_.flags & F_CHUNKED)) return true;  // a sized body has no framing
-      wire_ += n;
-      // Trailer spans are not framing: their bytes so far, read once here
-      // rather than counted in every header callback (two per field).
-      if (wire_ - body_data_ - (in_trailers_ ? stream_->response_trailers().bytes() : 0) <=
-          kMaxChunkFraming + kChunkFramingPerChunk * chunks_)
-        return true;
+    case http1::WireCount::Verdict::framing_too_long:
       log_debug("upstream {}: chunked framing too long (chunk-size lines)", endpoint());
       return false;
   }
@@ -289,8 +277,7 @@ int Http1ClientConnection::on_message_begin() {
   r.has_body = false;
   in_field_ = false;
   in_trailers_ = false;
-  wire_phase_ = Wire::head;  // (a final response after a 1xx starts again)
-  wire_ = 0;
+  wire_.begin();  // (a final response after a 1xx starts again)
   return 0;
 }
 
@@ -338,7 +325,7 @@ int Http1ClientConnection::on_header_value_complete() {
 }
 
 int Http1ClientConnection::on_headers_complete() {
-  wire_phase_ = Wire::head_ended;
+  wire_.head_ended();
   ResponseHead& r = stream_->response();
   r.status = parser_.status_code;
   r.version_major = parser_.http_major;
@@ -397,7 +384,7 @@ int Http1ClientConnection::on_headers_complete() {
 
 int Http1ClientConnection::on_body(const char* p, size_t n) {
   if (!stream_) return HPE_USER;
-  body_data_ += n;
+  wire_.span(n);
   stream_->on_response_data(p, n);
   // The stream ended inside the callback (a filter's local reply cut the
   // response): llhttp must not go on to the trailers in this read, which
@@ -406,7 +393,7 @@ int Http1ClientConnection::on_body(const char* p, size_t n) {
 }
 
 int Http1ClientConnection::on_chunk_header() {
-  ++chunks_;
+  wire_.chunk();
   if (parser_.content_length == 0) in_trailers_ = true;  // the last chunk: trailers may follow
   return 0;
 }

@@ -12,6 +12,7 @@
 #include "core/intrusive_list.h"
 #include "core/timer_list.h"
 #include "http/codec.h"
+#include "http1/wire_count.h"
 #include "transport/tcp_connection.h"
 
 namespace moe {
@@ -79,12 +80,7 @@ class Http1ClientConnection final : public TcpConnection,
   StreamEvents* stream_ = nullptr;
   llhttp_t parser_;
   uint32_t requests_ = 0;
-  // Wire accounting of the response being read (account_wire).
-  enum class Wire : uint8_t { head, head_ended, body };
-  Wire wire_phase_ = Wire::head;
-  uint32_t chunks_ = 0;    // chunks begun in the counted reads
-  uint64_t wire_ = 0;      // bytes of the counted reads
-  uint64_t body_data_ = 0;  // body span bytes of the counted reads
+  http1::WireCount wire_;  // of the response being read (account_wire)
   bool chunked_out_ = false;      // request body framed as chunks
   bool in_field_ = false;         // parser is inside a header name
   bool in_trailers_ = false;

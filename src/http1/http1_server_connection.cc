@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "http/headers.h"
 #include "http1/http1_encode.h"
+#include "http1/wire_count.h"
 
 namespace moe {
 namespace {
@@ -89,16 +90,7 @@ struct Http1ServerConnection::Request {
   const char* read_begin = nullptr;       // start of the bytes being parsed
   uint32_t header_bytes = 0;              // request line, names, values (the spans)
   uint32_t chunk_ext_bytes = 0;           // of the whole request
-  // Wire accounting (account_wire): what llhttp consumes outside the spans
-  // it hands to a callback (blank lines, whitespace, chunk-size lines) is
-  // bounded too, per read. In the head: every byte read; in a chunked body:
-  // the bytes of the reads after the one that ended the head, less their
-  // body and trailer spans.
-  enum class Wire : uint8_t { head, head_ended, body };
-  Wire wire_phase = Wire::head;
-  uint64_t wire = 0;
-  uint64_t body_data = 0;  // body and trailer span bytes of the counted reads
-  uint32_t chunks = 0;     // chunks begun in the counted reads
+  http1::WireCount wire;                  // what llhttp consumes outside the spans (account_wire)
   int error_status = 400;                 // status to send for HPE_USER
   char prev_byte = 0;                     // last non-blank byte of earlier reads
   bool in_field = false;
@@ -261,8 +253,7 @@ void Http1ServerConnection::parse(const char* p, size_t n) {
       n -= static_cast<size_t>(pos - p);
       p = pos;
       served = true;
-      req_->wire_phase = Request::Wire::head;  // the next request's bytes start here
-      req_->wire = 0;
+      req_->wire.begin();  // the next request's bytes start here
       if (StreamEvents* s = stream(); s && !s->finished()) {
         paused_ = true;
         if (n) {
@@ -547,31 +538,16 @@ uint64_t Http1ServerConnection::max_head_wire() const {
 }
 
 void Http1ServerConnection::account_wire(size_t n) {
-  // llhttp skips, without a callback, blank lines before a request line,
-  // runs of spaces in it and before a header value, and leading zeros of a
-  // chunk size: the spans the callbacks count stay small while the worker
-  // parses without end (100 MiB of zeros in one chunk-size line was taken).
-  // What the request consumed outside its spans is bounded here, once per
-  // read (a read is at most 64 KiB, so each bound holds to within one): no
-  // offsets are kept per span, and the read that ends the head (whose split
-  // between head and body llhttp does not report) is not counted for the
-  // body.
+  // (http1/wire_count.h says what is counted and why.)
   Request& q = *req_;
-  switch (q.wire_phase) {
-    case Request::Wire::head:
-      q.wire += n;
-      if (q.wire > max_head_wire()) protocol_error(431, "request head too large (whitespace and blank lines count)");
+  const http1::WireCount::Limits limits{max_head_wire(), kMaxChunkFraming, kChunkFramingPerChunk};
+  switch (q.wire.account(n, limits, q.parser.flags & F_CHUNKED)) {
+    case http1::WireCount::Verdict::ok: return;
+    case http1::WireCount::Verdict::head_too_large:
+      protocol_error(431, "request head too large (whitespace and blank lines count)");
       return;
-    case Request::Wire::head_ended:
-      q.wire_phase = Request::Wire::body;
-      q.wire = q.body_data = 0;
-      q.chunks = 0;
-      return;
-    case Request::Wire::body:
-      if (!(q.parser.flags & F_CHUNKED)) return;  // a sized body has no framing
-      q.wire += n;
-      if (q.wire - q.body_data > kMaxChunkFraming + uint64_t{kChunkFramingPerChunk} * q.chunks)
-        protocol_error(400, "chunked framing too long (chunk-size lines)");
+    case http1::WireCount::Verdict::framing_too_long:
+      protocol_error(400, "chunked framing too long (chunk-size lines)");
       return;
   }
 }
@@ -626,7 +602,7 @@ int Http1ServerConnection::on_header_field(const char* p, size_t n) {
   }
   if (n) q.have_name = true;
   h.append_name(p, n);
-  if (q.in_trailers) q.body_data += n;
+  if (q.in_trailers) q.wire.span(n);
   return 0;
 }
 
@@ -655,7 +631,7 @@ int Http1ServerConnection::on_header_value(const char* p, size_t n) {
     return limit_error(400, "empty header name");
   }
   h.append_value(p, n);
-  if (q.in_trailers) q.body_data += n;
+  if (q.in_trailers) q.wire.span(n);
   return 0;
 }
 
@@ -673,7 +649,7 @@ int Http1ServerConnection::on_header_value_complete() {
 }
 
 int Http1ServerConnection::on_headers_complete() {
-  req_->wire_phase = Request::Wire::head_ended;
+  req_->wire.head_ended();
   disarm();  // request-headers timeout
   RequestHead& r = req_->stream->request();
   const llhttp_t* parser = &req_->parser;
@@ -732,7 +708,7 @@ int Http1ServerConnection::on_headers_complete() {
 }
 
 int Http1ServerConnection::on_body(const char* p, size_t n) {
-  req_->body_data += n;
+  req_->wire.span(n);
   if (StreamEvents* s = stream(); s && !s->finished()) s->on_request_data(p, n);
   return 0;
 }
@@ -748,7 +724,7 @@ int Http1ServerConnection::on_chunk_extension(size_t n) {
 }
 
 int Http1ServerConnection::on_chunk_header() {
-  ++req_->chunks;
+  req_->wire.chunk();
   if (req_->parser.content_length == 0) req_->in_trailers = true;
   return 0;
 }
