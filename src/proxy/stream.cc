@@ -92,9 +92,6 @@ const config::Listener& Stream::listener_config() const {
 void Stream::match(const config::Listener& lc) {
   route_index_ = match_route(lc, request_);
   route_ = route_index_ >= 0 ? &lc.routes[static_cast<size_t>(route_index_)] : nullptr;
-  // The body limit of the route matched now: it bounds a body a filter
-  // buffers before the head is routed, too (a filter's edit re-matches).
-  max_body_ = route_ && route_->max_request_body ? *route_->max_request_body : lc.limits.max_request_body;
 }
 
 // Routes, Go filters and the upstream all see the normalised path
@@ -132,7 +129,11 @@ void Stream::route_and_forward() {
     send_local_reply(404, "no route matched\n");
     return;
   }
-  // The body as sized now (a buffered one, as the filters left it), and
+  max_body_ = route_->max_request_body ? *route_->max_request_body : lc.limits.max_request_body;
+  // The limit of the final route (a filter's SetPath may have re-matched:
+  // set here, not at the first match, or a body bound for a route with a
+  // larger limit got the first route's 413). The body as sized now (a
+  // buffered one, as the filters left it), and
   // the bytes the client sent: a chunked body with trailers stays unsized.
   if (max_body_ && ((request_.content_length > 0 && static_cast<uint64_t>(request_.content_length) > max_body_) ||
                     request_body_bytes_ > max_body_)) {
