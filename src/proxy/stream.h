@@ -157,6 +157,9 @@ class Stream final : public StreamEvents, public TimerNode {
   void abort_response(int grpc_code, std::string_view why);
   // A Go filter resized a sized request body after its head was committed.
   void body_size_changed();
+  // The request cannot go on: the upstream goes; the client gets `status`
+  // with `reply` (a line), or the response is cut when its head is out.
+  void fail_request(int status, int grpc_code, std::string_view reply);
   void add_forwarding_headers();
   void detach_upstream();
   void finish();

@@ -49,14 +49,13 @@ void Stream::on_request_data(const char* p, size_t n) {
     return;
   }
   request_body_bytes_ += n;
+  if (response_done_) return;  // e.g. a direct response: the rest of the body is dropped
   if (max_body_ && request_body_bytes_ > max_body_) {
-    if (!response_started_) {
-      detach_upstream();
-      send_local_reply(413, "request body too large\n", true);
-    }
+    // Also once the upstream has begun its answer: dropped, the bytes over
+    // the limit left the upstream a short body ended cleanly, read as whole.
+    fail_request(413, grpc::kResourceExhausted, "request body too large\n");
     return;
   }
-  if (response_done_) return;  // e.g. a direct response: the rest of the body is dropped
   const bool hooks = wants(MOE_EV_REQUEST_DATA);
   if (req_buffering_ || (hooks && (req_held_ || go_pending_ || !req_unseen_.empty()))) {
     // A filter buffers the body (a headers hook may, in a chain with no
@@ -66,13 +65,7 @@ void Stream::on_request_data(const char* p, size_t n) {
     if (req_buffering_) {
       const size_t limit = max_body_ ? max_body_ : kDefaultBufferLimit;
       if (req_unseen_.size() + n > limit) {
-        detach_upstream();
-        if (response_started_ && !resp_held_) {
-          // The response head is out: a second one cannot follow it.
-          abort_response(grpc::kResourceExhausted, "request body too large to buffer");
-          return;
-        }
-        send_local_reply(413, "request body too large to buffer\n", true);
+        fail_request(413, grpc::kResourceExhausted, "request body too large to buffer\n");
         return;
       }
     } else if (req_unseen_.size() + n > TcpConnection::kHighWatermark) {
@@ -141,12 +134,20 @@ void Stream::body_size_changed() {
            "committed; failing the stream",
            listener_config().name);
   flag("FB");
+  fail_request(500, grpc::kInternal, "a filter changed the request body size after its head was sent\n");
+}
+
+void Stream::fail_request(int status, int grpc_code, std::string_view reply) {
+  // The request cannot go on: the upstream goes (it must not take a short
+  // body as whole), and the client gets `reply`, or, once a response head
+  // is out (a second cannot follow it), a cut response.
   detach_upstream();
   if (response_started_ && !resp_held_) {
-    abort_response(grpc::kInternal, "a filter changed the request body size after its head was sent");
+    reply.remove_suffix(reply.ends_with('\n') ? 1 : 0);
+    abort_response(grpc_code, reply);
     return;
   }
-  send_local_reply(500, "a filter changed the request body size after its head was sent\n", true);
+  send_local_reply(status, reply, true);
 }
 
 void Stream::forward_request_data(const char* p, size_t n) {
@@ -504,7 +505,8 @@ void Stream::continue_after_go(uint32_t kind, int32_t r) {
     // walk).
     release_request_head();
     if (finished_) return;
-    req_end_ready_ = request_done_;
+    if (request_done_) request_end_ready();  // (no body: nothing goes but the state)
+    if (finished_) return;
     resume_downstream();
     return;
   }

@@ -540,3 +540,39 @@ func TestGoResizedBodyAfterHeadFails(t *testing.T) {
 		t.Fatalf("after: %v %v", r2, err)
 	}
 }
+
+// TestGoSetPathChoosesBodyLimit: a filter moves the request (SetPath) to
+// another route while the next one buffers it: the body limit is the final
+// route's, both ways, and a body exactly at the limit passes. (0be0cd0 set
+// the limit at the first match: /small to /big got /small's 413.)
+func TestGoSetPathChoosesBodyLimit(t *testing.T) {
+	t.Parallel()
+	requireGo(t)
+	p := testPlugins(t)
+	up := startEcho(t, "up")
+	y := pluginYAML(1, []string{p.TestFilters}, [3]string{"main", "listen", "      - name: test_setpath\n      - name: test_upper"})
+	y = strings.Replace(y, "    routes:\n", "    routes:\n      - match: {prefix: /small}\n        max_request_body: 1KiB\n        cluster: up\n"+
+		"      - match: {prefix: /big}\n        max_request_body: 64KiB\n        cluster: up\n", 1)
+	m := startMoe(t, y, "up", up.Addr)
+	for _, tc := range []struct {
+		name, path, set string
+		size, want      int
+	}{
+		{"small_to_big", "/small", "/big", 4096, 200},
+		{"big_to_small", "/big", "/small", 4096, 413},
+		{"big_exact_limit", "/big", "", 64 << 10, 200},
+		{"big_over_limit", "/big", "", 64<<10 + 1, 413},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial(t, m.Addr("listen"))
+			hdr := ""
+			if tc.set != "" {
+				hdr = "X-Set-Path: " + tc.set + "\r\n"
+			}
+			go fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: h\r\n%sContent-Length: %d\r\n\r\n%s", tc.path, hdr, tc.size, strings.Repeat("a", tc.size))
+			if resp := readRawResponse(t, bufio.NewReader(c), "POST"); resp.Status != tc.want {
+				t.Errorf("%s -> %q: status %d, want %d: %.80s", tc.path, tc.set, resp.Status, tc.want, resp.Body)
+			}
+		})
+	}
+}

@@ -3,6 +3,8 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 )
 
 // sendRaw writes req on a fresh connection and returns the status code of the
@@ -338,5 +342,91 @@ func TestH1LingeringCloseEnds(t *testing.T) {
 	// moe kept serving.
 	if st, _, _ := httpGet(t, m.URL("/after")); st != 200 {
 		t.Fatalf("after: status %d", st)
+	}
+}
+
+// TestBodyOverLimitAfterEarlyResponse: the upstream answers before reading
+// the body (200 at once, or 101 to an Upgrade request); the client's body
+// then goes over max_request_body. The upstream must not get the body's end
+// (it would take the short body as whole: the bytes over the limit were
+// dropped and the end sent on), nor tunnel bytes after it; the upstream
+// connection goes and the client's response is cut. Over HTTP/1.1 and h2c.
+func TestBodyOverLimitAfterEarlyResponse(t *testing.T) {
+	t.Parallel()
+	const first = "0123456789abcdef"
+	big := strings.Repeat("Z", 4096)
+	for _, tc := range []struct{ name, upHead, reqHead string }{
+		{"h1_200", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nearly\r\n",
+			"POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"},
+		{"h1_upgrade_101", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+			"POST /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nTransfer-Encoding: chunked\r\n\r\n"},
+		{"h2c_200", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nearly\r\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := newRawRecorder()
+			up := startUpstreamBody(t, "up", rec.handler(tc.upHead), false)
+			m := startMoe(t, yamlMain+`    http2: true
+    limits: {max_request_body: 1KiB}
+    routes:
+      - match: {prefix: /}
+        cluster: up
+clusters:
+  - name: up
+    endpoints: ["{{up}}"]
+`, "up", up.Addr)
+			var rest func()      // sends the rest of the body
+			var clientCut func() // checks the client's response was cut
+			if tc.reqHead != "" {
+				c := dial(t, m.Addr("listen"))
+				br := bufio.NewReader(c)
+				if _, err := c.Write([]byte(tc.reqHead + chunk(first))); err != nil {
+					t.Fatal(err)
+				}
+				readRawResponse(t, br, "HEAD") // the upstream's head, passed on
+				rest = func() { c.Write([]byte(chunk(big) + "0\r\n\r\nTUNNEL-AFTER")) }
+				clientCut = func() { expectClosed(t, c, br, 5*time.Second) }
+			} else {
+				pr, pw := io.Pipe()
+				tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, a string, _ *tls.Config) (net.Conn, error) {
+					var d net.Dialer
+					return d.DialContext(ctx, network, a)
+				}}
+				done := make(chan error, 1)
+				go func() {
+					req, _ := http.NewRequest("POST", "http://"+m.Addr("listen")+"/up", pr)
+					resp, err := tr.RoundTrip(req)
+					if err == nil {
+						_, err = io.ReadAll(resp.Body)
+						resp.Body.Close()
+					}
+					done <- err
+				}()
+				pw.Write([]byte(first))
+				rest = func() { pw.Write([]byte(big)); pw.Close() }
+				clientCut = func() {
+					select {
+					case err := <-done:
+						if err == nil {
+							t.Errorf("the client read a whole response; want it cut (RST_STREAM)")
+						}
+					case <-time.After(5 * time.Second):
+						t.Errorf("the client's response was not cut in 5 s")
+					}
+				}
+			}
+			if !rec.waitFor(first, 5*time.Second) {
+				t.Fatalf("the first bytes never reached the upstream: %q", rec.String())
+			}
+			rest()
+			if !rec.waitClosed(5 * time.Second) {
+				t.Errorf("the upstream connection is still open after the body went over the limit")
+			}
+			got := rec.String()
+			if strings.Contains(got, "\r\n0\r\n\r\n") || strings.Contains(got, "ZZZZ") || strings.Contains(got, "TUNNEL-AFTER") {
+				t.Errorf("the upstream got %q: the end of a short body (or the bytes over the limit, or tunnel bytes)", truncate([]byte(got), 200))
+			}
+			clientCut()
+		})
 	}
 }

@@ -467,6 +467,68 @@ func tunnelHandler(status int, hdr []string, greeting string) handlerFunc {
 	}
 }
 
+// rawRecorder answers each connection's first request head with `head` at
+// once, before reading any body (an upstream that answers early, or says
+// 101), then records every byte it reads after the head until moe closes.
+// Use with startUpstreamBody(..., false).
+type rawRecorder struct {
+	mu     sync.Mutex
+	got    bytes.Buffer
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newRawRecorder() *rawRecorder { return &rawRecorder{closed: make(chan struct{})} }
+
+func (r *rawRecorder) handler(head string) handlerFunc {
+	return func(c *upConn, _ *upReq) bool {
+		defer r.once.Do(func() { close(r.closed) })
+		if _, err := c.Write([]byte(head)); err != nil {
+			return false
+		}
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := c.br.Read(buf)
+			r.mu.Lock()
+			r.got.Write(buf[:n])
+			r.mu.Unlock()
+			if err != nil {
+				return false
+			}
+		}
+	}
+}
+
+func (r *rawRecorder) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.got.String()
+}
+
+// waitFor: true once the bytes contain sub, false at the deadline or when
+// the connection ended without them.
+func (r *rawRecorder) waitFor(sub string, d time.Duration) bool {
+	return waitFor(d, func() bool {
+		select {
+		case <-r.closed:
+			return true
+		default:
+			return strings.Contains(r.String(), sub)
+		}
+	}) && strings.Contains(r.String(), sub)
+}
+
+// waitClosed: true once moe closed the upstream connection.
+func (r *rawRecorder) waitClosed(d time.Duration) bool {
+	select {
+	case <-r.closed:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
 // patternStream is a deterministic byte stream: block i is a 64 KiB block of
 // a fixed pattern with i written into its first 8 bytes, so reordering or
 // duplication shows up in the checksum.
