@@ -3,8 +3,6 @@ package integration
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
 // sendRaw writes req on a fresh connection and returns the status code of the
@@ -388,14 +384,10 @@ clusters:
 				clientCut = func() { expectClosed(t, c, br, 5*time.Second) }
 			} else {
 				pr, pw := io.Pipe()
-				tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, a string, _ *tls.Config) (net.Conn, error) {
-					var d net.Dialer
-					return d.DialContext(ctx, network, a)
-				}}
 				done := make(chan error, 1)
 				go func() {
 					req, _ := http.NewRequest("POST", "http://"+m.Addr("listen")+"/up", pr)
-					resp, err := tr.RoundTrip(req)
+					resp, err := h2cHTTPClient(20 * time.Second).Do(req)
 					if err == nil {
 						_, err = io.ReadAll(resp.Body)
 						resp.Body.Close()
