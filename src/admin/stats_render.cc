@@ -114,6 +114,9 @@ std::string render_stats(const config::Config& cfg, const Workers& ws) {
       {"moe_upstream_connections_idle", "gauge", "Idle pooled upstream connections.", &ClusterStats::connections_idle},
       {"moe_upstream_pending_requests", "gauge", "Requests waiting for a connection.", &ClusterStats::pending},
       {"moe_upstream_overflow_total", "counter", "Requests refused with 503: pool full.", &ClusterStats::overflow},
+      {"moe_upstream_stalled_shed_total", "counter",
+       "Streams whose client took nothing for shed_stalled_after, reset to give their connection to a waiting request.",
+       &ClusterStats::shed_stalled},
       {"moe_upstream_timeouts_total", "counter", "Requests that hit the route timeout.", &ClusterStats::timeouts},
       {"moe_upstream_resets_total", "counter", "Upstream connections reset during a request.", &ClusterStats::resets},
   };

@@ -193,6 +193,10 @@ struct Cluster {
   Duration idle_timeout{60000};  // pooled upstream connection with no stream
   uint32_t max_connections = 1024;  // per worker
   uint32_t max_pending = 1024;      // per worker: streams waiting for a connection
+  // While requests wait for a connection, a stream whose client has taken
+  // none of its response for this long gives its connection up (reset).
+  // 0: never.
+  Duration shed_stalled_after{2000};
 };
 
 struct Config {

@@ -10,7 +10,7 @@ Cluster parse_cluster(Context& ctx, const YAML::Node& node, const std::string& k
   c.mark = ctx.mark(node);
   MapView m(ctx, node, key,
             {"name", "endpoints", "protocol", "lb", "connect_timeout", "idle_timeout",
-             "max_connections", "max_pending"});
+             "max_connections", "max_pending", "shed_stalled_after"});
   if (!m.ok()) return c;
   if (const YAML::Node* n = m.require("name")) {
     if (auto s = as_string(ctx, *n, m.key_of("name"))) {
@@ -44,6 +44,7 @@ Cluster parse_cluster(Context& ctx, const YAML::Node& node, const std::string& k
   m.read_duration("idle_timeout", c.idle_timeout);
   m.read_uint32("max_connections", c.max_connections, 1);
   m.read_uint32("max_pending", c.max_pending, 1);
+  m.read_duration("shed_stalled_after", c.shed_stalled_after);
   return c;
 }
 

@@ -299,6 +299,7 @@ void write_cluster(JsonOut& j, const Cluster& c) {
   j.key("idle_timeout").dur(c.idle_timeout);
   j.key("max_connections").unum(c.max_connections);
   j.key("max_pending").unum(c.max_pending);
+  j.key("shed_stalled_after").dur(c.shed_stalled_after);
   j.close('}');
 }
 

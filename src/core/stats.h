@@ -74,6 +74,7 @@ struct ClusterStats {
   Counter connect_failures{0};
   Counter pending{0};
   Counter overflow{0};  // 503: max_connections and max_pending full
+  Counter shed_stalled{0};  // streams reset for a waiting request (shed_stalled_after)
   Counter timeouts{0};
   Counter resets{0};
   Histogram upstream_duration;

@@ -79,6 +79,11 @@ class DownstreamCodec {
   virtual std::string_view peer_ip() const = 0;
   // Trailers can end any response here, whatever its framing (HTTP/2).
   virtual bool trailers_ok() const { return false; }
+  // When (the worker's now_ms) the client last took bytes of this response
+  // while they were waiting for it; 0 when it never did. The pool reads it
+  // only while it has requests waiting (ClusterPool::shed_stalled), so the
+  // codecs keep a store per write, nothing more.
+  virtual uint64_t last_progress_ms() const = 0;
 
  protected:
   ~DownstreamCodec() = default;

@@ -92,6 +92,7 @@ struct Http1ServerConnection::Request {
   uint32_t chunk_ext_bytes = 0;           // of the whole request
   http1::WireCount wire;                  // what llhttp consumes outside the spans (account_wire)
   int error_status = 400;                 // status to send for HPE_USER
+  uint64_t progress_ms = 0;               // last write while the output was full (last_progress_ms)
   char prev_byte = 0;                     // last non-blank byte of earlier reads
   bool in_field = false;
   bool have_name = false;                 // a header name began since the last value
@@ -137,6 +138,8 @@ std::string_view Http1ServerConnection::peer_ip() const {
   if (!req_->peer_len) req_->peer_len = static_cast<uint8_t>(peer_.format(req_->peer_text));
   return {req_->peer_text, req_->peer_len};
 }
+
+uint64_t Http1ServerConnection::last_progress_ms() const { return req_ ? req_->progress_ms : 0; }
 
 StreamEvents* Http1ServerConnection::stream() const { return req_ ? req_->stream.get() : nullptr; }
 
@@ -492,6 +495,7 @@ void Http1ServerConnection::encode_data(const char* p, size_t n, bool end_stream
 void Http1ServerConnection::on_write_progress() {
   // The client reads: timeouts.send counts from this write (a slow reader
   // behind a big kernel send buffer frees room only in large steps).
+  if (req_) req_->progress_ms = worker_.now_ms();
   if (send_blocked_ && !closing())
     worker_.timers().arm(this, static_cast<uint64_t>(cfg().timeouts.send.count()), worker_.now_ms());
 }

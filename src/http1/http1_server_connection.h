@@ -62,6 +62,7 @@ class Http1ServerConnection final : public TcpConnection,
   void on_stream_complete() override;
   std::string_view protocol() const override;
   std::string_view peer_ip() const override;
+  uint64_t last_progress_ms() const override;
 
   // DownstreamConnection
   void start_drain() override;

@@ -201,6 +201,7 @@ void H2Stream::on_timeout() {
 }
 
 void H2Stream::sent_progress() {
+  progress_ms_ = conn_.worker().now_ms();
   const uint64_t ms = static_cast<uint64_t>(conn_.cfg().timeouts.send.count());
   if (queued() && ms) conn_.worker().timers().arm(this, ms, conn_.worker().now_ms());
   else disarm();

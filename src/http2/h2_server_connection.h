@@ -69,6 +69,7 @@ class H2Stream final : public DownstreamCodec, public TimerNode {
   std::string_view protocol() const override { return "HTTP/2"; }
   bool trailers_ok() const override { return true; }
   std::string_view peer_ip() const override;
+  uint64_t last_progress_ms() const override { return progress_ms_; }
 
   // The session's data source: how much of the queued body goes in the
   // next DATA frame (NGHTTP2_ERR_DEFERRED when none yet).
@@ -113,6 +114,7 @@ class H2Stream final : public DownstreamCodec, public TimerNode {
   // Trailers to send after the body (name, value pairs).
   h2::Trailers trailers_;
   size_t unconsumed_ = 0;      // request DATA bytes held back while read-disabled
+  uint64_t progress_ms_ = 0;   // a DATA frame of the response went out (sent_progress)
   uint32_t header_bytes_ = 0;  // request header block, for max_request_headers
   uint32_t late_bytes_ = 0;    // request DATA dropped after the response ended
   std::string_view authority_;

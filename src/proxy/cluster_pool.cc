@@ -90,6 +90,7 @@ void ClusterPool::queue_or_overflow(Stream* s) {
   if (pending_.size() < cfg_.max_pending) {
     pending_.push_back(s);
     add(stats_.pending);
+    if (!stalled_.empty()) shed_soon();
     return;
   }
   add(stats_.overflow);
@@ -101,6 +102,52 @@ void ClusterPool::cancel(Stream* s) {
     pending_.erase(s);
     sub(stats_.pending);
   }
+  stalled_.erase(s);
+}
+
+void ClusterPool::stalled(Stream* s) {
+  if (!cfg_.shed_stalled_after.count() || s->stalled_link.linked()) return;
+  stalled_.push_back(s);
+  if (!pending_.empty() && !armed())
+    worker_.timers().arm(this, static_cast<uint64_t>(cfg_.shed_stalled_after.count()), worker_.now_ms());
+}
+
+void ClusterPool::unstalled(Stream* s) { stalled_.erase(s); }
+
+void ClusterPool::shed_soon() {
+  if (shed_deferred_ || !cfg_.shed_stalled_after.count()) return;
+  shed_deferred_ = true;
+  // The pool lives as long as its worker's loop, which runs every deferred
+  // call before it ends.
+  worker_.defer([this] {
+    shed_deferred_ = false;
+    shed_stalled();
+  });
+}
+
+void ClusterPool::shed_stalled() {
+  const uint64_t after = static_cast<uint64_t>(cfg_.shed_stalled_after.count());
+  if (!after) return;
+  const uint64_t now = worker_.now_ms();
+  // Pick first, then reset: a reset runs the stream's end, which takes it
+  // off the lists (cancel) and gives its connection to the queue. A victim
+  // is off every list before its reset (pop_front).
+  IntrusiveList<Stream, &Stream::stalled_link> victims;
+  const size_t want = pending_.size();
+  stalled_.for_each([&](Stream* s) {
+    if (victims.size() < want && s->stalled_since_ms() + after <= now) {
+      stalled_.erase(s);
+      victims.push_back(s);
+    }
+  });
+  while (Stream* v = victims.pop_front()) {
+    add(stats_.shed_stalled);
+    log_debug("cluster {}: a stream whose client took nothing for {} ms gives its connection to a waiting request",
+              cfg_.name, now - v->stalled_since_ms());
+    v->shed_stalled();
+  }
+  if (!pending_.empty() && !stalled_.empty()) worker_.timers().arm(this, after, now);
+  else disarm();
 }
 
 void ClusterPool::connect(int e, Stream* s) {

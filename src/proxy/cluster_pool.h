@@ -7,6 +7,11 @@
 //   - the stream waits in the pending queue (max_connections reached) until a
 //     connection is released,
 //   - stream->on_upstream_failure(overflow) when max_pending is full too.
+// While streams wait, the connections of streams whose clients take none of
+// their responses are taken back (shed_stalled): a client that opens its
+// windows to nobody (HTTP/2 with SETTINGS_INITIAL_WINDOW_SIZE 0) or reads
+// no byte would otherwise hold max_connections until timeouts.send, and
+// every other request of the cluster would wait for it.
 // A stream that ends while waiting calls cancel(). A connect that fails at
 // once is told to the stream from a deferred call, as a slow failure is,
 // never from inside acquire: the stream's retry cannot re-enter acquire, and
@@ -36,13 +41,17 @@ class Http1ClientConnection;
 class H2ClientConnection;
 class H2ClientStream;
 
-class ClusterPool final : public UpstreamPoolCallbacks {
+class ClusterPool final : public UpstreamPoolCallbacks, public TimerNode {
  public:
   ClusterPool(Worker& worker, int index, const config::Cluster& cfg);
   ~ClusterPool();
 
   void acquire(Stream* s);
-  void cancel(Stream* s);
+  void cancel(Stream* s);  // also takes s off the stalled list
+  // s (attached) stopped reading its upstream because its client does not
+  // take the response / reads it again.
+  void stalled(Stream* s);
+  void unstalled(Stream* s);
 
   // Closes idle connections (drain).
   void close_idle();
@@ -58,6 +67,15 @@ class ClusterPool final : public UpstreamPoolCallbacks {
  private:
   // No connection can take s now: wait in pending_ (max_pending), else 503.
   void queue_or_overflow(Stream* s);
+  // Resets the streams stalled for shed_stalled_after, the oldest first, at
+  // most one per waiting stream: each frees a connection (HTTP/1: it
+  // closes; h2c: a stream slot) that goes to the queue's front. Runs from a
+  // deferred call when a stream starts waiting (not inside acquire: the
+  // victims' ends would run under the acquiring stream) and from the timer
+  // while streams still wait.
+  void shed_stalled();
+  void shed_soon();
+  void on_timeout() override { shed_stalled(); }
   struct Endpoint;
   int pick_endpoint();
   void connect(int endpoint, Stream* s);
@@ -81,6 +99,8 @@ class ClusterPool final : public UpstreamPoolCallbacks {
   int index_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
   IntrusiveList<Stream, &Stream::pending_link> pending_;
+  IntrusiveList<Stream, &Stream::stalled_link> stalled_;  // in stall order
+  bool shed_deferred_ = false;
   uint32_t connections_ = 0;  // all states, this worker
   uint32_t rr_next_ = 0;
   std::minstd_rand rng_;

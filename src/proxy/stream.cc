@@ -2,6 +2,7 @@
 
 #include <uv.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstring>
@@ -410,6 +411,12 @@ void Stream::encode_response_data(const char* p, size_t n, bool end_stream) {
   if (downstream_.above_high_watermark() && upstream_ && !upstream_read_disabled_) {
     upstream_read_disabled_ = true;
     upstream_->read_disable(true);
+    // The client is not taking the response. If that lasts while other
+    // requests wait for a connection, the pool takes this one back.
+    if (pool_ && !end_stream) {
+      stall_start_ms_ = worker_.now_ms();
+      pool_->stalled(this);
+    }
   }
 }
 
@@ -418,6 +425,14 @@ void Stream::resume_upstream_read() {
     upstream_read_disabled_ = false;
     upstream_->read_disable(false);
   }
+  if (stalled_link.linked()) pool_->unstalled(this);
+}
+
+uint64_t Stream::stalled_since_ms() const { return std::max(stall_start_ms_, downstream_.last_progress_ms()); }
+
+void Stream::shed_stalled() {
+  flag("DS");
+  abort_response(14 /* UNAVAILABLE */, "the client took no response bytes while requests waited for its connection");
 }
 
 void Stream::on_upstream_drained() {

@@ -92,6 +92,15 @@ class Stream final : public StreamEvents, public TimerNode {
   void on_go_batched(const moe_event& ev, moe_ops& ops);
 
   ListLink pending_link;  // in ClusterPool's pending queue
+  // In ClusterPool's stalled list while upstream reading is off because the
+  // client does not take the response (encode_response_data).
+  ListLink stalled_link;
+  // Since when the client has taken none of the response: the later of the
+  // stall's start and the codec's last progress.
+  uint64_t stalled_since_ms() const;
+  // The pool needs the connection for a request that waits
+  // (ClusterPool::shed_stalled): the response is cut, the upstream goes.
+  void shed_stalled();
 
  private:
   void route_and_forward();
@@ -191,6 +200,7 @@ class Stream final : public StreamEvents, public TimerNode {
   uint64_t bytes_received_ = 0;
   uint64_t bytes_sent_ = 0;
   uint64_t request_body_bytes_ = 0;
+  uint64_t stall_start_ms_ = 0;  // while stalled_link is linked
   uint64_t max_body_ = 0;
   std::string_view upstream_host_;  // the endpoint text in the config: stable
   const char* flags_ = "-";

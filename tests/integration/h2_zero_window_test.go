@@ -12,7 +12,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -241,4 +243,127 @@ func TestH2cUnreadSocketSendTimeout(t *testing.T) {
 	if _, status := curlH2(t, m.URL("/small")); status != "2 200" {
 		t.Errorf("normal client: %q", status)
 	}
+}
+
+// TestStalledStreamsYieldToWaitingRequests: clients that take none of
+// their responses hold every connection of a cluster (max_connections 10
+// here); a normal request behind them must not wait for timeouts.send
+// (30 s): once a stream has been stalled for shed_stalled_after (2 s by
+// default) and a request waits, the stalled stream is reset and its
+// connection goes to the waiting request. Without waiting requests nothing
+// is shed. Attackers over h2 (SETTINGS_INITIAL_WINDOW_SIZE 0, 20 streams:
+// 10 hold connections, 10 wait) and over HTTP/1.1 (10 connections that
+// never read); the normal client over both. shed_stalled_after: 0s turns
+// it off, and then the normal request still waits.
+func TestStalledStreamsYieldToWaitingRequests(t *testing.T) {
+	t.Parallel()
+	for _, attacker := range []string{"h2", "h1"} {
+		for _, off := range []bool{false, true} {
+			name := attacker
+			if off {
+				if attacker == "h1" {
+					continue // one "off" row shows the knob
+				}
+				name += "/shed_off"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				testStalledStreamsYield(t, attacker, off)
+			})
+		}
+	}
+}
+
+func testStalledStreamsYield(t *testing.T, attacker string, off bool) {
+	up := bigUpstream(t)
+	cluster := "    max_connections: 10\n    max_pending: 100\n"
+	if off {
+		cluster += "    shed_stalled_after: 0s\n"
+	}
+	m := startMoe(t, h2YAML(1, up.Addr)+cluster)
+	const held = 10
+	switch attacker {
+	case "h2":
+		h := dialH2ZeroWindow(t, m.Addr("listen"))
+		defer h.c.Close()
+		var b []byte
+		for i := 0; i < 2*held; i++ {
+			b = appendFrame(b, frameHeaders, flagEndHeaders|flagEndStream, uint32(1+2*i), requestBlock("GET", "/big", "h2.test"))
+		}
+		h.write(b)
+	case "h1":
+		for i := 0; i < held; i++ {
+			d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+				return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
+			}}
+			c, err := d.Dial("tcp", m.Addr("listen"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := io.WriteString(c, "GET /big HTTP/1.1\r\nHost: h\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if !waitFor(20*time.Second, func() bool { return up.open() >= held }) {
+		t.Fatalf("%d upstream connections open, want %d", up.open(), held)
+	}
+	// Stalled past shed_stalled_after; only the h2 attacker has requests
+	// waiting, and those are its own.
+	time.Sleep(3 * time.Second)
+	if attacker == "h1" {
+		if v, _ := statValue(t, m, "moe_upstream_stalled_shed_total", map[string]string{"cluster": "up"}); v != 0 {
+			t.Fatalf("%v streams shed with no request waiting", v)
+		}
+		if up.open() != held {
+			t.Fatalf("%d upstream connections open before any request waits, want %d", up.open(), held)
+		}
+	}
+	// Before shedding, the request waited for the attackers' route timeout
+	// (15 s from their start) or timeouts.send (30 s).
+	maxTime := "8"
+	if off {
+		maxTime = "5"
+	}
+	args := []string{"-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", maxTime, m.URL("/small")}
+	start := time.Now()
+	code, out, errOut := runCmd(t, 30*time.Second, "curl", args...)
+	t.Logf("HTTP/1.1 request behind the stalled streams: curl exit %d %q after %v", code, out, time.Since(start).Round(time.Millisecond))
+	if off {
+		if code == 0 {
+			t.Fatalf("shed_stalled_after: 0s: the request got %q past the stalled streams", out)
+		}
+		if v, _ := statValue(t, m, "moe_upstream_stalled_shed_total", map[string]string{"cluster": "up"}); v != 0 {
+			t.Fatalf("shed_stalled_after: 0s: %v streams shed", v)
+		}
+		return
+	}
+	if code != 0 || out != "200" {
+		t.Fatalf("HTTP/1.1 request behind the stalled streams: curl exit %d, %q %s", code, out, errOut)
+	}
+	start = time.Now()
+	code, out, errOut = runCmd(t, 30*time.Second, "curl", append([]string{"--http2-prior-knowledge"}, args...)...)
+	t.Logf("h2 request: curl exit %d %q after %v", code, out, time.Since(start).Round(time.Millisecond))
+	if code != 0 || out != "200" {
+		t.Fatalf("h2 request behind the stalled streams: curl exit %d, %q %s", code, out, errOut)
+	}
+	shed, _ := statValue(t, m, "moe_upstream_stalled_shed_total", map[string]string{"cluster": "up"})
+	if shed < 1 {
+		t.Fatalf("moe_upstream_stalled_shed_total %v, want at least 1", shed)
+	}
+	var ds int
+	waitFor(5*time.Second, func() bool {
+		ds = 0
+		for _, e := range accessLogEntries(t, filepath.Join(m.Dir, "access.log")) {
+			if e["path"] == "/big" && e["flags"] == "DS" {
+				ds++
+			}
+		}
+		return ds >= 1
+	})
+	if ds < 1 {
+		t.Fatalf("no access log line for /big with flag DS (%v shed)", shed)
+	}
+	t.Logf("%s attacker: %v stalled streams shed", attacker, shed)
 }

@@ -108,6 +108,7 @@ clusters:
     idle_timeout: 30s
     max_connections: 64
     max_pending: 128
+    shed_stalled_after: 500ms
 )");
   INFO(all_errors(r));
   REQUIRE(r.errors.empty());
@@ -195,6 +196,7 @@ clusters:
   CHECK(cl.idle_timeout == 30s);
   CHECK(cl.max_connections == 64);
   CHECK(cl.max_pending == 128);
+  CHECK(cl.shed_stalled_after == 500ms);
 }
 
 TEST_CASE("config: defaults fill in what is not written", "[config]") {
