@@ -3,6 +3,7 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <cassert>
 #include <charconv>
 #include <chrono>
 #include <cstring>
@@ -47,6 +48,7 @@ Stream::~Stream() {
   // A stream destroyed without finishing (connection torn down) must not
   // leave pointers behind in a pool, an upstream codec or the resume table.
   detach_upstream();
+  assert(!stalled_link.linked() && !pending_link.linked());  // every path that clears pool_ unlinks first
   if (handle_) worker_.unregister_stream(handle_);
 }
 
@@ -306,7 +308,7 @@ void Stream::on_upstream_failure(UpstreamFailure why, std::string_view detail, s
   const bool was_reused = up && upstream_ready_ && up->reused();
   upstream_ = nullptr;  // the codec is going away; do not reset it
   upstream_ready_ = false;
-  pool_ = nullptr;
+  leave_pool();
   // A pooled connection the upstream had already closed: retry once on a
   // fresh one, if nothing of the response came back and the request can be
   // replayed (no body, so nothing was consumed).
@@ -805,10 +807,13 @@ void Stream::detach_upstream() {
     upstream_ready_ = false;
     up->reset_stream();
   }
-  if (pool_) {
-    pool_->cancel(this);
-    pool_ = nullptr;
-  }
+  if (pool_) pool_->cancel(this);
+  pool_ = nullptr;
+}
+
+void Stream::leave_pool() {
+  if (stalled_link.linked()) pool_->unstalled(this);
+  pool_ = nullptr;
 }
 
 void Stream::finish() {

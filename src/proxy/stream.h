@@ -171,6 +171,9 @@ class Stream final : public StreamEvents, public TimerNode {
   void fail_request(int status, int grpc_code, std::string_view reply);
   void add_forwarding_headers();
   void detach_upstream();
+  // The upstream is done with the stream (its end, or its failure): off the
+  // pool's lists, pool_ cleared. (detach_upstream: the stream lets go first.)
+  void leave_pool();
   void finish();
   void flag(const char* code) { flags_ = code; }
 

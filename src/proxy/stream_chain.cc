@@ -347,7 +347,7 @@ void Stream::on_response_end() {
   // The upstream codec releases itself to the pool after this returns.
   upstream_ = nullptr;
   upstream_ready_ = false;
-  pool_ = nullptr;
+  leave_pool();  // the connection goes back: nothing here for shed_stalled
   resp_end_held_ = true;
   if (!resp_held_ && !resp_buffering_ && !resp_trailers_held_ && !go_pending_ && !wants(MOE_EV_RESPONSE_DATA)) {
     end_response();  // no body hook and nothing waits: pump_response's last step, without its walk
