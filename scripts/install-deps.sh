@@ -7,7 +7,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential cmake ninja-build pkg-config
-  libuv1-dev libnghttp2-dev libre2-dev libyaml-cpp-dev libspdlog-dev libfmt-dev catch2 node-llhttp
+  libuv1-dev libnghttp2-dev libre2-dev libyaml-cpp-dev libspdlog-dev libfmt-dev catch2 node-llhttp libssl-dev
   nginx haproxy wrk curl nghttp2-client valgrind clang libclang-rt-14-dev
   nghttp2-proxy h2o python3
 )

@@ -8,6 +8,7 @@
 #include "config/config.h"
 #include "goext/go_bridge.h"
 #include "server/server.h"
+#include "transport/tls.h"
 
 namespace {
 
@@ -76,6 +77,10 @@ int main(int argc, char** argv) {
     moe::config::LoadResult r = moe::config::load_config(opts.config_path);
     for (const auto& e : r.errors) fprintf(stderr, "%s\n", e.to_string().c_str());
     if (!r.errors.empty()) return 1;
+    // Certificates and keys are loaded as startup loads them.
+    auto tls_errors = moe::build_tls_contexts(*r.config).errors;
+    for (const auto& e : tls_errors) fprintf(stderr, "%s\n", e.to_string().c_str());
+    if (!tls_errors.empty()) return 1;
     // Plugins and filter configs are checked the way startup does it: the
     // plugins are opened and every chain is built (factories validate).
     std::vector<uint32_t> chain_events;

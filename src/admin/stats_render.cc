@@ -91,6 +91,9 @@ std::string render_stats(const config::Config& cfg, const Workers& ws) {
       {"moe_downstream_bytes_sent_total", "counter", "Response bytes (headers and body).", &ListenerStats::bytes_sent},
       {"moe_downstream_protocol_errors_total", "counter", "Malformed requests answered by the codec.",
        &ListenerStats::protocol_errors},
+      {"moe_downstream_tls_handshake_failures_total", "counter",
+       "TLS handshakes that failed: no common version or cipher, bad records, plain HTTP to a TLS port.",
+       &ListenerStats::tls_handshake_failures},
   };
   for (const auto& m : lms) {
     header(o, m.name, m.type, m.help);

@@ -165,11 +165,27 @@ struct PathNormalization {
   EscapedSlashes escaped_slashes = EscapedSlashes::reject;
 };
 
+// listeners[].tls: TLS termination (transport/tls.h builds it; the files
+// are read there, at startup, --validate and SIGHUP).
+struct TlsCertificate {
+  Mark mark;
+  std::string cert_chain;   // PEM: the leaf, then its intermediates; absolute
+  std::string private_key;  // PEM; absolute
+};
+
+struct ListenerTls {
+  Mark mark;
+  // The first is the default (a client without SNI, or a name no
+  // certificate has); the others are chosen by SNI from their names.
+  std::vector<TlsCertificate> certificates;
+};
+
 struct Listener {
   std::string name;
   Mark mark;
   Address address;
   bool http2 = false;
+  std::optional<ListenerTls> tls;
   Limits limits;
   Timeouts timeouts;
   PathNormalization path_normalization;

@@ -238,6 +238,19 @@ void write_listener(JsonOut& j, const Listener& l, const Config::SecretFields& s
   j.key("address");
   write_address(j, l.address);
   j.key("http2").boolean(l.http2);
+  if (l.tls) {
+    // File names only: a key's contents never leave the process.
+    j.key("tls").open('{');
+    j.key("certificates").open('[');
+    for (const TlsCertificate& c : l.tls->certificates) {
+      j.open('{');
+      j.key("cert_chain").str(c.cert_chain);
+      j.key("private_key").str(c.private_key);
+      j.close('}');
+    }
+    j.close(']');
+    j.close('}');
+  }
   j.key("limits").open('{');
   j.key("max_request_headers").unum(l.limits.max_request_headers);
   j.key("max_headers").unum(l.limits.max_headers);

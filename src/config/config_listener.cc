@@ -1,5 +1,7 @@
 // listeners[]: address, http2, limits, timeouts, path_normalization, filters. Routes are in
 // config_route.cc.
+#include <filesystem>
+
 #include "config/config_parse.h"
 
 namespace moe::config::detail {
@@ -38,11 +40,50 @@ void parse_path_normalization(Context& ctx, const YAML::Node& node, const std::s
                {"unescape_and_forward", EscapedSlashes::unescape_and_forward}});
 }
 
+// A relative path is relative to the config file's directory, as plugins are.
+std::string config_relative(const Context& ctx, const std::string& p) {
+  std::filesystem::path f(p);
+  if (f.is_relative() && !ctx.base_dir().empty()) f = std::filesystem::path(ctx.base_dir()) / f;
+  return f.lexically_normal().string();
+}
+
+ListenerTls parse_tls(Context& ctx, const YAML::Node& node, const std::string& key) {
+  ListenerTls t;
+  t.mark = ctx.mark(node);
+  MapView m(ctx, node, key, {"certificates"});
+  if (!m.ok()) return t;
+  const YAML::Node* list = m.require("certificates");
+  if (!list) return t;
+  const std::string lkey = m.key_of("certificates");
+  if (!expect_list(ctx, *list, lkey)) return t;
+  if (!list->IsSequence() || list->size() == 0) {
+    ctx.error(*list, lkey, "needs at least one certificate ({cert_chain: FILE, private_key: FILE})");
+    return t;
+  }
+  size_t i = 0;
+  for (auto it = list->begin(); it != list->end(); ++it, ++i) {
+    TlsCertificate c;
+    c.mark = ctx.mark(*it);
+    MapView cm(ctx, *it, index_key(lkey, i), {"cert_chain", "private_key"});
+    if (!cm.ok()) continue;
+    for (auto [name, out] : {std::pair{"cert_chain", &c.cert_chain}, std::pair{"private_key", &c.private_key}}) {
+      if (const YAML::Node* n = cm.require(name)) {
+        if (auto s = as_string(ctx, *n, cm.key_of(name))) {
+          if (s->empty()) ctx.error(*n, cm.key_of(name), "must not be empty");
+          else *out = config_relative(ctx, *s);
+        }
+      }
+    }
+    t.certificates.push_back(std::move(c));
+  }
+  return t;
+}
+
 Listener parse_listener(Context& ctx, const YAML::Node& node, const std::string& key) {
   Listener l;
   l.mark = ctx.mark(node);
   MapView m(ctx, node, key,
-            {"name", "address", "http2", "limits", "timeouts", "path_normalization", "filters", "routes"});
+            {"name", "address", "http2", "tls", "limits", "timeouts", "path_normalization", "filters", "routes"});
   if (!m.ok()) return l;
   if (const YAML::Node* n = m.require("name")) {
     if (auto s = as_string(ctx, *n, m.key_of("name"))) {
@@ -56,6 +97,7 @@ Listener parse_listener(Context& ctx, const YAML::Node& node, const std::string&
     }
   }
   m.read_bool("http2", l.http2);
+  if (const YAML::Node* n = m.find("tls")) l.tls = parse_tls(ctx, *n, m.key_of("tls"));
   if (const YAML::Node* n = m.find("limits")) parse_limits(ctx, *n, m.key_of("limits"), l.limits);
   if (const YAML::Node* n = m.find("timeouts")) {
     parse_timeouts(ctx, *n, m.key_of("timeouts"), l.timeouts);

@@ -13,12 +13,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 namespace moe {
 
 class Worker;
+class Transport;  // transport/transport.h: what carries the socket's bytes (TLS)
 
 // Shared by the workers of one listener: the connection count behind
 // max_connections. One atomic add per accept and per close, never per request.
@@ -39,11 +41,13 @@ class ConnectionAcceptor {
   virtual void on_accept(Worker& worker, int listener_index, ListenerShared* shared, int fd,
                          const sockaddr* peer) = 0;
   // A connection found that its socket speaks another protocol (`protocol`:
-  // "h2c", the HTTP/2 preface on an HTTP/1 connection) and gave the socket
-  // up (TcpConnection::release_fd): `initial` is every byte read so far.
-  // Takes `fd` as on_accept does; the new connection counts itself.
+  // "h2", the HTTP/2 preface on an HTTP/1 connection) and gave the socket
+  // up (TcpConnection::release_fd) with its transport (null: plain TCP):
+  // `initial` is every byte read so far. Takes `fd` as on_accept does; the
+  // new connection counts itself.
   virtual void on_protocol_switch(Worker& worker, int listener_index, std::string_view protocol, int fd,
-                                  std::string_view peer_ip, std::string_view initial) = 0;
+                                  std::unique_ptr<Transport> transport, std::string_view peer_ip,
+                                  std::string_view initial) = 0;
 };
 
 class Listener {

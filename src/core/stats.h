@@ -53,6 +53,7 @@ struct ListenerStats {
   Counter bytes_received{0};
   Counter bytes_sent{0};
   Counter protocol_errors{0};  // malformed requests answered 4xx/5xx by the codec
+  Counter tls_handshake_failures{0};  // TLS listeners: handshakes that failed (plain HTTP included)
   // HTTP/2 header fields nghttp2 decoded for clients on this listener, as
   // HPACK counts them (name + value + 32 each). Not on /stats: it is there
   // so that connection_fuzz can hold moe to its HPACK-expansion bound

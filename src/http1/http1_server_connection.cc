@@ -104,13 +104,14 @@ struct Http1ServerConnection::Request {
 };
 
 void Http1ServerConnection::accept(Worker& worker, int listener_index, ListenerShared* shared, int fd,
-                                   const sockaddr* peer) {
+                                   const sockaddr* peer, std::unique_ptr<Transport> transport) {
   auto* c = new Http1ServerConnection(worker, listener_index, shared);
   if (c->open(fd) != 0) {
     ::close(fd);
     c->close();
     return;
   }
+  c->set_transport(std::move(transport));
   c->start(peer);
 }
 
@@ -176,7 +177,9 @@ void Http1ServerConnection::on_data(const char* p, size_t n) {
       std::string initial(kPreface);
       initial.append(p + m, n - m);
       const PeerAddress::Text ip = peer_.text();
-      worker_.acceptor().on_protocol_switch(worker_, listener_index_, "h2c", release_fd(), ip.view(), initial);
+      std::unique_ptr<Transport> t = take_transport();
+      worker_.acceptor().on_protocol_switch(worker_, listener_index_, "h2", release_fd(), std::move(t), ip.view(),
+                                            initial);
       return;
     }
   }
@@ -315,6 +318,8 @@ void Http1ServerConnection::protocol_error(int status, std::string_view reason) 
 }
 
 void Http1ServerConnection::on_read_error(int err) {
+  if (transport() && transport()->handshake_failed())
+    add(worker_.stats().listeners[static_cast<size_t>(listener_index_)]->tls_handshake_failures);
   // The client went away (FIN or RST) before its response was done: the
   // stream is abandoned, as nginx and Envoy do, so a pending filter or an
   // upstream request does not keep working for nobody.

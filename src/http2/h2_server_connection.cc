@@ -242,8 +242,8 @@ void H2Stream::on_stream_complete() {
 
 // ---- the connection ----------------------------------------------------------------
 
-void H2ServerConnection::adopt(Worker& worker, int listener_index, int fd, std::string_view peer_ip,
-                               std::string_view initial) {
+void H2ServerConnection::adopt(Worker& worker, int listener_index, int fd, std::unique_ptr<Transport> transport,
+                               std::string_view peer_ip, std::string_view initial) {
   if (fd < 0) return;
   auto* c = new H2ServerConnection(worker, listener_index, peer_ip);
   if (c->open(fd) != 0) {
@@ -251,6 +251,7 @@ void H2ServerConnection::adopt(Worker& worker, int listener_index, int fd, std::
     c->close();
     return;
   }
+  c->set_transport(std::move(transport));
   if (!c->init_session()) {
     c->close();
     return;

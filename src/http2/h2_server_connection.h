@@ -159,7 +159,8 @@ class H2ServerConnection final : public TcpConnection, public DownstreamConnecti
   // Takes over `fd` from an HTTP/1 connection that saw the preface.
   // `initial` holds every byte read so far (the preface first). On failure
   // the fd is closed.
-  static void adopt(Worker& worker, int listener_index, int fd, std::string_view peer_ip, std::string_view initial);
+  static void adopt(Worker& worker, int listener_index, int fd, std::unique_ptr<Transport> transport,
+                    std::string_view peer_ip, std::string_view initial);
 
   // DownstreamConnection
   void start_drain() override;

@@ -223,7 +223,7 @@ void Stream::add_forwarding_headers() {
     h.add("x-forwarded-for", ip);
   }
   // Overwritten, not trusted from the client.
-  h.set("x-forwarded-proto", "http");
+  h.set("x-forwarded-proto", listener_config().tls ? "https" : "http");
 }
 
 void Stream::on_tunnel_data(const char* p, size_t n) {

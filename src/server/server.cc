@@ -118,6 +118,14 @@ int run_server(const ServerOptions& opts) {
     log_info("workers: auto = {} (CPUs in the affinity mask)", autow->workers);
   block_signals();  // again: harmless, and covers a host that skipped main.cc
 
+  // TLS: every listener's certificates, read once and shared by the
+  // workers (--validate and SIGHUP read them the same way).
+  TlsContexts tls = build_tls_contexts(*cfg);
+  if (!tls.errors.empty()) {
+    for (const auto& e : tls.errors) fprintf(stderr, "%s\n", e.to_string().c_str());
+    return 1;
+  }
+
   // The Go runtime: settings, plugins, one filter chain per listener.
   std::vector<uint32_t> chain_events;
   if (auto errors = go::start(*cfg, cfg->workers, chain_events); !errors.empty()) {
@@ -174,7 +182,7 @@ int run_server(const ServerOptions& opts) {
   for (int w = 0; w < cfg->workers; w++) {
     st.workers.push_back(std::make_unique<Worker>(w, cfg, std::move(per_worker[static_cast<size_t>(w)]),
                                                   st.access_log.get(), chain_events));
-    st.workers.back()->set_acceptor(std::make_unique<HttpAcceptor>());
+    st.workers.back()->set_acceptor(std::make_unique<HttpAcceptor>(tls.listeners));
     go::register_worker(w, st.workers.back().get());
   }
 
@@ -222,6 +230,7 @@ int run_server(const ServerOptions& opts) {
           // ones untouched); applying it needs listener hand-over that is
           // not built yet, so a valid change needs a restart.
           config::LoadResult r = config::load_config(st->cfg->source);
+          if (r.errors.empty()) r.errors = build_tls_contexts(*r.config).errors;
           if (r.errors.empty()) r.errors = go::validate(*r.config, *st->cfg);
           if (!r.errors.empty()) {
             for (const auto& e : r.errors) log_error("SIGHUP: {}", e.to_string());

@@ -102,6 +102,16 @@ void TcpConnection::on_poll(uv_poll_t* p, int status, int events) {
     return;
   }
   if (events & UV_WRITABLE) {
+    if (c->read_wants_write_) {
+      // A transport's read (a TLS handshake flight) waited for room.
+      c->read_wants_write_ = false;
+      if (c->pending_bytes() == 0 && c->want_write_) {
+        c->want_write_ = false;
+        c->update_poll();
+      }
+      if (c->reading_) c->do_read();
+      if (c->closing_) return;
+    }
     c->do_write();
     if (c->closing_) return;
   }
@@ -114,6 +124,10 @@ void TcpConnection::do_read() {
     return;
   }
   const uv_buf_t buf = worker_.read_buffer();
+  if (transport_) {
+    transport_read(buf);
+    return;
+  }
   for (int i = 0; i < kReadsPerWakeup && reading_ && !closing_; i++) {
     ssize_t n = ::read(fd_, buf.base, buf.len);
     if (n > 0) {
@@ -127,6 +141,37 @@ void TcpConnection::do_read() {
     on_read_error(err);
     return;
   }
+}
+
+void TcpConnection::transport_read(const uv_buf_t& buf) {
+  for (int i = 0; i < kReadsPerWakeup && reading_ && !closing_; i++) {
+    const ssize_t n = transport_->read(fd_, buf.base, buf.len);
+    if (n > 0) {
+      on_data(buf.base, static_cast<size_t>(n));
+      // Bytes the transport holds (read ahead, decrypted) wake no poll.
+      if (static_cast<size_t>(n) < buf.len && !(transport_ && transport_->has_pending())) return;
+      continue;
+    }
+    if (n == Transport::kAgain) {
+      if (transport_->wants_write()) {
+        read_wants_write_ = true;
+        if (!want_write_) {
+          want_write_ = true;
+          update_poll();
+        }
+      }
+      return;
+    }
+    stop_reading();
+    on_read_error(static_cast<int>(n));
+    return;
+  }
+  // Out of turns with bytes still held: come back on the next iteration
+  // (the socket may not be readable again to remind us).
+  if (transport_ && transport_->has_pending() && reading_ && !closing_)
+    worker_.defer([this] {
+      if (!closing_ && reading_) do_read();
+    });
 }
 
 void TcpConnection::start_reading() {
@@ -150,7 +195,7 @@ void TcpConnection::write(const char* p, size_t n) {
 void TcpConnection::write_body(const char* p, size_t n) {
   constexpr size_t kDirectWrite = 16 * 1024;
   if (closing()) return;
-  if (n < kDirectWrite || connecting_ || want_write_ || fd_ < 0) {
+  if (n < kDirectWrite || connecting_ || want_write_ || fd_ < 0 || transport_) {
     write(p, n);
     return;
   }
@@ -216,13 +261,23 @@ void TcpConnection::do_write() {
     return;
   }
   const size_t before = pending_bytes();
-  ssize_t n = ::send(fd_, out_->data.data() + out_->off, before, MSG_NOSIGNAL);
-  if (n < 0) {
-    if (errno != EAGAIN && errno != EINTR) {
-      on_write_error(-errno);
+  ssize_t n;
+  if (transport_) {
+    n = transport_->write(fd_, out_->data.data() + out_->off, before);
+    if (n < 0 && n != Transport::kAgain) {
+      on_write_error(static_cast<int>(n));
       return;
     }
-    n = 0;
+    if (n < 0) n = 0;
+  } else {
+    n = ::send(fd_, out_->data.data() + out_->off, before, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EINTR) {
+        on_write_error(-errno);
+        return;
+      }
+      n = 0;
+    }
   }
   out_->off += static_cast<size_t>(n);
   // Only a connection over the watermark pays the call (one compare else).
@@ -272,6 +327,7 @@ void TcpConnection::close_flushed() {
       // discard until the peer closes too (EOF), it is silent for `ms`, or
       // the worker's total cap runs out (Worker::linger). Only then close:
       // with nothing unread, close() sends FIN's companion, not RST.
+      if (transport_) transport_->shutdown(fd_);
       ::shutdown(fd_, SHUT_WR);
       close_after_flush_ = false;
       lingering_ = true;
@@ -288,6 +344,7 @@ void TcpConnection::close_flushed() {
     for (int i = 0; i < 4; i++) {
       if (::recv(fd_, buf.base, buf.len, MSG_DONTWAIT) <= 0) break;
     }
+    if (transport_) transport_->shutdown(fd_);
     ::shutdown(fd_, SHUT_WR);  // FIN after the data, before the close
   }
   close();

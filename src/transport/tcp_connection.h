@@ -24,6 +24,10 @@
 // Above kHighWatermark the peer codec stops reading its side; on_drained()
 // fires when pending falls below kLowWatermark so it can read again.
 //
+// Transport (transport/transport.h): null for plain TCP, where the
+// syscalls below are made here; TLS puts its own in between (set_transport,
+// before the first read). write_body's direct writev is plain TCP's only.
+//
 // Lifetime: close() stops polling and starts uv_close; on_closed() runs from
 // the close callback (a later loop phase) and by default deletes the object.
 // Thread: the owning worker only.
@@ -34,8 +38,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+
+#include "transport/transport.h"
 
 namespace moe {
 
@@ -94,8 +101,12 @@ class TcpConnection {
   // Hand-off (HTTP/1 -> HTTP/2 on the same socket): stops polling and closes
   // the poll handle like close(), but leaves the fd open and returns it for
   // a new owner to open(); on_closed() still runs as after close().
-  // Returns -1 when already closing.
+  // Returns -1 when already closing. The transport goes with the fd
+  // (take_transport, before release_fd).
   int release_fd();
+  void set_transport(std::unique_ptr<Transport> t) { transport_ = std::move(t); }
+  std::unique_ptr<Transport> take_transport() { return std::move(transport_); }
+  const Transport* transport() const { return transport_.get(); }
 
   // Called by the worker's flush pass.
   void flush();
@@ -130,16 +141,18 @@ class TcpConnection {
   static void on_close_done(uv_handle_t* h);
   void update_poll();
   void do_read();
+  void transport_read(const uv_buf_t& buf);  // do_read through transport_
   void do_write();
   void close_flushed();  // close_after_flush: output is out; linger or drain, then close
   void linger_read();    // lingering: read and discard; close at EOF
   void release_out();  // out_ back to the worker's pool
 
   // Every byte here is paid by every idle client connection (see the
-  // memory budget in docs/design/data-path.md): 192 bytes with the vtable
-  // pointer and worker_.
+  // memory budget in docs/design/data-path.md): 200 bytes with the vtable
+  // pointer, worker_ and the transport pointer.
   uv_poll_t poll_;  // 160: libuv's handle, the price of using its loop
   OutBuffer* out_ = nullptr;  // queued bytes; null when there are none
+  std::unique_ptr<Transport> transport_;  // null: plain TCP
   int fd_ = -1;
   uint8_t polled_ : 2 = 0;  // UV_READABLE | UV_WRITABLE as last given to libuv
   bool connecting_ : 1 = false;
@@ -149,6 +162,7 @@ class TcpConnection {
   bool closing_ : 1 = false;
   bool close_after_flush_ : 1 = false;
   bool lingering_ : 1 = false;  // half-closed, discarding input (Worker::linger)
+  bool read_wants_write_ : 1 = false;  // the transport's read waits for room to write (a handshake)
 };
 
 }  // namespace moe
