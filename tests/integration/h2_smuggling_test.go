@@ -104,9 +104,13 @@ func TestH2SmugglingTable(t *testing.T) {
 		{name: "host_twice", h2Status: -1, method: "GET", path: "/x", authority: "public.example",
 			h2Fields: []string{":method", "GET", ":scheme", "http", ":path", "/x", "host", "public.example", "host", "internal.example"},
 			h1Raw:    "GET /x HTTP/1.1\r\nHost: public.example\r\nHost: internal.example\r\n\r\n", status: 400},
-		// Spellings of the denied host: any case, a port.
+		// Spellings of the denied host: any case, a port, the absolute
+		// DNS name (trailing dot), which upstreams such as nginx serve as
+		// the same virtual host.
 		{name: "authority_upper_case", method: "GET", path: "/x", authority: "INTERNAL.Example", status: 403},
 		{name: "authority_with_port", method: "GET", path: "/x", authority: "internal.example:8080", status: 403},
+		{name: "authority_trailing_dot", method: "GET", path: "/x", authority: "internal.example.", status: 403},
+		{name: "authority_trailing_dot_port", method: "GET", path: "/x", authority: "internal.example.:80", status: 403},
 
 		// 3. Connection-specific fields are malformed over h2 (RFC 9113
 		// 8.2.2); over HTTP/1.1 they are hop-by-hop and go before routing.
