@@ -176,15 +176,22 @@ func TestH2SmugglingTable(t *testing.T) {
 		// 5. :path forms. An HTTP/1.1 request line carries what moe sends;
 		// an absolute or authority-less :path there would make the upstream
 		// read another host or path than the one routed (nghttp2 checks
-		// the form for :scheme http and https, in any case).
+		// the form only for :scheme http and https, in any case; moe
+		// refuses the rest with 400).
 		{name: "path_space", h2Status: -1, method: "GET", path: "/a b", authority: "h", status: 400},
 		{name: "path_request_line", h2Only: true, h2Status: -1, method: "GET", path: "/ HTTP/1.1", authority: "h"},
 		{name: "path_empty", h2Status: -1, method: "GET", path: "", authority: "h",
 			h1Raw: "GET  HTTP/1.1\r\nHost: h\r\n\r\n", status: 400},
 		{name: "path_absolute_http", h2Status: -1, method: "GET", path: "http://internal.example/x", authority: "public.example", status: 403},
+		{name: "path_absolute_scheme_other", h2Only: true, h2Status: 400, method: "GET", authority: "public.example",
+			h2Fields: h2Req("GET", "foo", "http://internal.example/private", "public.example")},
 		{name: "path_absolute_scheme_upper", h2Only: true, h2Status: -1, method: "GET", authority: "public.example",
 			h2Fields: h2Req("GET", "HTTP", "http://internal.example/private", "public.example")},
+		{name: "path_no_slash_scheme_other", h2Only: true, h2Status: 400, method: "GET", authority: "public.example",
+			h2Fields: h2Req("GET", "foo", "private/x", "public.example")},
 		{name: "path_asterisk_get", h2Status: -1, method: "GET", path: "*", authority: "h", status: 400},
+		{name: "path_asterisk_get_scheme_other", h2Only: true, h2Status: 400, method: "GET", authority: "public.example",
+			h2Fields: h2Req("GET", "foo", "*", "public.example")},
 		// OPTIONS * is a request line HTTP/1.1 has; no route takes it here.
 		{name: "path_asterisk_options", method: "OPTIONS", path: "*", authority: "h", status: 404},
 		{name: "missing_scheme", h2Only: true, h2Status: -1, method: "GET", authority: "h",
