@@ -310,7 +310,8 @@ func TestGoExtAuthAuthDown(t *testing.T) {
 // reaches the upstream: not when the auth service allows the request with
 // no x-user-id of its own, not when the auth service is down and the filter
 // fails open, in any spelling or count, over HTTP/1.1 and over h2c (issue
-// 12, item 3).
+// 12, item 3). x_user_id is a spelling too: CGI-style upstreams (PHP,
+// WSGI, Rack) read it as HTTP_X_USER_ID, the variable x-user-id fills.
 func TestGoExtAuthClientCopiedHeaderRemoved(t *testing.T) {
 	t.Parallel()
 	requireGo(t)
@@ -333,6 +334,9 @@ func TestGoExtAuthClientCopiedHeaderRemoved(t *testing.T) {
 				{name: "two_spellings", method: "GET", path: "/private", authority: "app.test",
 					headers: []string{"Authorization", tc.authz, "X-User-Id", "admin", "x-user-id", "root"},
 					status:  200, upAbsent: []string{"X-User-Id"}},
+				{name: "underscores", method: "GET", path: "/private", authority: "app.test",
+					headers: []string{"Authorization", tc.authz, "X_User_Id", "admin", "x-user_id", "root"},
+					status:  200, upAbsent: []string{"X_User_Id", "X-User_id"}},
 			})
 		})
 	}
