@@ -466,6 +466,17 @@ void H2ServerConnection::end_request_headers(H2Stream* s, bool end_stream) {
     st.send_local_reply(400, "Bad Request: invalid character in :path\n");
     return;
   }
+  // nghttp2 holds :path to "/..." (or "*" for OPTIONS) only when :scheme
+  // is exactly "http" or "https" (RFC 9113 8.3.1 leaves other schemes
+  // free). Any other form goes upstream as an HTTP/1.1 absolute-form or
+  // authority-less target, which the upstream reads as another host or
+  // path than the one routed: "http://internal/private" under :authority
+  // public, with :scheme "foo" or "HTTP".
+  if (r.path()[0] != '/' && !(r.path() == "*" && r.method() == "OPTIONS")) {
+    add(ls.protocol_errors);
+    st.send_local_reply(400, "Bad Request: :path is not an origin-form path\n");
+    return;
+  }
   // :authority is the target's authority (RFC 9113 8.3.1); the HTTP/1
   // upstream, the router and Go filters read it as Host.
   if (!s->authority_.empty()) r.headers.set("host", s->authority_);

@@ -56,7 +56,12 @@ std::string_view host_only(std::string_view authority) {
 
 int match_route(const config::Listener& listener, const RequestHead& req) {
   const std::string_view path = path_only(req.path());
-  const std::string_view host = host_only(req.authority());
+  std::string_view host = host_only(req.authority());
+  // "internal.example." is the fully qualified spelling of
+  // "internal.example", and upstreams such as nginx serve it as the same
+  // virtual host: a host route that missed it would let the client past a
+  // route denying that host.
+  if (host.size() > 1 && host.back() == '.') host.remove_suffix(1);
   const std::string_view method = req.method();
   for (size_t i = 0; i < listener.routes.size(); i++) {
     const config::RouteMatch& m = listener.routes[i].match;

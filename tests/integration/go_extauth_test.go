@@ -309,44 +309,35 @@ func TestGoExtAuthAuthDown(t *testing.T) {
 // x-user-id (the header extauth copies from the auth answer). It never
 // reaches the upstream: not when the auth service allows the request with
 // no x-user-id of its own, not when the auth service is down and the filter
-// fails open, in any spelling or count (issue 12, item 3).
+// fails open, in any spelling or count, over HTTP/1.1 and over h2c (issue
+// 12, item 3). x_user_id is a spelling too: CGI-style upstreams (PHP,
+// WSGI, Rack) read it as HTTP_X_USER_ID, the variable x-user-id fills.
 func TestGoExtAuthClientCopiedHeaderRemoved(t *testing.T) {
 	t.Parallel()
 	requireGo(t)
 	auth := startAuthServer(t, authHandler)
 	down := "http://" + closedPort(t) + "/check"
 	up := startEcho(t, "up")
+	h2c := func(l string) string {
+		return strings.Replace(l, "}}\"\n", "}}\"\n    http2: true\n", 1)
+	}
 	m := startMoe(t, extauthYAML(1,
-		extauthListener("main", "listen", auth.URL, "", ""),
-		extauthListener("open", "listen2", down, "", "\n          on_error: fail_open"),
+		h2c(extauthListener("main", "listen", auth.URL, "", "")),
+		h2c(extauthListener("open", "listen2", down, "", "\n          on_error: fail_open")),
 	), "up", up.Addr)
 	for _, tc := range []struct{ name, addr, authz string }{
 		{"2xx_without_header", m.Addr("listen"), "Bearer nouser"},
 		{"fail_open_auth_down", m.Addr("listen2"), "Bearer good"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// Raw, so the two spellings go on the wire as written.
-			conn, err := net.DialTimeout("tcp", tc.addr, 5*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(10 * time.Second))
-			fmt.Fprintf(conn, "GET /private HTTP/1.1\r\nHost: app.test\r\nAuthorization: %s\r\n"+
-				"X-User-Id: admin\r\nx-user-id: root\r\nConnection: close\r\n\r\n", tc.authz)
-			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var b bytes.Buffer
-			b.ReadFrom(resp.Body)
-			if resp.StatusCode != 200 {
-				t.Fatalf("status %d, want 200: %s", resp.StatusCode, b.Bytes())
-			}
-			e := decodeEcho(t, b.Bytes())
-			if got, ok := e.Header["X-User-Id"]; ok {
-				t.Fatalf("upstream got the client's X-User-Id %q; extauth owns that header", got)
-			}
+			runHostileInputs(t, tc.addr, up, []hostileInput{
+				{name: "two_spellings", method: "GET", path: "/private", authority: "app.test",
+					headers: []string{"Authorization", tc.authz, "X-User-Id", "admin", "x-user-id", "root"},
+					status:  200, upAbsent: []string{"X-User-Id"}},
+				{name: "underscores", method: "GET", path: "/private", authority: "app.test",
+					headers: []string{"Authorization", tc.authz, "X_User_Id", "admin", "x-user_id", "root"},
+					status:  200, upAbsent: []string{"X_User_Id", "X-User_id"}},
+			})
 		})
 	}
 }

@@ -34,9 +34,38 @@ type hostileInput struct {
 	upHas    []string // name, value pairs it must have seen
 	// trailer names the upstream must not have received as trailers
 	trailersAbsent []string
+
+	// For rows the fields above cannot say (TestH2SmugglingTable):
+	body     string   // sent after the head: as is over HTTP/1.1 (the row's headers frame it), one DATA frame over h2
+	h2Data   []string // over h2, these DATA frames instead (END_STREAM on the last)
+	h2Fields []string // over h2, exactly this header block: name, value pairs in order, pseudo-fields included, names as written
+	h1Raw    string   // over HTTP/1.1, exactly these bytes instead of h1()
+	h2Only   bool     // no HTTP/1.1 equivalent
+	upTarget string   // the request-target the upstream must have received
+	upOnly   []string // name, value pairs: the upstream got exactly this one value under name
+	// The body a refused h2 request may have delivered whole before the
+	// refusal (a content-length that DATA overran in a later frame): at
+	// most this, never the bytes past it.
+	upBodyMax string
+}
+
+// data is the DATA frames c sends over h2 (nil: none).
+func (c hostileInput) data() []string {
+	switch {
+	case c.h2Data != nil:
+		return c.h2Data
+	case c.body != "":
+		return []string{c.body}
+	case c.trailers != nil:
+		return []string{"x"}
+	}
+	return nil
 }
 
 func (c hostileInput) h1() string {
+	if c.h1Raw != "" {
+		return c.h1Raw
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", c.method, c.path, c.authority)
 	for i := 0; i+1 < len(c.headers); i += 2 {
@@ -49,6 +78,9 @@ func (c hostileInput) h1() string {
 		}
 	}
 	b.WriteString("\r\n")
+	if c.trailers == nil {
+		b.WriteString(c.body)
+	}
 	return b.String()
 }
 
@@ -63,16 +95,33 @@ func (c hostileInput) h2(t *testing.T, addr string) (int, bool) {
 		hdr = append(hdr, strings.ToLower(c.headers[i]), c.headers[i+1])
 	}
 	block := requestBlock(c.method, c.path, c.authority, hdr...)
-	if c.trailers == nil {
+	if c.h2Fields != nil {
+		block = nil
+		for i := 0; i+1 < len(c.h2Fields); i += 2 {
+			block = hpackLiteral(block, c.h2Fields[i], c.h2Fields[i+1], false)
+		}
+	}
+	data := c.data()
+	if data == nil {
 		h.write(appendFrame(nil, frameHeaders, flagEndHeaders|flagEndStream, 1, block))
 	} else {
-		var tb []byte
-		for i := 0; i+1 < len(c.trailers); i += 2 {
-			tb = hpackLiteral(tb, strings.ToLower(c.trailers[i]), c.trailers[i+1], false)
-		}
+		// One write: moe reads the request in one go, so a refusal of a
+		// later frame comes before the upstream could answer.
 		b := appendFrame(nil, frameHeaders, flagEndHeaders, 1, block)
-		b = appendFrame(b, frameData, 0, 1, []byte("x"))
-		b = appendFrame(b, frameHeaders, flagEndHeaders|flagEndStream, 1, tb)
+		for i, d := range data {
+			var fl byte
+			if i == len(data)-1 && c.trailers == nil {
+				fl = flagEndStream
+			}
+			b = appendFrame(b, frameData, fl, 1, []byte(d))
+		}
+		if c.trailers != nil {
+			var tb []byte
+			for i := 0; i+1 < len(c.trailers); i += 2 {
+				tb = hpackLiteral(tb, strings.ToLower(c.trailers[i]), c.trailers[i+1], false)
+			}
+			b = appendFrame(b, frameHeaders, flagEndHeaders|flagEndStream, 1, tb)
+		}
 		h.write(b)
 	}
 	status, refused := 0, false
@@ -133,9 +182,9 @@ func TestHostileInputTable(t *testing.T) {
 		{name: "empty_value", method: "GET", path: "/", authority: "h", headers: []string{"X-Empty", ""},
 			status: 200, upHas: []string{"X-Empty", ""}},
 		// Fields the client's Connection names go before any filter or
-		// route sees the request (h2 has no Connection: the row is there
-		// for the h1 side; nghttp2 refuses the field on h2).
-		{name: "connection_named_fields", method: "GET", path: "/", authority: "h",
+		// route sees the request (h2 has no Connection: nghttp2 resets a
+		// stream that carries one, RFC 9113 8.2.2).
+		{name: "connection_named_fields", h2Status: -1, method: "GET", path: "/", authority: "h",
 			headers: []string{"Connection", "x-internal, x-request-id", "X-Internal", "1", "X-Request-Id", "r1"},
 			status:  200, upAbsent: []string{"X-Internal", "X-Request-Id", "Connection"}},
 		// Trailers cannot frame, route or authenticate a request.
@@ -147,56 +196,124 @@ func TestHostileInputTable(t *testing.T) {
 			trailers: []string{"Content-Length", "9", "X-Ok", "1"},
 			status:   200, upAbsent: []string{"Content-Length"}, upHas: []string{"X-Ok", "1"}},
 	}
+	runHostileInputs(t, m.Addr("listen"), up, cases)
+}
+
+// runHostileInputs sends each row to addr over HTTP/1.1 and over h2c (raw
+// frames), and checks the answer and what up received: nothing for a
+// refused request; for one with a body, also that the upstream connection
+// still frames requests where moe does (the next request arrives whole).
+func runHostileInputs(t *testing.T, addr string, up *upstream, cases []hostileInput) {
+	t.Helper()
 	for _, tc := range cases {
-		t.Run("h1/"+tc.name, func(t *testing.T) {
-			before := len(up.Requests())
-			c := dial(t, m.Addr("listen"))
-			br := bufio.NewReader(c)
-			if _, err := c.Write([]byte(tc.h1())); err != nil {
-				t.Fatal(err)
-			}
-			resp := readRawResponse(t, br, tc.method)
-			if resp.Status != tc.status {
-				t.Fatalf("status %d, want %d (%s)", resp.Status, tc.status, resp.Body)
-			}
-			checkHostileUpstream(t, up, before, tc)
-		})
-		if tc.name == "connection_named_fields" || tc.h1Only {
-			continue // a connection-specific field is a stream error on h2 (RFC 9113 8.2.2)
+		if !tc.h2Only {
+			t.Run("h1/"+tc.name, func(t *testing.T) {
+				before := len(up.Requests())
+				c := dial(t, addr)
+				br := bufio.NewReader(c)
+				if _, err := c.Write([]byte(tc.h1())); err != nil {
+					t.Fatal(err)
+				}
+				resp := readRawResponse(t, br, tc.method)
+				if resp.Status != tc.status {
+					t.Fatalf("status %d, want %d (%s)", resp.Status, tc.status, resp.Body)
+				}
+				checkHostileUpstream(t, up, before, tc, false)
+				if tc.body != "" || tc.h1Raw != "" {
+					checkUpstreamInSync(t, addr, up, before, tc.name)
+				}
+			})
+		}
+		if tc.h1Only {
+			continue
 		}
 		t.Run("h2/"+tc.name, func(t *testing.T) {
 			before := len(up.Requests())
-			got, refused := tc.h2(t, m.Addr("listen"))
+			got, refused := tc.h2(t, addr)
 			if tc.h2Status == -1 {
 				if got != 0 || !refused {
 					t.Fatalf("status %d (refused %v), want the stream reset by nghttp2", got, refused)
 				}
-				if tc.trailers == nil {
-					checkHostileUpstream(t, up, before, hostileInput{status: 400})
-				} else {
-					// The head may have gone upstream before the trailers
-					// were refused; what they carried must not have.
-					for _, r := range up.Requests()[before:] {
-						for _, l := range r.Trailers {
-							for i := 0; i+1 < len(tc.trailers); i += 2 {
-								if strings.HasPrefix(strings.ToLower(l), strings.ToLower(tc.trailers[i])+":") {
-									t.Fatalf("upstream got trailer %q from a refused stream", l)
-								}
-							}
-						}
-					}
+				checkRefusedH2Upstream(t, up, before, tc)
+			} else {
+				want := tc.status
+				if tc.h2Status != 0 {
+					want = tc.h2Status
 				}
-				return
+				if got != want {
+					t.Fatalf("status %d, want %d", got, want)
+				}
+				tc := tc
+				tc.status = want
+				checkHostileUpstream(t, up, before, tc, true)
 			}
-			if got != tc.status {
-				t.Fatalf("status %d, want %d", got, tc.status)
+			if tc.data() != nil {
+				checkUpstreamInSync(t, addr, up, before, tc.name)
 			}
-			checkHostileUpstream(t, up, before, tc)
 		})
 	}
 }
 
-func checkHostileUpstream(t *testing.T, up *upstream, before int, tc hostileInput) {
+// checkRefusedH2Upstream: what a stream nghttp2 reset may have delivered.
+// Without DATA, nothing: the head is refused before it is forwarded. With
+// DATA, the head may have gone upstream before a later frame was refused;
+// what the refused frames carried must not have, and the body never ended
+// beyond what the client framed (upBodyMax).
+func checkRefusedH2Upstream(t *testing.T, up *upstream, before int, tc hostileInput) {
+	t.Helper()
+	if tc.data() == nil {
+		checkHostileUpstream(t, up, before, hostileInput{status: 400}, true)
+		return
+	}
+	reqs := up.Requests()[before:]
+	if len(reqs) > 1 {
+		t.Fatalf("upstream got %d requests from one refused stream: %s %s, then %s %s",
+			len(reqs), reqs[0].Method, reqs[0].Target, reqs[1].Method, reqs[1].Target)
+	}
+	for _, r := range reqs {
+		for _, l := range r.Trailers {
+			for i := 0; i+1 < len(tc.trailers); i += 2 {
+				if strings.HasPrefix(strings.ToLower(l), strings.ToLower(tc.trailers[i])+":") {
+					t.Fatalf("upstream got trailer %q from a refused stream", l)
+				}
+			}
+		}
+		if r.BodyEnd && tc.trailers == nil && string(r.Body) != tc.upBodyMax {
+			t.Fatalf("upstream got a whole body %q from a refused stream (allowed: %q)", r.Body, tc.upBodyMax)
+		}
+	}
+}
+
+// checkUpstreamInSync: a plain request after a row with a body reaches the
+// upstream whole and alone, and the row brought at most one request (from
+// rowBefore on). An upstream connection that moe reused after it framed a
+// body the client did not finish would read this request's head as the
+// rest of that body; a body moe framed differently from the client would
+// show up as a second request.
+func checkUpstreamInSync(t *testing.T, addr string, up *upstream, rowBefore int, name string) {
+	t.Helper()
+	c := dial(t, addr)
+	br := bufio.NewReader(c)
+	target := "/in-sync/" + name
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", target)
+	if r := readRawResponse(t, br, "GET"); r.Status != 200 {
+		t.Fatalf("the request after the row: status %d, want 200 (%s)", r.Status, r.Body)
+	}
+	var row []string
+	synced := 0
+	for _, r := range up.Requests()[rowBefore:] {
+		if r.Target == target && r.Method == "GET" && r.BodyLen <= 0 {
+			synced++
+		} else {
+			row = append(row, r.Method+" "+r.Target)
+		}
+	}
+	if synced != 1 || len(row) > 1 {
+		t.Fatalf("upstream out of step: the row brought %v, and the request after it came %d times whole", row, synced)
+	}
+}
+
+func checkHostileUpstream(t *testing.T, up *upstream, before int, tc hostileInput, h2 bool) {
 	t.Helper()
 	reqs := up.Requests()[before:]
 	if tc.status >= 400 {
@@ -213,8 +330,23 @@ func checkHostileUpstream(t *testing.T, up *upstream, before int, tc hostileInpu
 	if want == "" {
 		want = tc.authority
 	}
-	if got := r.Header.Get("Host"); got != want {
-		t.Fatalf("upstream Host %q, want %q", got, want)
+	if got := r.Header.Values("Host"); len(got) != 1 || got[0] != want {
+		t.Fatalf("upstream Host %q, want just %q", got, want)
+	}
+	if tc.upTarget != "" && r.Target != tc.upTarget {
+		t.Fatalf("upstream target %q, want %q", r.Target, tc.upTarget)
+	}
+	for i := 0; i+1 < len(tc.upOnly); i += 2 {
+		if got := r.Header.Values(tc.upOnly[i]); len(got) != 1 || got[0] != tc.upOnly[i+1] {
+			t.Fatalf("upstream %s %q, want just %q: %v", tc.upOnly[i], got, tc.upOnly[i+1], r.Lines)
+		}
+	}
+	sent := tc.body
+	if h2 && tc.h2Data != nil {
+		sent = strings.Join(tc.h2Data, "")
+	}
+	if tc.trailers == nil && (sent != "" || r.BodyLen > 0) && (string(r.Body) != sent || !r.BodyEnd) {
+		t.Fatalf("upstream body %q (ended %v), want %q", r.Body, r.BodyEnd, sent)
 	}
 	lines := strings.ToLower(strings.Join(append(append([]string{}, r.Lines...), r.Trailers...), "\n"))
 	for _, n := range tc.upAbsent {

@@ -152,6 +152,10 @@ TEST_CASE("router: host exact is case-insensitive and ignores the port", "[route
   CHECK(match(l, Req("GET", "/", "api.example.com:8443")) == 0);
   CHECK(match(l, Req("GET", "/", "www.example.com")) == -1);
   CHECK(match(l, Req("GET", "/", "api.example.com.evil")) == -1);
+  // The fully qualified spelling names the same host.
+  CHECK(match(l, Req("GET", "/", "api.example.com.")) == 0);
+  CHECK(match(l, Req("GET", "/", "API.example.com.:443")) == 0);
+  CHECK(match(l, Req("GET", "/", "api.example.com..")) == -1);
   CHECK(match(l, Req("GET", "/", "")) == -1);  // no Host header
 }
 
@@ -161,6 +165,8 @@ TEST_CASE("router: host wildcard matches subdomains only", "[router]") {
   config::Listener l = one_route(m);
   CHECK(match(l, Req("GET", "/", "a.example.com")) == 0);
   CHECK(match(l, Req("GET", "/", "a.b.EXAMPLE.com:80")) == 0);
+  CHECK(match(l, Req("GET", "/", "a.example.com.")) == 0);
+  CHECK(match(l, Req("GET", "/", "example.com.")) == -1);
   CHECK(match(l, Req("GET", "/", "example.com")) == -1);
   CHECK(match(l, Req("GET", "/", ".example.com")) == -1 );
   CHECK(match(l, Req("GET", "/", "badexample.com")) == -1);

@@ -18,8 +18,10 @@
 // client sent under those names is removed from the request before the auth
 // call, whatever its answer (a 2xx without the header, a fail_open after an
 // unreachable service), so the upstream only ever sees values the auth
-// service set. A name that is also in forward_headers still reaches the auth
-// service as the client sent it.
+// service set. That covers the spellings with '_' for '-' (x_user_id for
+// x-user-id): CGI-style upstreams (PHP, WSGI, Rack) read both as
+// HTTP_X_USER_ID. A name that is also in forward_headers still reaches the
+// auth service as the client sent it.
 package extauth
 
 import (
@@ -51,6 +53,7 @@ type filter struct {
 	client   *http.Client
 	forward  []string
 	copy     []string
+	copyKeys map[string]bool // copy's names with '_' read as '-'
 	failOpen bool
 
 	allowed, denied, failed *api.Counter
@@ -89,8 +92,10 @@ func New(raw json.RawMessage) (api.Factory, error) {
 	for _, h := range c.ForwardHeaders {
 		f.forward = append(f.forward, strings.ToLower(h))
 	}
+	f.copyKeys = map[string]bool{}
 	for _, h := range c.CopyHeadersFromAuth {
 		f.copy = append(f.copy, strings.ToLower(h))
+		f.copyKeys[cgiKey(h)] = true
 	}
 	switch c.OnError {
 	case "", "fail_closed":
@@ -100,6 +105,12 @@ func New(raw json.RawMessage) (api.Factory, error) {
 		return nil, fmt.Errorf("on_error must be fail_closed or fail_open, got %q", c.OnError)
 	}
 	return api.Shared(f), nil
+}
+
+// cgiKey is the CGI variable a header name becomes, as a header name:
+// lower-case, '_' read as '-'.
+func cgiKey(name string) string {
+	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
 }
 
 func parseDuration(raw json.RawMessage, def time.Duration) (time.Duration, error) {
@@ -140,6 +151,18 @@ func (f *filter) OnRequestHeaders(s *api.Stream, h *api.RequestHeaders, _ bool) 
 	// fail_open) starts from a request that no longer has them.
 	for _, name := range f.copy {
 		h.Del(name)
+	}
+	if len(f.copyKeys) > 0 {
+		var alias []string
+		h.Range(func(n, _ string) bool {
+			if f.copyKeys[cgiKey(n)] {
+				alias = append(alias, strings.Clone(n))
+			}
+			return true
+		})
+		for _, n := range alias {
+			h.Del(n)
+		}
 	}
 	ctx := s.Context()
 	s.Go(func() {

@@ -83,6 +83,22 @@ func TestClientCopyHeadersRemoved(t *testing.T) {
 		t.Errorf("fail_open: upstream gets the client's x-user-id %q", got)
 	}
 
+	// '_' for '-' is the same CGI variable (HTTP_X_USER_ID) to PHP, WSGI
+	// and Rack upstreams, and goes too; other names stay.
+	s = chain(t, srv.URL, nil).NewStream(t)
+	alias := filtertest.Headers{{"authorization", "Bearer nouser"}, {"x_user_id", "admin"}, {"X-User_Id", "root"}, {"x-user-idx", "1"}}
+	if st := s.RequestHeaders("GET", "/", alias, true); st != api.Continue {
+		t.Fatalf("underscores: %v %+v", st, s.Reply)
+	}
+	for _, n := range []string{"x_user_id", "x-user_id"} {
+		if got := s.Request.Headers.Values(n); len(got) != 0 {
+			t.Errorf("underscores: upstream gets the client's %s %q", n, got)
+		}
+	}
+	if got := s.Request.Headers.Values("x-user-idx"); len(got) != 1 {
+		t.Errorf("x-user-idx %q, want it kept", got)
+	}
+
 	// A copied name that is also forwarded reaches the auth service as the
 	// client sent it, and the upstream only sees the answer's value.
 	var seen string
