@@ -377,7 +377,8 @@ int AdminServer::start(std::string& bound) {
   uv_tcp_getsockname(server_, reinterpret_cast<sockaddr*>(&ss), &len);
   int port = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
                                       : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-  bound = ip_text(ss) + ":" + std::to_string(port);
+  const std::string ip = ip_text(ss);
+  bound = (ss.ss_family == AF_INET6 ? "[" + ip + "]" : ip) + ":" + std::to_string(port);  // as configured
   if (!is_loopback(reinterpret_cast<const sockaddr*>(&ss))) {
     log_warn("admin listener on {} is not on loopback: it has no authentication, and anyone who can reach it "
              "reads /stats and /config_dump; bind it to 127.0.0.1 or firewall it",

@@ -40,8 +40,9 @@ class AdminServer {
               const std::vector<std::unique_ptr<Worker>>& workers, std::function<std::string()> go_info,
               std::function<std::string()> go_metrics, config::Config::SecretFields secret_fields = {});
   ~AdminServer();
-  // Binds the configured address; returns a libuv error or 0. Warns when the
-  // address is not a loopback one.
+  // Binds the configured address; returns a libuv error or 0, and sets
+  // `bound` to the address bound ("127.0.0.1:9901", "[::1]:9901"). Warns
+  // when the address is not a loopback one.
   int start(std::string& bound);
   void set_draining() { draining_ = true; }
   // Stops listening and closes every admin connection.

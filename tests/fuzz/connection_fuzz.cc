@@ -9,7 +9,9 @@
 // "front" (h2c and HTTP/1.1, the fuzzed one), "hpack" (fuzzed too, with
 // large header limits) and "up", moe's own upstream (direct responses, h1
 // and h2c), so one loop serves both ends and no other process is needed;
-// the harness itself is a fuzzed upstream.
+// moe reaches "up" through a relay of the harness's (UpstreamTap, a thread
+// of its own), which reads what moe forwards. The harness itself is a
+// fuzzed upstream.
 //
 // An input is one control byte, then the client's bytes:
 //   bit 0x40 clear: h2c. The harness sends the client preface itself and
@@ -45,13 +47,20 @@
 // bombs"; check_hpack_bound): the header bytes moe's nghttp2 session
 // decoded for the connection (the listener's h2_header_bytes_decoded, name
 // + value + 32 per field) against the bytes the harness sent and the
-// HEADERS frames in them.
+// HEADERS frames in them. And nothing reaches an upstream that the routes
+// did not send there (check_routed): front's first route denies /private
+// with a 403, and each request-target moe sends an upstream is read off
+// the wire (by the tap on the way to "up", and from what the harness's own
+// upstream was sent); one whose path starts with /private, as sent or as an
+// upstream may read it (upstream_reading: escapes, backslashes, dot
+// segments and "//" resolved here, not by moe's normaliser), is a finding.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -60,6 +69,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.h"
@@ -69,6 +79,7 @@
 #include "http2/h2_client_connection.h"
 #include "server/http_acceptor.h"
 #include "fuzz_socket.h"
+#include "upstream_tap.h"
 #include "spdlog/spdlog.h"
 
 namespace {
@@ -100,9 +111,13 @@ int listen_local(uint16_t& port) {
 
 // The config: limits small enough for the fuzzer to cross them, timeouts
 // short enough that a stalled stream ends within the 5 s a close may take.
-std::string config_text(uint16_t front, uint16_t hpack, uint16_t up, uint16_t fz) {
+// The clusters "up" and "up-h2" reach moe's "up" listener through the tap's
+// two listeners (tap_h1, tap_h2). front's path_normalization is spelt out
+// (the defaults): upstream_reading assumes it.
+std::string config_text(uint16_t front, uint16_t hpack, uint16_t up, uint16_t fz, uint16_t tap_h1,
+                        uint16_t tap_h2) {
   const std::string f = std::to_string(front), h = std::to_string(hpack), u = std::to_string(up),
-                    z = std::to_string(fz);
+                    z = std::to_string(fz), t1 = std::to_string(tap_h1), t2 = std::to_string(tap_h2);
   return "workers: 1\n"
          "log: {level: error, access_log: \"off\"}\n"
          "listeners:\n"
@@ -111,7 +126,10 @@ std::string config_text(uint16_t front, uint16_t hpack, uint16_t up, uint16_t fz
          "    http2: true\n"
          "    limits: {max_request_headers: 4KiB, max_headers: 32, max_request_body: 64KiB}\n"
          "    timeouts: {request_headers: 1s, idle: 2s}\n"
+         "    path_normalization: {normalize: true, merge_slashes: true, escaped_slashes: reject}\n"
          "    routes:\n"
+         "      - match: {prefix: /private}\n"
+         "        direct_response: {status: 403, body: \"denied\"}\n"
          "      - match: {prefix: /fz1}\n"
          "        cluster: fz-h1\n"
          "        timeout: 1s\n"
@@ -152,10 +170,10 @@ std::string config_text(uint16_t front, uint16_t hpack, uint16_t up, uint16_t fz
          "        direct_response: {status: 200, body: \"upstream\"}\n"
          "clusters:\n"
          "  - name: up\n"
-         "    endpoints: [127.0.0.1:" + u + "]\n"
+         "    endpoints: [127.0.0.1:" + t1 + "]\n"
          "    protocol: http1\n"
          "  - name: up-h2\n"
-         "    endpoints: [127.0.0.1:" + u + "]\n"
+         "    endpoints: [127.0.0.1:" + t2 + "]\n"
          "    protocol: h2c\n"
          "  - name: dead\n"
          "    endpoints: [127.0.0.1:1]\n"
@@ -173,8 +191,158 @@ std::string config_text(uint16_t front, uint16_t hpack, uint16_t up, uint16_t fz
 // The fuzzed listeners' indexes in the config (and in the worker's Stats).
 constexpr int kFront = 0, kHpack = 1;
 
+// The deny route's prefix (config_text): moe answers a request for it 403,
+// however the client spells the path, and never sends it upstream.
+constexpr std::string_view kDenied = "/private";
+
+bool unreserved(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool starts_with_nocase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); i++)
+    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+  return true;
+}
+
+// The path an upstream may read in a request-target, worked out here, not
+// by moe's normaliser (an oracle that reused the code under test could not
+// find its bugs). An absolute-form target's path begins after its
+// authority; the path ends at '?' or '#'; a %XX that encodes an unreserved
+// character, '/' or '\' is decoded, once; '\' is '/'; then "." and ".."
+// segments are resolved (".." never above the root) and empty segments
+// dropped: after the dot segments (RFC 3986 5.2.4, as moe does: "/a//../b"
+// is "/a/b"), or before them with `merge_first` (as nginx does: "/b").
+// front's path_normalization (normalize, merge_slashes, escaped_slashes:
+// reject) makes every path moe forwards one that both readings leave as it
+// is, so for a correct moe they are the path itself. Case is kept (a
+// case-insensitive upstream is not covered, docs/configuration.md). Empty
+// for a target that is neither origin- nor absolute-form ("*", CONNECT's).
+std::string upstream_reading(std::string_view target, bool merge_first) {
+  std::string_view path = target;
+  if (starts_with_nocase(path, "http://") || starts_with_nocase(path, "https://")) {
+    const size_t authority = path.find("//") + 2;
+    const size_t slash = path.find('/', authority);
+    path = slash == std::string_view::npos ? "/" : path.substr(slash);
+  }
+  if (path.empty() || path[0] != '/') return {};
+  path = path.substr(0, path.find_first_of("?#"));
+  std::string decoded;
+  for (size_t i = 0; i < path.size(); i++) {
+    char c = path[i];
+    if (c == '%' && i + 2 < path.size() && hex_digit(path[i + 1]) >= 0 && hex_digit(path[i + 2]) >= 0) {
+      const char d = static_cast<char>(hex_digit(path[i + 1]) * 16 + hex_digit(path[i + 2]));
+      if (unreserved(d) || d == '/' || d == '\\') {
+        c = d;
+        i += 2;
+      }
+    }
+    decoded += c == '\\' ? '/' : c;
+  }
+  std::vector<std::string_view> segments;
+  const std::string_view d = decoded;
+  for (size_t at = 1; at <= d.size();) {
+    size_t end = d.find('/', at);
+    if (end == std::string_view::npos) end = d.size();
+    const std::string_view seg = d.substr(at, end - at);
+    at = end + 1;
+    if (seg == "." || (merge_first && seg.empty())) continue;
+    if (seg == "..") {
+      if (!segments.empty()) segments.pop_back();
+      continue;
+    }
+    segments.push_back(seg);
+  }
+  std::string out;
+  for (std::string_view seg : segments)
+    if (!seg.empty()) out.append("/").append(seg);
+  return out.empty() ? "/" : out;
+}
+
+// A target for a finding's message: printable ASCII as it is, the rest as
+// \xNN, cut at 200 bytes.
+std::string printable(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < 200; i++) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += "0123456789abcdef"[c >> 4];
+      out += "0123456789abcdef"[c & 15];
+    }
+  }
+  return out;
+}
+
+// The oracle for every request-target moe sent an upstream (the tap's, and
+// the harness's own upstream's). The routes match the normalised path and
+// moe forwards that path, so the bytes themselves must not start with the
+// denied prefix (else the router, or what moe forwards in place of what it
+// matched, is wrong); and neither may an upstream's reading of them (else
+// the normaliser let a spelling of /private through as something else).
+void check_routed(std::string_view target) {
+  const std::string_view path = target.substr(0, target.find_first_of("?#"));
+  if (path.substr(0, kDenied.size()) == kDenied) {
+    fprintf(stderr, "connection_fuzz: \"%s\" reached an upstream: the deny route for %s should have answered it\n",
+            printable(target).c_str(), std::string(kDenied).c_str());
+    abort();
+  }
+  for (bool merge_first : {false, true}) {
+    const std::string read = upstream_reading(target, merge_first);
+    if (read.substr(0, kDenied.size()) == kDenied) {
+      fprintf(stderr,
+              "connection_fuzz: \"%s\" reached an upstream, which reads it as \"%s\" (%s): a spelling of %s "
+              "went past the deny route\n",
+              printable(target).c_str(), printable(read).c_str(),
+              merge_first ? "slashes merged first" : "dot segments first", std::string(kDenied).c_str());
+      abort();
+    }
+  }
+}
+
+// check_routed on the requests in `bytes`, all that moe sent on one
+// connection to the harness's own upstream (h2c if it begins with the
+// preface, else HTTP/1.1).
+void check_forwarded(std::string_view bytes) {
+  static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  const bool h2 = kPreface.substr(0, bytes.size()) == bytes.substr(0, kPreface.size());
+  fuzz::ForwardedRequests requests(h2 ? fuzz::UpstreamProtocol::h2c : fuzz::UpstreamProtocol::http1, check_routed);
+  requests.feed(bytes.data(), bytes.size());
+}
+
+// One request through each upstream cluster (up over HTTP/1.1, up-h2 over
+// h2c), answered, before the first input: a request moe forwards for the
+// first time in the process takes longer than the 3 ms of quiet the harness
+// waits for, and the client's FIN then ends it before moe sent it on. So a
+// seed or a finding run alone reaches the upstream (and the oracle) as it
+// does in a long run, where the pools are warm.
+void warm_up(const sockaddr_in& front) {
+  for (const char* req : {"GET /warm HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n\r\n",
+                          "GET /h2/warm HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n\r\n"}) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || fuzz::connect_to(fd, reinterpret_cast<const sockaddr*>(&front), sizeof front) != 0)
+      fail("warm-up connect");
+    no_time_wait(fd);
+    std::string got;
+    if (!send_all(fd, req, strlen(req)) || !drain_until_closed(fd, 5000, &got) || got.find(" 200 ") == std::string::npos)
+      fail("warm-up request (the upstreams are not reached)");
+    ::close(fd);
+  }
+}
+
 struct Server {
   std::vector<std::unique_ptr<moe::ListenerShared>> shared;
+  std::unique_ptr<fuzz::UpstreamTap> tap;
   std::unique_ptr<moe::Worker> worker;
   sockaddr_in front{}, hpack{};
   int fz = -1;  // the fuzzed upstream's listening socket (non-blocking; the harness accepts)
@@ -188,8 +356,12 @@ Server& server() {
     uint16_t front_port = 0, hpack_port = 0, up_port = 0, fz_port = 0;
     int front = listen_local(front_port), hpack = listen_local(hpack_port), up = listen_local(up_port);
     s->fz = listen_local(fz_port);
-    moe::config::LoadResult r = moe::config::load_config_text(config_text(front_port, hpack_port, up_port, fz_port),
-                                                              "connection_fuzz.yaml");
+    s->tap = std::make_unique<fuzz::UpstreamTap>(up_port, check_routed);
+    const uint16_t tap_h1 = s->tap->listen(fuzz::UpstreamProtocol::http1);
+    const uint16_t tap_h2 = s->tap->listen(fuzz::UpstreamProtocol::h2c);
+    s->tap->start();
+    moe::config::LoadResult r = moe::config::load_config_text(
+        config_text(front_port, hpack_port, up_port, fz_port, tap_h1, tap_h2), "connection_fuzz.yaml");
     if (!r.errors.empty()) {
       for (const auto& e : r.errors) fprintf(stderr, "%s\n", e.to_string().c_str());
       fail("config");
@@ -210,6 +382,7 @@ Server& server() {
     s->front.sin_addr.s_addr = s->hpack.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     s->front.sin_port = htons(front_port);
     s->hpack.sin_port = htons(hpack_port);
+    warm_up(s->front);
     return s;
   }();
   return *s;
@@ -232,6 +405,22 @@ void h2_frame(std::string& out, uint8_t type, uint8_t flags, uint32_t stream, st
                       static_cast<char>(stream >> 16), static_cast<char>(stream >> 8), static_cast<char>(stream)};
   out.append(hd, 9);
   out.append(payload);
+}
+
+// Closes the connections moe made to the harness's own upstream that no one
+// answered: requests a fuzzed client sent to /fz1 or /fz2, which wait in the
+// listen queue until here (after each input), and moe's retries after an
+// input ended. What moe had sent on them goes through the oracle first. The
+// socket is non-blocking.
+void drop_unanswered(int listen_fd) {
+  for (int stale; (stale = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC)) >= 0;) {
+    no_time_wait(stale);
+    std::string sent;
+    while (sent.size() < (1u << 20) && recv_some(stale, 0, &sent) == 1) {
+    }
+    check_forwarded(sent);
+    ::close(stale);
+  }
 }
 
 // Plays the fuzzed upstream: accepts moe's connection, takes what moe sends
@@ -260,6 +449,7 @@ void serve_upstream(int listen_fd, const char* p, size_t n, uint32_t seed, bool 
     // alone, so this is exact.
     if (no_smuggling && before_answer.find("/smuggled") != std::string::npos)
       fail("moe sent the request behind an Upgrade head upstream before the upstream answered (smuggling)");
+    check_forwarded(before_answer);
     send_cut(u, p, n, seed);
     ::shutdown(u, SHUT_WR);
     // moe closes its side on our FIN; if it has not within 2 s, close()'s
@@ -375,11 +565,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     // Connections left over from an earlier input (moe retrying a refused
     // stream on a new connection after that client had gone) would take
-    // this input's answer: close them first. The socket is non-blocking.
-    for (int stale; (stale = ::accept4(s.fz, nullptr, nullptr, SOCK_CLOEXEC)) >= 0;) {
-      no_time_wait(stale);
-      ::close(stale);
-    }
+    // this input's answer: close them first.
+    drop_unanswered(s.fz);
     if (!send_all(fd, req.data(), req.size(), &sent)) fail("send request");
     serve_upstream(s.fz, p, n, seed, !h2 && (ctl & 0x08));
   }
@@ -406,6 +593,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // nothing more for it, and no other connection reaches this listener.
   check_hpack_bound(sent, moe::get(decoded) - decoded_before,
                     s.worker->config().listeners[static_cast<size_t>(listener)].limits);
+  drop_unanswered(s.fz);
   if (dump && !h2) fprintf(stderr, "%s\n", got.c_str());
   if (dump && h2) {
     for (size_t at = 0; at + 9 <= got.size();) {

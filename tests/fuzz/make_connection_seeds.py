@@ -190,3 +190,31 @@ UP_UPGRADE = {
 for name, text in UP_UPGRADE.items():
     with open(os.path.join(here, name), "wb") as f:
         f.write(b"\xef" + text.encode())
+
+# Spellings of /private, which the first route denies (403): none may reach
+# an upstream, and the harness checks every request-target that does
+# (check_routed in connection_fuzz.cc). One spelling per seed for each client
+# protocol, and one seed with the plain path and more spellings together
+# (one under /h2, which a later route sends to up-h2, the h2c upstream; an
+# absolute-form target over HTTP/1.1; a POST, which a later route sends to
+# up-h2 too, last: moe closes an HTTP/1.1 connection after answering a
+# request whose body it did not read).
+DENY = {
+    "escaped": "/%70rivate",
+    "dot_segments": "/public/../private",
+    "double_slash": "//private",
+}
+DENY_MORE = ["/private", "/public/%2e%2E/private/x", "/./private?q", "/public/..//private", "/public\\..\\private",
+             "/h2/../private"]
+for name, path in DENY.items():
+    with open(os.path.join(here, "deny_h2_" + name), "wb") as f:
+        f.write(b"\x87" + SETTINGS0 + get(1, path))
+    with open(os.path.join(here, "deny_h1_" + name), "wb") as f:
+        f.write(b"\xc7" + ("GET " + path + " HTTP/1.1\r\n" + H + "\r\n").encode())
+with open(os.path.join(here, "deny_h2_mixed"), "wb") as f:
+    f.write(b"\x87" + SETTINGS0 + b"".join(get(1 + 2 * i, p) for i, p in enumerate(DENY_MORE)) +
+            post(1 + 2 * len(DENY_MORE), "/%2e/private/p", b"body"))
+with open(os.path.join(here, "deny_h1_mixed"), "wb") as f:
+    f.write(b"\xc7" + "".join(["GET " + p + " HTTP/1.1\r\n" + H + "\r\n" for p in DENY_MORE] +
+                              ["GET http://fuzz/public/%2E%2E/private HTTP/1.1\r\n" + H + "\r\n",
+                               "POST /%2e/private/p HTTP/1.1\r\n" + H + "Content-Length: 4\r\n\r\nbody"]).encode())

@@ -375,3 +375,57 @@ func TestAdminUpgradeAndHostWhitespace(t *testing.T) {
 		t.Fatalf("Host with trailing whitespace: status %d, want 200", r.Status)
 	}
 }
+
+// TestAdminNotOnLoopbackWarns: the admin listener has no authentication,
+// so moe warns at startup when it is bound to an address that is not
+// loopback (docs/security.md), naming the address, and says nothing when
+// it is: 127.0.0.0/8, ::1, an IPv4-mapped ::ffff:127.x, localhost.
+func TestAdminNotOnLoopbackWarns(t *testing.T) {
+	t.Parallel()
+	const yaml = `admin: {address: "{{admin}}"}
+log: {level: info, access_log: "off"}
+listeners:
+  - name: main
+    address: "{{listen}}"
+    routes:
+      - match: {prefix: /}
+        direct_response: {status: 200}
+`
+	_, noV6 := freePortOn("[::1]")
+	for _, tc := range []struct {
+		name string
+		host string // the admin address is host:PORT
+		warn string // the address the warning names ("" = no warning)
+		v6   bool
+	}{
+		{"any_v4", "0.0.0.0", "0.0.0.0", false},
+		{"any_v6", "[::]", "[::]", true},
+		{"loopback_v4", "127.0.0.1", "", false},
+		{"loopback_v4_not_first", "127.0.0.2", "", false},
+		{"loopback_v6", "[::1]", "", true},
+		{"loopback_v4_mapped", "[::ffff:127.0.0.1]", "", true},
+		{"localhost", "localhost", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if tc.v6 && noV6 != nil {
+				t.Skipf("no IPv6 loopback: %v", noV6)
+			}
+			probe := freePort(t)
+			if tc.host == "[::1]" || tc.host == "[::]" {
+				probe, _ = freePortOn("[::1]") // a port free on ::1
+			}
+			_, p, _ := net.SplitHostPort(probe)
+			m := startMoe(t, yaml, "admin", tc.host+":"+p)
+			m.Stop() // its stderr is complete
+			log := readFileString(m.Stderr)
+			got := strings.Contains(log, "not on loopback")
+			switch {
+			case tc.warn != "" && !strings.Contains(log, "admin listener on "+tc.warn+":"+p+" is not on loopback"):
+				t.Errorf("admin on %s:%s: no warning naming %s:%s; stderr:\n%s", tc.host, p, tc.warn, p, log)
+			case tc.warn == "" && got:
+				t.Errorf("admin on %s:%s (loopback): warned anyway; stderr:\n%s", tc.host, p, log)
+			}
+		})
+	}
+}

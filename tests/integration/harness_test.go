@@ -174,7 +174,9 @@ var placeholderRE = regexp.MustCompile(`\{\{([a-z0-9_]+)\}\}`)
 // Placeholders: {{admin}} (always allocate it: readiness is probed there),
 // {{listen}}, {{listen2}}, ... (any other {{name}} gets a fresh free
 // address), {{tmp}} (the temp dir). vars are extra "name", "value" pairs
-// replaced first, for upstream addresses and the like.
+// replaced first, for upstream addresses and the like. A var named "admin"
+// sets the admin address itself (one that is not a fresh 127.0.0.1 port,
+// such as 0.0.0.0:PORT); readiness is then probed there.
 //
 // It waits for GET /ready == 200. Cleanup sends SIGTERM and asserts exit 0
 // within 20s; on failure the tail of stdout/stderr is logged.
@@ -192,11 +194,15 @@ func startMoeWrapped(t testing.TB, wrap []string, yamlText string, vars ...strin
 	}
 	bin := moeBin(t)
 	dir := t.TempDir()
+	admin := ""
 	for i := 0; i < len(vars); i += 2 {
+		if vars[i] == "admin" {
+			admin = vars[i+1]
+		}
 		yamlText = strings.ReplaceAll(yamlText, "{{"+vars[i]+"}}", vars[i+1])
 	}
 	yamlText = strings.ReplaceAll(yamlText, "{{tmp}}", dir)
-	if !strings.Contains(yamlText, "{{admin}}") {
+	if admin == "" && !strings.Contains(yamlText, "{{admin}}") {
 		t.Fatal("startMoe: the config must contain {{admin}}")
 	}
 	var lastErr string
@@ -204,6 +210,9 @@ func startMoeWrapped(t testing.TB, wrap []string, yamlText string, vars ...strin
 	// retry a few times with fresh ports when moe dies during startup.
 	for attempt := 0; attempt < 3; attempt++ {
 		addrs := map[string]string{}
+		if admin != "" {
+			addrs["admin"] = admin
+		}
 		text := placeholderRE.ReplaceAllStringFunc(yamlText, func(s string) string {
 			name := placeholderRE.FindStringSubmatch(s)[1]
 			if a, ok := addrs[name]; ok {
