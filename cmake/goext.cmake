@@ -3,7 +3,7 @@
 # at startup resolve the host's Go runtime (docs/design/go-embedding-findings.md).
 # Without it (sanitizer builds) a stub bridge is compiled in that refuses
 # configs naming Go filters, so the C++ data plane runs and is tested alone.
-target_sources(moe_core PRIVATE ${CMAKE_SOURCE_DIR}/src/goext/go_log.cc)
+target_sources(moe_core PRIVATE ${CMAKE_SOURCE_DIR}/src/goext/go_worker.cc)
 if(MOE_WITH_GO)
   find_program(GO_EXECUTABLE go REQUIRED)
   set(MOE_GO_ARCHIVE ${CMAKE_BINARY_DIR}/goext/libmoego.a)

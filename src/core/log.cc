@@ -11,6 +11,16 @@ bool set_log_level(const std::string& level) {
   return true;
 }
 
+void log_numbered(int level, std::string_view who, std::string_view m) {
+  switch (level) {
+    case 0: log_trace("{}: {}", who, m); break;
+    case 1: log_debug("{}: {}", who, m); break;
+    case 2: log_info("{}: {}", who, m); break;
+    case 3: log_warn("{}: {}", who, m); break;
+    default: log_error("{}: {}", who, m); break;
+  }
+}
+
 void init_logging(const std::string& level) {
   // stderr, so stdout stays free for the access log.
   auto logger = spdlog::stderr_logger_mt("moe");

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <string>
+#include <string_view>
 
 namespace moe {
 
@@ -22,5 +23,9 @@ template <typename... A>
 void log_warn(spdlog::format_string_t<A...> f, A&&... a) { spdlog::warn(f, std::forward<A>(a)...); }
 template <typename... A>
 void log_error(spdlog::format_string_t<A...> f, A&&... a) { spdlog::error(f, std::forward<A>(a)...); }
+
+// "<who>: <msg>" at a level given as a number, 0 trace .. 4 error (above 4:
+// error): the levels of moe_log and MOE_OP_LOG (moe/goext_abi.h).
+void log_numbered(int level, std::string_view who, std::string_view msg);
 
 }  // namespace moe

@@ -7,26 +7,9 @@
 #include "core/listener.h"
 #include "core/log.h"
 #include "transport/tcp_connection.h"
-#include "goext/go_bridge.h"
 #include "proxy/cluster_pool.h"
-#include "proxy/stream.h"
 
 namespace moe {
-namespace {
-
-// The proxy's Stream for every request a server connection reads.
-class ProxyStreams final : public StreamFactory {
- public:
-  explicit ProxyStreams(Worker& w) : worker_(w) {}
-  std::unique_ptr<StreamEvents> new_stream(DownstreamCodec& codec, int listener_index) override {
-    return std::make_unique<Stream>(worker_, codec, listener_index);
-  }
-
- private:
-  Worker& worker_;
-};
-
-}  // namespace
 
 // One lingering close: its idle timer, and when it began (for the cap).
 struct Worker::Linger final : TimerNode {
@@ -39,16 +22,13 @@ struct Worker::Linger final : TimerNode {
 };
 
 Worker::Worker(int id, std::shared_ptr<const config::Config> cfg, std::vector<ListenerSocket> sockets,
-               AccessLog* access_log, std::vector<uint32_t> chain_events)
+               AccessLog* access_log)
     : id_(id),
       config_(std::move(cfg)),
       sockets_(std::move(sockets)),
       access_log_(access_log),
       read_buf_(new char[kReadBufferSize]),
-      timers_(&Worker::schedule_timer, this),
-      streams_(std::make_unique<ProxyStreams>(*this)),
-      chain_events_(std::move(chain_events)) {
-  chain_events_.resize(config_->listeners.size(), 0);
+      timers_(&Worker::schedule_timer, this) {
   uv_loop_init(&loop_);
   uv_check_init(&loop_, &check_);
   check_.data = this;
@@ -61,15 +41,14 @@ Worker::Worker(int id, std::shared_ptr<const config::Config> cfg, std::vector<Li
   uv_async_init(&loop_, &async_, [](uv_async_t* a) {
     auto* w = static_cast<Worker*>(a->data);
     std::vector<std::function<void(Worker&)>> q;
-    std::vector<uint64_t> resumes;
+    std::vector<uint64_t> posted;
     {
       std::lock_guard lk(w->queue_mu_);
       q.swap(w->queue_);
-      resumes.swap(w->resumes_);
+      posted.swap(w->posted_);
     }
     for (auto& fn : q) fn(*w);
-    for (uint64_t h : resumes)
-      if (Stream* s = w->find_stream(h)) s->on_go_resume();
+    if (!posted.empty() && w->ext_) w->ext_->on_posted(posted);
     w->on_check();
   });
   async_.data = this;
@@ -92,16 +71,20 @@ Worker::Worker(int id, std::shared_ptr<const config::Config> cfg, std::vector<Li
 Worker::~Worker() {
   listeners_.clear();
   clusters_.clear();
-  free(go_ops_.buf);
-  free(go_batch_ops_.buf);
+  ext_.reset();  // after everything that can end a stream it knows
   uv_loop_close(&loop_);
 }
 
 void Worker::set_streams(std::unique_ptr<StreamFactory> f) { streams_ = std::move(f); }
 void Worker::set_acceptor(std::unique_ptr<ConnectionAcceptor> a) { acceptor_ = std::move(a); }
+void Worker::set_extension(std::unique_ptr<WorkerExtension> e) { ext_ = std::move(e); }
 
 void Worker::start() {
-  thread_ = std::thread([this] { go::run_thread([](void* w) { static_cast<Worker*>(w)->run(); }, this); });
+  thread_ = std::thread([this] {
+    auto run = [](void* w) { static_cast<Worker*>(w)->run(); };
+    if (ext_) ext_->run_thread(run, this);
+    else run(this);
+  });
 }
 
 void Worker::join() {
@@ -128,8 +111,8 @@ void Worker::schedule_timer(void* ctx, uint64_t delay_ms) {
 }
 
 void Worker::run() {
-  if (!sockets_.empty() && !acceptor_) {
-    log_error("worker {}: listening sockets but no acceptor (Worker::set_acceptor)", id_);
+  if (!sockets_.empty() && (!acceptor_ || !streams_)) {
+    log_error("worker {}: listening sockets but no acceptor or streams (Worker::set_acceptor, set_streams)", id_);
     std::abort();
   }
   for (const ListenerSocket& s : sockets_) {
@@ -180,10 +163,13 @@ void Worker::give_buffer(OutBuffer* b) {
 }
 
 void Worker::on_check() {
-  // Go's batch and deferred work first: they may queue writes, and each
-  // may queue more of the other.
-  while (!go_batch_.empty() || !deferred_.empty()) {
-    if (!go_batch_.empty()) run_go_batch();
+  // The extension's work (Go's batched crossing) and deferred work first:
+  // they may queue writes, and each may queue more of the other.
+  while (ext_check_ || !deferred_.empty()) {
+    if (ext_check_) {
+      ext_check_ = false;
+      ext_->on_check();
+    }
     if (!deferred_.empty()) {
       // Swapped with a second vector, so both keep their capacity.
       deferred_running_.swap(deferred_);
@@ -196,72 +182,14 @@ void Worker::on_check() {
   dirty_.clear();
   // A flush can complete work that defers more (rare): run it now rather
   // than after the loop sleeps.
-  if (!deferred_.empty() || !go_batch_.empty()) on_check();
+  if (!deferred_.empty() || ext_check_) on_check();
   if (draining_) maybe_finish_drain();
 }
 
-void Worker::run_go_batch() {
-  // One crossing for every header event queued since the last batch
-  // (docs/go-runtime.md, "Batched header events"), at most kMaxGoBatch
-  // at a time so the event array and the op buffer stay small after a
-  // burst (256 events already spread a crossing's fixed cost thin).
-  // Streams that ended in the meantime are skipped.
-  constexpr size_t kMaxGoBatch = 256;
-  go_batch_running_.swap(go_batch_);
-  go_batch_.clear();
-  for (size_t next = 0; next < go_batch_running_.size();) {
-    go_batch_events_.clear();
-    for (; next < go_batch_running_.size() && go_batch_events_.size() < kMaxGoBatch; next++)
-      if (Stream* s = find_stream(go_batch_running_[next]))
-        s->fill_batched_event(go_batch_events_.emplace_back(), go_batch_ops_);
-    if (go_batch_events_.empty()) break;  // every stream left had ended: no crossing at all
-    go_batch_ops_.len = 0;
-    go::on_events(go_batch_events_.data(), static_cast<uint32_t>(go_batch_events_.size()));
-    // Every stream takes its Go state before any goes on: going on can end
-    // other streams of the batch (a local reply that closes an HTTP/2
-    // connection), and their DONE crossing must name the state Go has now.
-    for (const moe_event& ev : go_batch_events_)
-      if (Stream* s = find_stream(ev.handle)) s->take_go_state(ev);
-    for (const moe_event& ev : go_batch_events_)
-      if (Stream* s = find_stream(ev.handle)) s->on_go_batched(ev, go_batch_ops_);
-    go_batch_ops_.len = 0;
-  }
-  go_batch_running_.clear();
-}
-
-Stream* Worker::find_stream(uint64_t handle) const {
-  const uint32_t slot = static_cast<uint32_t>(handle & 0xffffff);
-  const uint32_t gen = static_cast<uint32_t>((handle >> 24) & 0xffffff);
-  if (slot >= stream_slots_.size() || stream_slots_[slot].generation != gen) return nullptr;
-  return stream_slots_[slot].stream;
-}
-
-uint64_t Worker::register_stream(Stream* s) {
-  uint32_t slot;
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-  } else {
-    slot = static_cast<uint32_t>(stream_slots_.size());
-    stream_slots_.emplace_back();
-  }
-  StreamSlot& e = stream_slots_[slot];
-  e.stream = s;
-  e.generation = (e.generation + 1) & 0xffffff;
-  return (static_cast<uint64_t>(id_) << 48) | (static_cast<uint64_t>(e.generation) << 24) | slot;
-}
-
-void Worker::unregister_stream(uint64_t handle) {
-  const uint32_t slot = static_cast<uint32_t>(handle & 0xffffff);
-  if (slot >= stream_slots_.size() || !stream_slots_[slot].stream) return;
-  stream_slots_[slot].stream = nullptr;
-  free_slots_.push_back(slot);
-}
-
-void Worker::post_resume(uint64_t handle) {
+void Worker::post_to_extension(uint64_t msg) {
   {
     std::lock_guard lk(queue_mu_);
-    resumes_.push_back(handle);
+    posted_.push_back(msg);
   }
   uv_async_send(&async_);
 }

@@ -10,13 +10,13 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "config/config.h"
-#include "moe/goext_abi.h"
 #include "core/intrusive_list.h"
 #include "core/stats.h"
 #include "core/timer_list.h"
@@ -26,7 +26,6 @@ namespace moe {
 class TcpConnection;
 struct OutBuffer;
 class Listener;
-class Stream;
 class ClusterPool;
 class AccessLog;
 class StreamFactory;  // http/codec.h
@@ -45,6 +44,27 @@ class DownstreamConnection {
   ~DownstreamConnection() = default;
 };
 
+// The per-worker state of a layer above core that needs two moments of the
+// loop: before it sleeps, and when another thread wakes it. (The Go bridge:
+// its stream registry, the resumes goroutines post and the batched header
+// crossing, goext/go_worker.h.) Set by the layer that starts the worker
+// (Worker::set_extension), before start(); called on the worker's thread.
+class WorkerExtension {
+ public:
+  virtual ~WorkerExtension() = default;
+  // Runs fn(arg), the worker's loop, on the worker's thread, wrapped as the
+  // extension needs (the Go bridge runs it from inside a Go->C call, so the
+  // loop's crossings are nested callbacks). Default: fn(arg).
+  virtual void run_thread(void (*fn)(void*), void* arg) { fn(arg); }
+  // Before the loop sleeps, once per Worker::want_check since the last
+  // call; before the deferred calls. What it queues (defer, want_check)
+  // runs in the same pass.
+  virtual void on_check() = 0;
+  // The messages other threads posted (Worker::post_to_extension), in
+  // order, after that wakeup's post() functions.
+  virtual void on_posted(std::span<const uint64_t> msgs) = 0;
+};
+
 struct ListenerShared;
 
 struct ListenerSocket {
@@ -55,9 +75,8 @@ struct ListenerSocket {
 
 class Worker {
  public:
-  // chain_events[i]: the MOE_EV bitmask of listener i's Go filter chain.
   Worker(int id, std::shared_ptr<const config::Config> cfg, std::vector<ListenerSocket> sockets,
-         AccessLog* access_log, std::vector<uint32_t> chain_events);
+         AccessLog* access_log);
   ~Worker();
 
   // Starts the thread (which runs the loop until drained).
@@ -79,7 +98,8 @@ class Worker {
   AccessLog* access_log() { return access_log_; }
   ClusterPool& cluster(int index) { return *clusters_[static_cast<size_t>(index)]; }
   // Where this worker's server connections get the stream of each request
-  // (the proxy's Stream; a test may put a fake in its place).
+  // (the proxy's ProxyStreams, set by the server; a test may set a fake).
+  // Set before start() when the worker has sockets.
   StreamFactory& streams() { return *streams_; }
   void set_streams(std::unique_ptr<StreamFactory> f);
   // What the listeners make of an accepted socket (core/listener.h). Set by
@@ -104,23 +124,17 @@ class Worker {
   // leave a parser callback before starting work that re-enters a codec.
   void defer(std::function<void()> fn) { deferred_.push_back(std::move(fn)); }
 
-  // Go filters: which events listener `li`'s chain wants (0 = no chain).
-  uint32_t chain_events(int li) const { return chain_events_[static_cast<size_t>(li)]; }
-  // The op buffer Go writes into during a crossing (one per worker: a
-  // worker makes one crossing at a time).
-  moe_ops& go_ops() { return go_ops_; }
-  // Streams Go may resume. A handle is worker (16 bits) | generation (24) |
-  // slot (24): a stale handle (the stream ended, the slot was reused) does
-  // not match the slot's generation and is ignored.
-  uint64_t register_stream(Stream* s);
-  void unregister_stream(uint64_t handle);
-  // Any thread (a goroutine through moe_post_resume).
-  void post_resume(uint64_t handle);
-  // The stream registered under `handle`, or null if it has ended.
-  Stream* find_stream(uint64_t handle) const;
-  // Queues a stream's header event for this iteration's batch crossing
-  // (run_go_batch, from on_check: before the loop sleeps).
-  void batch_go(uint64_t handle) { go_batch_.push_back(handle); }
+  // The extension (above), or null. Owned; set before start().
+  void set_extension(std::unique_ptr<WorkerExtension> e);
+  WorkerExtension* extension() { return ext_.get(); }
+  // Asks for extension()->on_check() before the loop sleeps: a store, cheap
+  // enough for every event that queues work there.
+  void want_check() { ext_check_ = true; }
+  // Any thread: queues `msg` for extension()->on_posted on this worker's
+  // loop. The lane for messages too frequent to allocate for (a std::function
+  // in post() might): the Go bridge's resumes. One lock and one
+  // uv_async_send, shared with post().
+  void post_to_extension(uint64_t msg);
 
   // Lingering closes (TcpConnection::close_flushed). Rare, so the state
   // lives here, in a map, not in a field of every idle connection. linger
@@ -142,7 +156,6 @@ class Worker {
   static constexpr unsigned kReadBufferSize = 64 * 1024;
   void run();
   void on_check();
-  void run_go_batch();
   void maybe_finish_drain();
   static void schedule_timer(void* ctx, uint64_t delay_ms);
 
@@ -157,7 +170,7 @@ class Worker {
   uv_async_t async_;
   std::mutex queue_mu_;  // control messages only; never on the request path
   std::vector<std::function<void(Worker&)>> queue_;
-  std::vector<uint64_t> resumes_;  // guarded by queue_mu_
+  std::vector<uint64_t> posted_;  // guarded by queue_mu_: for ext_
   std::thread thread_;
   std::unique_ptr<char[]> read_buf_;
   std::vector<std::unique_ptr<OutBuffer>> free_buffers_;
@@ -174,23 +187,8 @@ class Worker {
   std::unique_ptr<StreamFactory> streams_;
   std::unique_ptr<ConnectionAcceptor> acceptor_;
   IntrusiveList<DownstreamConnection, &DownstreamConnection::worker_link> downstreams_;
-  std::vector<uint32_t> chain_events_;
-  moe_ops go_ops_{};
-  // The batch: handles queued this iteration, the events built for its
-  // crossing, and the op buffer Go writes them into. The batch has its
-  // own buffer because applying one stream's result can make synchronous
-  // crossings (a local reply's response hooks, DONE) into go_ops_ while
-  // the other streams' ops still wait to be applied.
-  std::vector<uint64_t> go_batch_;
-  std::vector<uint64_t> go_batch_running_;
-  std::vector<moe_event> go_batch_events_;
-  moe_ops go_batch_ops_{};
-  struct StreamSlot {
-    Stream* stream = nullptr;
-    uint32_t generation = 0;
-  };
-  std::vector<StreamSlot> stream_slots_;
-  std::vector<uint32_t> free_slots_;
+  std::unique_ptr<WorkerExtension> ext_;
+  bool ext_check_ = false;  // want_check() since ext_->on_check()
   bool draining_ = false;
   bool stopped_ = false;
   std::atomic<bool> done_{false};

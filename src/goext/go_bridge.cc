@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "core/log.h"
-#include "core/worker.h"
+#include "goext/go_worker.h"
 
 // Exported by goext/bridge (cgo //export); see include/moe/goext_abi.h.
 extern "C" {
@@ -30,7 +30,7 @@ namespace {
 
 // Written once at startup, before any worker thread runs; read-only after.
 constexpr int kMaxWorkers = 1024;
-Worker* g_workers[kMaxWorkers];
+GoWorker* g_workers[kMaxWorkers];
 bool g_any_chain = false;  // some listener has Go filters
 
 std::string take(char* s) {
@@ -117,7 +117,7 @@ int32_t on_event(moe_event* ev) { return moe_go_on_event(ev); }
 int32_t on_resume(moe_event* ev) { return moe_go_on_resume(ev); }
 void on_events(moe_event* evs, uint32_t n) { moe_go_on_events(evs, n); }
 
-void register_worker(int id, Worker* w) {
+void register_worker(int id, GoWorker* w) {
   if (id >= 0 && id < kMaxWorkers) g_workers[id] = w;
 }
 
@@ -150,6 +150,12 @@ extern "C" void moe_ops_grow(moe_ops* ops, uint32_t need) {
   if (cap == ops->cap) return;
   ops->buf = static_cast<char*>(realloc(ops->buf, cap));
   ops->cap = cap;
+}
+
+// Go's way into moe's error log. (Here, with the other two: an object of
+// moe_core that nothing in C++ calls would be left out of the link.)
+extern "C" void moe_log(int32_t level, const char* msg, uint32_t len) {
+  moe::log_numbered(level, "go", std::string_view(msg, len));
 }
 
 extern "C" void moe_post_resume(uint64_t handle) {

@@ -6,7 +6,9 @@
 // Go filters and a config that names any is refused.
 //
 // Threads: start() and the JSON/metrics functions on the main thread;
-// on_event()/on_resume() on worker threads; post_resume() from any goroutine.
+// on_event()/on_resume()/on_events() on worker threads (GoWorker, the
+// worker's side of the bridge: goext/go_worker.h); moe_post_resume from any
+// goroutine.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +21,7 @@
 
 namespace moe {
 
-class Worker;
+class GoWorker;
 
 namespace go {
 
@@ -49,8 +51,9 @@ int32_t on_resume(moe_event* ev);
 // sets each event's result, go_state and ops range.
 void on_events(moe_event* evs, uint32_t n);
 
-// Workers register so moe_post_resume can find them by handle.
-void register_worker(int id, Worker* w);
+// Each worker's GoWorker registers so moe_post_resume can find it by
+// handle. Main thread, before the workers start.
+void register_worker(int id, GoWorker* w);
 
 std::string runtime_json();
 std::string metrics();

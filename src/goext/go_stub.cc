@@ -31,7 +31,7 @@ int32_t on_resume(moe_event*) { return MOE_CONTINUE; }
 void on_events(moe_event* evs, uint32_t n) {
   for (uint32_t i = 0; i < n; i++) evs[i].result = MOE_CONTINUE;
 }
-void register_worker(int, Worker*) {}
+void register_worker(int, GoWorker*) {}
 std::string runtime_json() { return "{\"enabled\":false}\n"; }
 std::string metrics() { return {}; }
 std::vector<std::string> secret_fields(std::string_view) { return {}; }

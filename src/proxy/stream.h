@@ -16,8 +16,9 @@
 // wait in pending_body_, bounded by the same watermark.
 //
 // Go filters: when the listener has a chain, each event the chain wants is
-// one crossing (call_go); the ops Go recorded are applied before the event
-// goes on. One event of a stream is in Go at a time: while a filter is
+// one crossing (call_go, into the worker's FilterRuntime: the Go bridge);
+// the ops Go recorded are applied before the event goes on
+// (proxy/stream_crossing.cc). One event of a stream is in Go at a time: while a filter is
 // Pending, the events of both directions that come after it wait (in order,
 // bounded) until Go posts a resume, which the worker delivers to
 // on_go_resume(); then every filter sees them (proxy/stream_chain.cc).
@@ -41,6 +42,7 @@
 #include "core/timer_list.h"
 #include "moe/goext_abi.h"
 #include "http/codec.h"
+#include "proxy/filter_runtime.h"
 
 namespace moe {
 
@@ -51,7 +53,8 @@ class ClusterPool;
 // and the facts they read (finished, request_complete...) live there.
 class Stream final : public StreamEvents, public TimerNode {
  public:
-  Stream(Worker& worker, DownstreamCodec& downstream, int listener_index);
+  // `filters`: the worker's filter runtime, or null (no chain anywhere).
+  Stream(Worker& worker, DownstreamCodec& downstream, int listener_index, FilterRuntime* filters);
   ~Stream() override;
 
   // One per request: from the worker thread's slab, not malloc.
@@ -83,10 +86,11 @@ class Stream final : public StreamEvents, public TimerNode {
   // TimerNode: the route timeout.
   void on_timeout() override;
 
-  // The worker found this stream for a resume Go posted.
+  // The filter runtime found this stream for a resume Go posted.
   void on_go_resume();
-  // The worker's batch crossing (Worker::run_go_batch): the queued header
-  // event, the Go state Go returned with it, then its status and ops.
+  // The runtime's batch crossing (FilterRuntime::batch; GoWorker::run_batch):
+  // the queued header event, the Go state Go returned with it, then its
+  // status and ops.
   void fill_batched_event(moe_event& ev, moe_ops& ops);
   void take_go_state(const moe_event& ev) { go_state_ = ev.go_state; }
   void on_go_batched(const moe_event& ev, moe_ops& ops);
@@ -142,7 +146,7 @@ class Stream final : public StreamEvents, public TimerNode {
   void fill_event(moe_event& ev, uint32_t kind, bool end_stream, std::string_view* chunk);
   void register_go();  // the handle and the fixed stream info, on the first crossing
   void apply_ops(std::string_view* chunk, const moe_ops& ops, uint32_t begin, uint32_t end);
-  // A header event of a header-only chain goes into the worker's batch
+  // A header event of a header-only chain goes into the runtime's batch
   // instead of crossing now; the direction waits as for Pending. False
   // when the chain has body or trailer hooks (their chunks are views into
   // the read buffer, valid only now) or the stream is replying.
@@ -178,6 +182,7 @@ class Stream final : public StreamEvents, public TimerNode {
   void flag(const char* code) { flags_ = code; }
 
   Worker& worker_;
+  FilterRuntime* filters_;
   DownstreamCodec& downstream_;
   UpstreamCodec* upstream_ = nullptr;  // attached (maybe still connecting)
   bool upstream_ready_ = false;         // the request head went out on upstream_
@@ -220,7 +225,7 @@ class Stream final : public StreamEvents, public TimerNode {
   uint64_t go_state_ = 0;
   uint64_t handle_ = 0;
   uint32_t go_pending_ = 0;         // the MOE_EV_* a filter is Pending on, or that waits in the batch
-  bool go_batched_ = false;         // go_pending_ waits in the worker's batch, not for a resume
+  bool go_batched_ = false;         // go_pending_ waits in the runtime's batch, not for a resume
   bool go_batched_end_ = false;     // end_stream of the batched event
   bool req_buffering_ = false;      // StopAndBuffer on the request: req_unseen_ collects the body
   bool req_end_shown_ = false;      // the body hooks saw end_stream
@@ -260,6 +265,21 @@ class Stream final : public StreamEvents, public TimerNode {
   std::vector<LaterHeader, SlabAllocator<LaterHeader, 4>> later_headers_;
   void apply_later_headers();
   moe_stream_info info_{};
+};
+
+// The StreamFactory (http/codec.h) of the proxy: a Stream for every request
+// a server connection reads. The server sets one on each worker
+// (Worker::set_streams) with that worker's filter runtime (or null).
+class ProxyStreams final : public StreamFactory {
+ public:
+  ProxyStreams(Worker& w, FilterRuntime* filters) : worker_(w), filters_(filters) {}
+  std::unique_ptr<StreamEvents> new_stream(DownstreamCodec& codec, int listener_index) override {
+    return std::make_unique<Stream>(worker_, codec, listener_index, filters_);
+  }
+
+ private:
+  Worker& worker_;
+  FilterRuntime* filters_;
 };
 
 }  // namespace moe

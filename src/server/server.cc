@@ -19,6 +19,8 @@
 #include "core/log.h"
 #include "core/worker.h"
 #include "goext/go_bridge.h"
+#include "goext/go_worker.h"
+#include "proxy/stream.h"
 #include "server/http_acceptor.h"
 
 namespace moe {
@@ -180,10 +182,15 @@ int run_server(const ServerOptions& opts) {
   }
 
   for (int w = 0; w < cfg->workers; w++) {
-    st.workers.push_back(std::make_unique<Worker>(w, cfg, std::move(per_worker[static_cast<size_t>(w)]),
-                                                  st.access_log.get(), chain_events));
-    st.workers.back()->set_acceptor(std::make_unique<HttpAcceptor>(tls.listeners));
-    go::register_worker(w, st.workers.back().get());
+    auto worker = std::make_unique<Worker>(w, cfg, std::move(per_worker[static_cast<size_t>(w)]), st.access_log.get());
+    // The worker's side of the Go bridge: its loop's extension, its
+    // streams' filter runtime (docs/design/architecture.md).
+    auto go_worker = std::make_unique<GoWorker>(*worker, chain_events);
+    go::register_worker(w, go_worker.get());
+    worker->set_streams(std::make_unique<ProxyStreams>(*worker, go_worker.get()));
+    worker->set_extension(std::move(go_worker));
+    worker->set_acceptor(std::make_unique<HttpAcceptor>(tls.listeners));
+    st.workers.push_back(std::move(worker));
   }
 
   uv_loop_t* loop = uv_default_loop();

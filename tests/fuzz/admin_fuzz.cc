@@ -126,8 +126,7 @@ Admin& admin() {
     moe::init_logging(level ? level : "error");
     if (!level) spdlog::set_level(spdlog::level::off);
     spdlog::flush_on(spdlog::level::trace);
-    a->workers.push_back(std::make_unique<moe::Worker>(0, r.config, std::vector<moe::ListenerSocket>{}, nullptr,
-                                                       std::vector<uint32_t>{}));
+    a->workers.push_back(std::make_unique<moe::Worker>(0, r.config, std::vector<moe::ListenerSocket>{}, nullptr));
     uv_loop_init(&a->loop);
     a->server = std::make_unique<moe::AdminServer>(&a->loop, r.config, a->workers, nullptr, nullptr);
     std::string bound;

@@ -77,6 +77,7 @@
 #include "core/log.h"
 #include "core/worker.h"
 #include "http2/h2_client_connection.h"
+#include "proxy/stream.h"
 #include "server/http_acceptor.h"
 #include "fuzz_socket.h"
 #include "upstream_tap.h"
@@ -375,7 +376,8 @@ Server& server() {
     for (int i = 0; i < 3; i++) s->shared.push_back(std::make_unique<moe::ListenerShared>());
     std::vector<moe::ListenerSocket> sockets{
         {kFront, front, s->shared[0].get()}, {kHpack, hpack, s->shared[1].get()}, {2, up, s->shared[2].get()}};
-    s->worker = std::make_unique<moe::Worker>(0, r.config, std::move(sockets), nullptr, std::vector<uint32_t>{});
+    s->worker = std::make_unique<moe::Worker>(0, r.config, std::move(sockets), nullptr);
+    s->worker->set_streams(std::make_unique<moe::ProxyStreams>(*s->worker, nullptr));  // no Go in fuzz builds
     s->worker->set_acceptor(std::make_unique<moe::HttpAcceptor>());
     s->worker->start();
     s->front.sin_family = s->hpack.sin_family = AF_INET;

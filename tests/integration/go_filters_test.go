@@ -345,7 +345,7 @@ func TestGoBatchedHeaderEvents(t *testing.T) {
 	eventsBefore := stableGoStat(t, m, "events")
 	crossingsBefore := stableGoStat(t, m, "crossings")
 
-	const conns, perConn = 300, 10 // over 256 in flight: batches split (Worker::run_go_batch)
+	const conns, perConn = 300, 10 // over 256 in flight: batches split (GoWorker::run_batch)
 	inParallel(t, conns, func(g int) error {
 		c := newClient()
 		for i := 0; i < perConn; i++ {

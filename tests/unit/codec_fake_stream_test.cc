@@ -152,8 +152,7 @@ struct FakeServer {
                              "        direct_response: {status: 204}\n";
     config::LoadResult r = config::load_config_text(yaml, "fake.yaml");
     REQUIRE(r.errors.empty());
-    worker = std::make_unique<Worker>(0, r.config, std::vector<ListenerSocket>{{0, fd, &shared}}, nullptr,
-                                      std::vector<uint32_t>{});
+    worker = std::make_unique<Worker>(0, r.config, std::vector<ListenerSocket>{{0, fd, &shared}}, nullptr);
     worker->set_streams(std::make_unique<FakeStreams>(log));
     worker->set_acceptor(std::make_unique<HttpAcceptor>());
     worker->start();
