@@ -181,6 +181,20 @@ func TestHostileInputTable(t *testing.T) {
 		// Empty values are legal.
 		{name: "empty_value", method: "GET", path: "/", authority: "h", headers: []string{"X-Empty", ""},
 			status: 200, upHas: []string{"X-Empty", ""}},
+		// An empty value, then a line starting with SP or HTAB: that is
+		// obsolete line folding (RFC 9112 5.2), refused like any fold, even
+		// though llhttp folds it silently after an empty value; an empty
+		// value followed by an ordinary field is not (every empty value
+		// answered 400 "obsolete line folding" before).
+		{name: "empty_value_then_field", h1Only: true, method: "GET", authority: "h",
+			h1Raw:  "GET / HTTP/1.1\r\nHost: h\r\nX-Empty:\r\nX-Next: 1\r\nX-Empty-Ows: \t \r\nX-Last: 2\r\n\r\n",
+			status: 200, upHas: []string{"X-Empty", "", "X-Next", "1", "X-Empty-Ows", "", "X-Last", "2"}},
+		{name: "obs_fold_after_empty_value_sp", h1Only: true, method: "GET", authority: "h",
+			h1Raw: "GET / HTTP/1.1\r\nHost: h\r\nX-Empty:\r\n folded\r\n\r\n", status: 400},
+		{name: "obs_fold_after_empty_value_htab", h1Only: true, method: "GET", authority: "h",
+			h1Raw: "GET / HTTP/1.1\r\nHost: h\r\nX-Empty:\r\n\tfolded\r\n\r\n", status: 400},
+		{name: "obs_fold_after_blank_value", h1Only: true, method: "GET", authority: "h",
+			h1Raw: "GET / HTTP/1.1\r\nHost: h\r\nX-Empty: \t\r\n  folded\r\n\r\n", status: 400},
 		// Fields the client's Connection names go before any filter or
 		// route sees the request (h2 has no Connection: nghttp2 resets a
 		// stream that carries one, RFC 9113 8.2.2).
@@ -509,6 +523,32 @@ func TestH1FramingEdges(t *testing.T) {
 			t.Fatalf("status %d, want 200: %s", r.Status, r.Body)
 		}
 	})
+	// The same fold with the empty value's line and the fold in separate
+	// reads (the check looks at the byte before the fold across reads), and
+	// the legal counterpart: an empty value, then an ordinary field in the
+	// next read.
+	for _, row := range []struct {
+		name, second string
+		status       int
+	}{
+		{"obs_fold_after_empty_value_split_refused", " folded\r\n\r\n", 400},
+		{"empty_value_then_field_split_ok", "X-Next: 1\r\n\r\n", 200},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			before := len(up.Requests())
+			c := dial(t, m.Addr("listen"))
+			br := bufio.NewReader(c)
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\nX-Empty:\r\n")
+			time.Sleep(100 * time.Millisecond)
+			io.WriteString(c, row.second)
+			if r := readRawResponse(t, br, "GET"); r.Status != row.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, row.status, r.Body)
+			}
+			if n := len(up.Requests()[before:]); (row.status == 200) != (n == 1) || n > 1 {
+				t.Fatalf("upstream got %d requests", n)
+			}
+		})
+	}
 	// Within the bounds: a few leading zeros, a generous run of spaces.
 	t.Run("framing_whitespace_small_ok", func(t *testing.T) {
 		c := dial(t, m.Addr("listen"))
