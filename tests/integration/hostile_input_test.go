@@ -181,6 +181,20 @@ func TestHostileInputTable(t *testing.T) {
 		// Empty values are legal.
 		{name: "empty_value", method: "GET", path: "/", authority: "h", headers: []string{"X-Empty", ""},
 			status: 200, upHas: []string{"X-Empty", ""}},
+		// An empty value, then a line starting with SP or HTAB: that is
+		// obsolete line folding (RFC 9112 5.2), refused like any fold, even
+		// though llhttp folds it silently after an empty value; an empty
+		// value followed by an ordinary field is not (every empty value
+		// answered 400 "obsolete line folding" before).
+		{name: "empty_value_then_field", h1Only: true, method: "GET", authority: "h",
+			h1Raw:  "GET / HTTP/1.1\r\nHost: h\r\nX-Empty:\r\nX-Next: 1\r\nX-Empty-Ows: \t \r\nX-Last: 2\r\n\r\n",
+			status: 200, upHas: []string{"X-Empty", "", "X-Next", "1", "X-Empty-Ows", "", "X-Last", "2"}},
+		{name: "obs_fold_after_empty_value_sp", h1Only: true, method: "GET", authority: "h",
+			h1Raw: "GET / HTTP/1.1\r\nHost: h\r\nX-Empty:\r\n folded\r\n\r\n", status: 400},
+		{name: "obs_fold_after_empty_value_htab", h1Only: true, method: "GET", authority: "h",
+			h1Raw: "GET / HTTP/1.1\r\nHost: h\r\nX-Empty:\r\n\tfolded\r\n\r\n", status: 400},
+		{name: "obs_fold_after_blank_value", h1Only: true, method: "GET", authority: "h",
+			h1Raw: "GET / HTTP/1.1\r\nHost: h\r\nX-Empty: \t\r\n  folded\r\n\r\n", status: 400},
 		// Fields the client's Connection names go before any filter or
 		// route sees the request (h2 has no Connection: nghttp2 resets a
 		// stream that carries one, RFC 9113 8.2.2).
@@ -509,6 +523,32 @@ func TestH1FramingEdges(t *testing.T) {
 			t.Fatalf("status %d, want 200: %s", r.Status, r.Body)
 		}
 	})
+	// The same fold with the empty value's line and the fold in separate
+	// reads (the check looks at the byte before the fold across reads), and
+	// the legal counterpart: an empty value, then an ordinary field in the
+	// next read.
+	for _, row := range []struct {
+		name, second string
+		status       int
+	}{
+		{"obs_fold_after_empty_value_split_refused", " folded\r\n\r\n", 400},
+		{"empty_value_then_field_split_ok", "X-Next: 1\r\n\r\n", 200},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			before := len(up.Requests())
+			c := dial(t, m.Addr("listen"))
+			br := bufio.NewReader(c)
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\nX-Empty:\r\n")
+			time.Sleep(100 * time.Millisecond)
+			io.WriteString(c, row.second)
+			if r := readRawResponse(t, br, "GET"); r.Status != row.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, row.status, r.Body)
+			}
+			if n := len(up.Requests()[before:]); (row.status == 200) != (n == 1) || n > 1 {
+				t.Fatalf("upstream got %d requests", n)
+			}
+		})
+	}
 	// Within the bounds: a few leading zeros, a generous run of spaces.
 	t.Run("framing_whitespace_small_ok", func(t *testing.T) {
 		c := dial(t, m.Addr("listen"))
@@ -532,24 +572,66 @@ func TestH1FramingEdges(t *testing.T) {
 }
 
 // TestGoFilterHeadersSurviveConnectionNames: a client's Connection cannot
-// name away what a filter set (the fields it names go before filters run).
+// name away what a filter set (the fields it names go before filters run):
+// not the headers filter's request_set, not traceid's generated id (the
+// client's own id, named in Connection, is hop-by-hop and goes too), not
+// extauth's copy_headers_from_auth. HTTP/1.1 only: h2 has no Connection
+// (nghttp2 resets a stream that carries one).
 func TestGoFilterHeadersSurviveConnectionNames(t *testing.T) {
 	t.Parallel()
 	requireGo(t)
+	auth := startAuthServer(t, authHandler)
 	up := startEcho(t, "up")
-	m := startMoe(t, goFilterYAML(1, `      - name: headers
-        config: {request_set: {x-internal-auth: by-moe}}`), "up", up.Addr)
-	c := dial(t, m.Addr("listen"))
-	br := bufio.NewReader(c)
-	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: h\r\nConnection: x-internal-auth, keep-alive\r\nX-Internal-Auth: from-client\r\n\r\n")
-	if r := readRawResponse(t, br, "GET"); r.Status != 200 {
-		t.Fatalf("status %d", r.Status)
+	m := startMoe(t, goFilterYAML(1, fmt.Sprintf(`      - name: traceid
+        config: {header: x-request-id}
+      - name: headers
+        config: {request_set: {x-internal-auth: by-moe}}
+      - name: extauth
+        config:
+          url: %q
+          forward_headers: [authorization]
+          copy_headers_from_auth: [x-user-id]`, auth.URL)), "up", up.Addr)
+	for _, tc := range []struct {
+		name   string
+		client string // the client's own x-request-id ("" = none)
+	}{{"no_client_id", ""}, {"client_id_named_in_connection", "from-client"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(up.Requests())
+			c := dial(t, m.Addr("listen"))
+			br := bufio.NewReader(c)
+			req := "GET / HTTP/1.1\r\nHost: h\r\nConnection: x-request-id, x-user-id, x-internal-auth, keep-alive\r\n" +
+				"Authorization: Bearer good\r\nX-Internal-Auth: from-client\r\nX-User-Id: admin\r\n"
+			if tc.client != "" {
+				req += "X-Request-Id: " + tc.client + "\r\n"
+			}
+			io.WriteString(c, req+"\r\n")
+			r := readRawResponse(t, br, "GET")
+			if r.Status != 200 {
+				t.Fatalf("status %d: %s", r.Status, r.Body)
+			}
+			reqs := up.Requests()[before:]
+			if len(reqs) != 1 {
+				t.Fatalf("upstream got %d requests", len(reqs))
+			}
+			h := reqs[0].Header
+			if got := h.Values("X-Internal-Auth"); len(got) != 1 || got[0] != "by-moe" {
+				t.Errorf("upstream X-Internal-Auth %q, want exactly the headers filter's by-moe", got)
+			}
+			ids := h.Values("X-Request-Id")
+			if len(ids) != 1 || !hex32RE.MatchString(ids[0]) {
+				t.Errorf("upstream X-Request-Id %q, want one 32-hex id generated by traceid", ids)
+			} else if got := r.Header.Values("X-Request-Id"); len(got) != 1 || got[0] != ids[0] {
+				t.Errorf("response X-Request-Id %q, want %q (the id sent upstream)", got, ids[0])
+			}
+			if got := h.Values("X-User-Id"); len(got) != 1 || got[0] != "alice" {
+				t.Errorf("upstream X-User-Id %q, want exactly extauth's alice (copied from the auth answer)", got)
+			}
+			if got := h.Values("Connection"); len(got) != 0 && strings.Contains(strings.ToLower(strings.Join(got, ",")), "x-") {
+				t.Errorf("upstream Connection %q names the client's fields", got)
+			}
+		})
 	}
-	reqs := up.Requests()
-	if len(reqs) != 1 {
-		t.Fatalf("upstream got %d requests", len(reqs))
-	}
-	if got := reqs[0].Header.Values("X-Internal-Auth"); len(got) != 1 || got[0] != "by-moe" {
-		t.Fatalf("upstream X-Internal-Auth %q, want exactly the filter's by-moe", got)
+	if n := len(auth.Calls()); n != 2 {
+		t.Errorf("auth service got %d calls, want 2 (one per request)", n)
 	}
 }

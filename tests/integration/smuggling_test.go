@@ -147,6 +147,100 @@ func TestH1UpgradeSmuggling(t *testing.T) {
 	}
 }
 
+// TestH1UpgradeSmugglingExtAuth: on a listener with extauth, a request
+// smuggled behind an Upgrade head (a POST claiming x-user-id: admin, with no
+// credentials) never reaches the upstream, and the auth service is asked
+// once for each request moe routes: once for the carrying request when the
+// connection closes after a refused upgrade, twice when the smuggled bytes
+// are parsed as the next request (h2c: moe does not pass it on), which the
+// auth service then denies. Before, the smuggled POST reached the upstream
+// behind the authorised head, and auth ran once.
+func TestH1UpgradeSmugglingExtAuth(t *testing.T) {
+	t.Parallel()
+	requireGo(t)
+	auth := startAuthServer(t, authHandler)
+	up := startEcho(t, "up") // answers every request normally, never 101
+	m := startMoe(t, extauthYAML(1, extauthListener("main", "listen", auth.URL, "", "")), "up", up.Addr)
+	const smuggled = "POST /admin/users HTTP/1.1\r\nHost: a\r\nX-User-Id: admin\r\nContent-Length: 5\r\n\r\nadmin"
+	const authz = "Authorization: Bearer good\r\n"
+	cases := []struct {
+		name      string
+		req       string
+		chunked   bool // the smuggled bytes are the carrying request's chunked body
+		nextAuth  bool // moe parses them as the next request, which auth is asked about
+		authCalls int
+	}{
+		{"websocket_then_request",
+			"GET /public HTTP/1.1\r\nHost: a\r\n" + authz + "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n" + smuggled,
+			false, false, 1},
+		{"sized_body_then_request",
+			"POST /public HTTP/1.1\r\nHost: a\r\n" + authz + "Upgrade: websocket\r\nConnection: Upgrade\r\nContent-Length: 4\r\n\r\nbody" + smuggled,
+			false, false, 1},
+		{"chunked_body_carries_request",
+			"POST /public HTTP/1.1\r\nHost: a\r\n" + authz + "Upgrade: websocket\r\nConnection: Upgrade\r\nTransfer-Encoding: chunked\r\n\r\n" +
+				chunk(smuggled) + "0\r\n\r\n",
+			true, false, 1},
+		{"h2c_upgrade_then_request",
+			"GET /public HTTP/1.1\r\nHost: a\r\n" + authz + "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nConnection: Upgrade, HTTP2-Settings\r\n\r\n" + smuggled,
+			false, true, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before, authBefore := len(up.Requests()), len(auth.Calls())
+			c := dial(t, m.Addr("listen"))
+			br := bufio.NewReader(c)
+			if _, err := c.Write([]byte(tc.req)); err != nil {
+				t.Fatal(err)
+			}
+			if r := readRawResponse(t, br, "GET"); r.Status != 200 {
+				t.Fatalf("status %d, want the upstream's 200: %s", r.Status, r.Body)
+			}
+			if tc.nextAuth {
+				if r := readRawResponse(t, br, "POST"); r.Status != 401 {
+					t.Fatalf("the request after the h2c upgrade attempt: status %d, want 401 from the auth service: %s", r.Status, r.Body)
+				}
+			} else {
+				expectClosed(t, c, br, 5*time.Second)
+			}
+			// The smuggled bytes travel right behind the carrying request:
+			// a late arrival is looked for a little while.
+			deadline := time.Now().Add(300 * time.Millisecond)
+			for time.Now().Before(deadline) {
+				for _, r := range up.Requests()[before:] {
+					if strings.Contains(r.Target, "admin") || r.Header.Get("X-User-Id") == "admin" {
+						t.Fatalf("the upstream received %s %s (X-User-Id %q): smuggled past extauth",
+							r.Method, r.Target, r.Header.Values("X-User-Id"))
+					}
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			reqs := up.Requests()[before:]
+			if len(reqs) != 1 {
+				t.Fatalf("upstream got %d requests, want 1", len(reqs))
+			}
+			r := reqs[0]
+			if r.Target != "/public" || r.Chunked != tc.chunked {
+				t.Fatalf("upstream got %s %s chunked=%v, want /public chunked=%v", r.Method, r.Target, r.Chunked, tc.chunked)
+			}
+			if got := r.Header.Values("X-User-Id"); len(got) != 1 || got[0] != "alice" {
+				t.Fatalf("upstream X-User-Id %q, want [alice] from the auth answer", got)
+			}
+			if tc.chunked && string(r.Body) != smuggled {
+				t.Fatalf("upstream body %q, want the chunked body %q", r.Body, smuggled)
+			}
+			calls := auth.Calls()[authBefore:]
+			if len(calls) != tc.authCalls {
+				t.Fatalf("auth service asked %d times, want %d (once per request moe routed)", len(calls), tc.authCalls)
+			}
+			if tc.nextAuth {
+				if got := calls[1].Header.Get("X-Forwarded-Uri"); got != "/admin/users" {
+					t.Fatalf("second auth call for %q, want /admin/users", got)
+				}
+			}
+		})
+	}
+}
+
 // TestH1UpgradeEarlyBytesAfter101: bytes a client sends right behind its
 // Upgrade head (before the 101) are held, not lost: they reach the upstream
 // once it switched, in order, ahead of later bytes.

@@ -284,21 +284,29 @@ func TestUpstreamWhitespaceBounded(t *testing.T) {
 }
 
 // TestAccessLogNamesFailedEndpoint: a UF line names the endpoint that
-// refused the connection (upstream_host was empty on failures).
+// refused the connection (upstream_host was empty on failures), for an
+// HTTP/1 cluster and for an h2c one (its connect failure goes through
+// H2ClientConnection::fail_streams).
 func TestAccessLogNamesFailedEndpoint(t *testing.T) {
 	t.Parallel()
-	up := startEcho(t, "up")
-	dead := closedPort(t)
-	m := startMoe(t, adminYAML, "up", up.Addr, "dead", dead)
-	if st, _, _ := httpGet(t, m.URL("/dead/x")); st != 502 {
-		t.Fatalf("status %d, want 502", st)
-	}
-	e := waitEntry(t, m.Dir+"/access.log", "/dead/x")
-	if e == nil {
-		return
-	}
-	if fmt.Sprint(e["flags"]) != "UF" || fmt.Sprint(e["upstream_host"]) != dead {
-		t.Fatalf("access log flags %v upstream_host %v, want UF and %s", e["flags"], e["upstream_host"], dead)
+	for _, protocol := range []string{"http1", "h2c"} {
+		t.Run(protocol, func(t *testing.T) {
+			t.Parallel()
+			up := startEcho(t, "up")
+			dead := closedPort(t)
+			yaml := strings.Replace(adminYAML, "  - name: dead\n", "  - name: dead\n    protocol: "+protocol+"\n", 1)
+			m := startMoe(t, yaml, "up", up.Addr, "dead", dead)
+			if st, _, _ := httpGet(t, m.URL("/dead/x")); st != 502 {
+				t.Fatalf("status %d, want 502", st)
+			}
+			e := waitEntry(t, m.Dir+"/access.log", "/dead/x")
+			if e == nil {
+				return
+			}
+			if fmt.Sprint(e["flags"]) != "UF" || fmt.Sprint(e["upstream_host"]) != dead {
+				t.Fatalf("access log flags %v upstream_host %v, want UF and %s", e["flags"], e["upstream_host"], dead)
+			}
+		})
 	}
 }
 
