@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -293,13 +292,7 @@ func testStalledStreamsYield(t *testing.T, attacker string, off bool) {
 		h.write(b)
 	case "h1":
 		for i := 0; i < held; i++ {
-			d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-				return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
-			}}
-			c, err := d.Dial("tcp", m.Addr("listen"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := dialSmallRcvbuf(t, m.Addr("listen"))
 			defer c.Close()
 			if _, err := io.WriteString(c, "GET /big HTTP/1.1\r\nHost: h\r\n\r\n"); err != nil {
 				t.Fatal(err)

@@ -160,13 +160,7 @@ func TestH1SlowReaderNotCutBySendTimeout(t *testing.T) {
 	// A small receive buffer, as a review's clients had: the kernel's
 	// send buffer on moe's side then frees room in large steps, seconds
 	// apart at this rate.
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
-	}}
-	c, err := d.Dial("tcp", m.Addr("listen"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialSmallRcvbuf(t, m.Addr("listen"))
 	defer c.Close()
 	io.WriteString(c, "GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
 	c.SetReadDeadline(time.Now().Add(30 * time.Second))
@@ -180,4 +174,19 @@ func TestH1SlowReaderNotCutBySendTimeout(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// dialSmallRcvbuf dials addr with a 16 KiB receive buffer: a client that
+// reads slowly, or not at all, fills it fast, and moe's side of the
+// socket then frees room in large steps.
+func dialSmallRcvbuf(t testing.TB, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
+	}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
