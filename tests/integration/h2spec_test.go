@@ -57,12 +57,29 @@ func TestH2SpecDirectResponse(t *testing.T) {
 	runH2spec(t, startMoe(t, y))
 }
 
-// runH2spec runs the whole suite against m's listener.
-func runH2spec(t *testing.T, m *Moe) {
+// TestH2SpecTLS: the same suite over TLS (ALPN h2), proxied and direct;
+// h2spec's TLS mode also checks the TLS 1.2 rules of RFC 9113 9.2.
+func TestH2SpecTLS(t *testing.T) {
+	ca := newTLSCA(t)
+	cert, key := ca.leaf("h2spec", "localhost")
+	up := startEcho(t, "up")
+	y := tlsYAML(true, up.Addr, cert, key)
+	// h2spec holds streams open for seconds: not the 1 s header timeout.
+	y = strings.Replace(y, "    timeouts: {request_headers: 1s}\n", "", 1)
+	t.Run("proxied", func(t *testing.T) { runH2spec(t, startMoe(t, y), "-t", "-k") })
+	d := strings.Replace(y, "    routes:\n",
+		"    routes:\n      - match: {prefix: /}\n        direct_response: {status: 200, body: \"direct\\n\"}\n", 1)
+	t.Run("direct", func(t *testing.T) { runH2spec(t, startMoe(t, d), "-t", "-k") })
+}
+
+// runH2spec runs the whole suite against m's listener (extra: h2spec
+// flags, -t -k for TLS).
+func runH2spec(t *testing.T, m *Moe, extra ...string) {
 	bin := h2specBin(t)
 	host, port, _ := strings.Cut(m.Addr("listen"), ":")
 	// -o: seconds h2spec waits for each expected frame.
-	code, stdout, stderr := runCmd(t, 5*time.Minute, bin, "-h", host, "-p", port, "-o", "3")
+	args := append([]string{"-h", host, "-p", port, "-o", "3"}, extra...)
+	code, stdout, stderr := runCmd(t, 5*time.Minute, bin, args...)
 	sm := h2specSummary.FindStringSubmatch(stdout)
 	if sm == nil {
 		t.Fatalf("h2spec exit %d, no summary line\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
@@ -95,6 +112,14 @@ func runH2spec(t *testing.T, m *Moe) {
 		t.Errorf("h2spec ran %d tests (%d passed); expected the full suite of 145", total, passed)
 	}
 	// moe is still serving after everything h2spec threw at it.
+	if len(extra) > 0 && extra[0] == "-t" {
+		_, out, errOut := runCmd(t, 60*time.Second, "curl", "-sS", "-k", "--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
+			"https://"+m.Addr("listen")+"/after-h2spec")
+		if out != "2 200" {
+			t.Errorf("after h2spec: curl over TLS %q %s", out, errOut)
+		}
+		return
+	}
 	if body, status := curlH2(t, m.URL("/after-h2spec")); status != "2 200" {
 		t.Errorf("after h2spec: curl %q %s", status, body)
 	}
