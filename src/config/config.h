@@ -173,8 +173,18 @@ struct TlsCertificate {
   std::string private_key;  // PEM; absolute
 };
 
+// listeners[].tls.client_certificates: mTLS. Every client must present a
+// certificate that chains to `ca`; with match_sans, its leaf must carry one
+// of those names (URI SANs such as SPIFFE IDs, or DNS SANs), exactly.
+struct TlsClientVerify {
+  Mark mark;
+  std::string ca;  // PEM bundle; absolute
+  std::vector<std::string> match_sans;
+};
+
 struct ListenerTls {
   Mark mark;
+  std::optional<TlsClientVerify> client;
   // The first is the default (a client without SNI, or a name no
   // certificate has); the others are chosen by SNI from their names.
   std::vector<TlsCertificate> certificates;

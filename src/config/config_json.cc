@@ -249,6 +249,14 @@ void write_listener(JsonOut& j, const Listener& l, const Config::SecretFields& s
       j.close('}');
     }
     j.close(']');
+    if (l.tls->client) {
+      j.key("client_certificates").open('{');
+      j.key("ca").str(l.tls->client->ca);
+      j.key("match_sans").open('[');
+      for (const std::string& s : l.tls->client->match_sans) j.str(s);
+      j.close(']');
+      j.close('}');
+    }
     j.close('}');
   }
   j.key("limits").open('{');

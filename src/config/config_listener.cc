@@ -50,8 +50,34 @@ std::string config_relative(const Context& ctx, const std::string& p) {
 ListenerTls parse_tls(Context& ctx, const YAML::Node& node, const std::string& key) {
   ListenerTls t;
   t.mark = ctx.mark(node);
-  MapView m(ctx, node, key, {"certificates"});
+  MapView m(ctx, node, key, {"certificates", "client_certificates"});
   if (!m.ok()) return t;
+  if (const YAML::Node* n = m.find("client_certificates")) {
+    TlsClientVerify v;
+    v.mark = ctx.mark(*n);
+    MapView cm(ctx, *n, m.key_of("client_certificates"), {"ca", "match_sans"});
+    if (cm.ok()) {
+      if (const YAML::Node* c = cm.require("ca")) {
+        if (auto s = as_string(ctx, *c, cm.key_of("ca"))) {
+          if (s->empty()) ctx.error(*c, cm.key_of("ca"), "must not be empty");
+          else v.ca = config_relative(ctx, *s);
+        }
+      }
+      if (const YAML::Node* l = cm.find("match_sans")) {
+        const std::string lk = cm.key_of("match_sans");
+        if (expect_list(ctx, *l, lk) && l->IsSequence()) {
+          size_t i = 0;
+          for (auto it = l->begin(); it != l->end(); ++it, ++i) {
+            if (auto s = as_string(ctx, *it, index_key(lk, i))) {
+              if (s->empty()) ctx.error(*it, index_key(lk, i), "must not be empty");
+              else v.match_sans.push_back(*s);
+            }
+          }
+        }
+      }
+    }
+    t.client = std::move(v);
+  }
   const YAML::Node* list = m.require("certificates");
   if (!list) return t;
   const std::string lkey = m.key_of("certificates");

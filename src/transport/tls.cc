@@ -171,6 +171,32 @@ class TlsTransport final : public Transport {
 
 // The OpenSSL callbacks, with access to the context's maps.
 struct TlsCallbacks {
+  // mTLS: after OpenSSL's chain check, the leaf's URI and DNS SANs against
+  // match_sans. A mismatch fails the handshake (alert
+  // certificate_unknown / access_denied from OpenSSL's side).
+  static int on_verify(int ok, X509_STORE_CTX* store) {
+    if (!ok || X509_STORE_CTX_get_error_depth(store) != 0) return ok;
+    SSL* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    auto* self = ssl ? static_cast<TlsServerContext*>(SSL_get_app_data(ssl)) : nullptr;
+    if (!self || self->match_sans_.empty()) return 1;
+    X509* leaf = X509_STORE_CTX_get_current_cert(store);
+    auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr));
+    bool found = false;
+    for (int i = 0; sans && !found && i < sk_GENERAL_NAME_num(sans); i++) {
+      const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
+      const ASN1_STRING* v = g->type == GEN_URI ? g->d.uniformResourceIdentifier : g->type == GEN_DNS ? g->d.dNSName : nullptr;
+      if (v)
+        found = self->san_allowed({reinterpret_cast<const char*>(ASN1_STRING_get0_data(v)),
+                                   static_cast<size_t>(ASN1_STRING_length(v))});
+    }
+    if (sans) GENERAL_NAMES_free(sans);
+    if (!found) {
+      X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+      log_debug("TLS: client certificate has none of the SANs in match_sans");
+    }
+    return found ? 1 : 0;
+  }
+
   static int on_server_name(SSL* ssl, int* alert, void* arg) {
     const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     if (!name) return SSL_TLSEXT_ERR_OK;  // the default certificate
@@ -193,6 +219,12 @@ struct TlsCallbacks {
     return SSL_TLSEXT_ERR_OK;
   }
 };
+
+bool TlsServerContext::san_allowed(std::string_view san) const {
+  for (const std::string& s : match_sans_)
+    if (s == san) return true;
+  return false;
+}
 
 SSL_CTX* TlsServerContext::find(std::string_view name) const {
   if (auto it = exact_.find(std::string(name)); it != exact_.end()) return it->second;
@@ -253,6 +285,28 @@ std::unique_ptr<TlsServerContext> TlsServerContext::create(const config::Listene
     static const unsigned char kSid[] = "moe";
     SSL_CTX_set_session_id_context(ctx, kSid, 3);
     SSL_CTX_set_alpn_select_cb(ctx, TlsCallbacks::on_alpn, t.get());
+    if (tls.client) {
+      // mTLS: the same CA and rule on every certificate's context (SNI may
+      // switch contexts before the client's certificate is checked).
+      const config::TlsClientVerify& v = *tls.client;
+      auto verror = [&](std::string msg) { errors.push_back({v.mark, "tls.client_certificates", std::move(msg)}); };
+      ERR_clear_error();
+      STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(v.ca.c_str());
+      if (!names || SSL_CTX_load_verify_locations(ctx, v.ca.c_str(), nullptr) != 1) {
+        if (names) sk_X509_NAME_pop_free(names, X509_NAME_free);
+        if (FILE* fp = std::fopen(v.ca.c_str(), "r")) {
+          std::fclose(fp);
+          verror(v.ca + ": not a PEM CA bundle (no certificate in it)");
+        } else {
+          verror(v.ca + ": " + std::strerror(errno));
+        }
+        break;  // said once, not per certificate
+      }
+      SSL_CTX_set_client_CA_list(ctx, names);  // the CAs the client is told to pick from
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, TlsCallbacks::on_verify);
+      SSL_CTX_set_verify_depth(ctx, 8);
+      t->match_sans_ = v.match_sans;
+    }
     std::vector<std::string> names = certificate_names(SSL_CTX_get0_certificate(ctx));
     if (names.empty() && i > 0) {
       error(c.cert_chain + ": the certificate has no DNS name (SAN or CN): only the first, the default, may");
@@ -286,6 +340,7 @@ std::unique_ptr<Transport> TlsServerContext::accept(int fd) {
     return nullptr;
   }
   SSL_set_accept_state(ssl);
+  SSL_set_app_data(ssl, this);  // TlsCallbacks::on_verify's match_sans
   return std::make_unique<TlsTransport>(ssl);
 }
 

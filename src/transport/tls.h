@@ -48,6 +48,8 @@ class TlsServerContext {
   // The SNI callback's lookup: the context for `name` (lower case), or
   // null for the default.
   SSL_CTX* find(std::string_view name) const;
+  // mTLS with match_sans: true when the client's leaf carries one of them.
+  bool san_allowed(std::string_view san) const;
 
  private:
   TlsServerContext() = default;
@@ -55,6 +57,7 @@ class TlsServerContext {
   std::vector<SSL_CTX*> ctxs_;  // [0]: the default
   std::unordered_map<std::string, SSL_CTX*> exact_;
   std::unordered_map<std::string, SSL_CTX*> wildcard_;  // "*.example.com" as "example.com"
+  std::vector<std::string> match_sans_;  // empty: any certificate the CA signed
   friend struct TlsCallbacks;
 };
 

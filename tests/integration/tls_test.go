@@ -20,6 +20,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,6 +63,42 @@ func newTLSCA(t *testing.T) *tlsCA {
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
 	return &tlsCA{t: t, dir: t.TempDir(), cert: cert, key: key, Pool: pool}
+}
+
+// client returns a client certificate (client auth) from ca with the
+// given URI SANs (SPIFFE IDs) and DNS names.
+func (ca *tlsCA) client(name string, uris []string, dns ...string) tls.Certificate {
+	ca.t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: name},
+		DNSNames:     dns,
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	for _, u := range uris {
+		pu, err := url.Parse(u)
+		if err != nil {
+			ca.t.Fatal(err)
+		}
+		tmpl.URIs = append(tmpl.URIs, pu)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		ca.t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// caFile writes the CA certificate as PEM and returns its path.
+func (ca *tlsCA) caFile() string {
+	p := filepath.Join(ca.dir, "ca.pem")
+	os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}), 0o644)
+	return p
 }
 
 // leaf writes name.pem (the leaf, then the CA: a chain) and name.key for
@@ -369,5 +406,89 @@ func TestTLSConfigErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTLSClientCertificates: mTLS. A client certificate from the
+// configured CA with an allowed SPIFFE ID (URI SAN) or DNS SAN gets
+// through; no certificate, another CA's, or names not in match_sans fail
+// the handshake, and nothing reaches the upstream. Over HTTP/1.1 and h2.
+// (Adding the refused row's DNS name to match_sans lets it through: the
+// SAN check is what refuses it.)
+func TestTLSClientCertificates(t *testing.T) {
+	t.Parallel()
+	ca := newTLSCA(t)
+	other := newTLSCA(t)
+	cert, key := ca.leaf("srv", "a.test")
+	up := startEcho(t, "up")
+	y := tlsYAML(true, up.Addr, cert, key)
+	y = strings.Replace(y, "    tls:\n", fmt.Sprintf(
+		"    tls:\n      client_certificates: {ca: %q, match_sans: [\"spiffe://td/ns/a/sa/good\", \"svc.internal\"]}\n", ca.caFile()), 1)
+	m := startMoe(t, y)
+	addr := m.Addr("listen")
+	good := ca.client("good", []string{"spiffe://td/ns/a/sa/good"})
+	goodDNS := ca.client("gooddns", nil, "svc.internal")
+	wrongSAN := ca.client("bad", []string{"spiffe://td/ns/a/sa/evil"}, "evil.internal")
+	otherCA := other.client("good", []string{"spiffe://td/ns/a/sa/good"})
+	dialTLS := func(n, _ string, c *tls.Config) (net.Conn, error) {
+		raw, err := net.Dial(n, addr)
+		if err != nil {
+			return nil, err
+		}
+		tc := tls.Client(raw, c)
+		return tc, tc.Handshake()
+	}
+	for _, c := range []struct {
+		name string
+		cert *tls.Certificate
+		ok   bool
+	}{
+		{"spiffe_id_allowed", &good, true},
+		{"dns_san_allowed", &goodDNS, true},
+		{"no_certificate", nil, false},
+		{"san_not_allowed", &wrongSAN, false},
+		{"other_ca", &otherCA, false},
+	} {
+		for _, h2 := range []bool{false, true} {
+			proto := map[bool]string{false: "h1", true: "h2"}[h2]
+			t.Run(c.name+"/"+proto, func(t *testing.T) {
+				cfg := &tls.Config{ServerName: "a.test", RootCAs: ca.Pool}
+				if c.cert != nil {
+					cfg.Certificates = []tls.Certificate{*c.cert}
+				}
+				var rt http.RoundTripper
+				if h2 {
+					cfg.NextProtos = []string{"h2"}
+					rt = &http2.Transport{TLSClientConfig: cfg, DialTLS: dialTLS}
+				} else {
+					cfg.NextProtos = []string{"http/1.1"}
+					rt = &http.Transport{TLSClientConfig: cfg,
+						DialContext: func(_ context.Context, n, _ string) (net.Conn, error) { return net.Dial(n, addr) }}
+				}
+				cl := &http.Client{Timeout: 10 * time.Second, Transport: rt}
+				before := len(up.Requests())
+				resp, err := cl.Get("https://a.test/mtls")
+				if c.ok {
+					if err != nil {
+						t.Fatal(err)
+					}
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						t.Fatalf("status %d", resp.StatusCode)
+					}
+					return
+				}
+				if err == nil {
+					resp.Body.Close()
+					t.Fatalf("got %d, want the handshake refused", resp.StatusCode)
+				}
+				if n := len(up.Requests()) - before; n != 0 {
+					t.Fatalf("%d requests reached the upstream from a refused client", n)
+				}
+			})
+		}
+	}
+	if v, _ := statValue(t, m, "moe_downstream_tls_handshake_failures_total", map[string]string{"listener": "main"}); v < 1 {
+		t.Errorf("refused handshakes not counted: %v", v)
 	}
 }
