@@ -65,11 +65,13 @@ func newTLSCA(t *testing.T) *tlsCA {
 	return &tlsCA{t: t, dir: t.TempDir(), cert: cert, key: key, Pool: pool}
 }
 
-// client returns a client certificate (client auth) from ca with the
-// given URI SANs (SPIFFE IDs) and DNS names.
-func (ca *tlsCA) client(name string, uris []string, dns ...string) tls.Certificate {
+// issue signs a leaf for name with the given DNS and URI SANs and usage.
+func (ca *tlsCA) issue(name string, usage x509.ExtKeyUsage, uris []string, dns []string) ([]byte, *ecdsa.PrivateKey) {
 	ca.t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		ca.t.Fatal(err)
+	}
 	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
@@ -78,7 +80,7 @@ func (ca *tlsCA) client(name string, uris []string, dns ...string) tls.Certifica
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
 	}
 	for _, u := range uris {
 		pu, err := url.Parse(u)
@@ -91,6 +93,14 @@ func (ca *tlsCA) client(name string, uris []string, dns ...string) tls.Certifica
 	if err != nil {
 		ca.t.Fatal(err)
 	}
+	return der, key
+}
+
+// client returns a client certificate (client auth) from ca with the
+// given URI SANs (SPIFFE IDs) and DNS names.
+func (ca *tlsCA) client(name string, uris []string, dns ...string) tls.Certificate {
+	ca.t.Helper()
+	der, key := ca.issue(name, x509.ExtKeyUsageClientAuth, uris, dns)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
@@ -105,24 +115,7 @@ func (ca *tlsCA) caFile() string {
 // the DNS names given (none: a CN only) and returns their paths.
 func (ca *tlsCA) leaf(name string, dns ...string) (certFile, keyFile string) {
 	ca.t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		ca.t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: name},
-		DNSNames:     dns,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		ca.t.Fatal(err)
-	}
+	der, key := ca.issue(name, x509.ExtKeyUsageServerAuth, nil, dns)
 	var chain bytes.Buffer
 	pem.Encode(&chain, &pem.Block{Type: "CERTIFICATE", Bytes: der})
 	pem.Encode(&chain, &pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})
