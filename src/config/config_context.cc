@@ -4,6 +4,8 @@
 #include <charconv>
 #include <climits>
 
+#include <filesystem>
+
 #include "config/config_parse.h"
 
 namespace moe::config {
@@ -21,6 +23,12 @@ std::string ConfigError::to_string() const {
 }  // namespace moe::config
 
 namespace moe::config::detail {
+
+std::string Context::resolve_path(const std::string& p) const {
+  std::filesystem::path f(p);
+  if (f.is_relative() && !base_dir_.empty()) f = std::filesystem::path(base_dir_) / f;
+  return f.lexically_normal().string();
+}
 
 Mark Context::mark(const YAML::Node& node) const {
   YAML::Mark m = node.Mark();

@@ -1,7 +1,5 @@
 // listeners[]: address, http2, limits, timeouts, path_normalization, filters. Routes are in
 // config_route.cc.
-#include <filesystem>
-
 #include "config/config_parse.h"
 
 namespace moe::config::detail {
@@ -40,13 +38,6 @@ void parse_path_normalization(Context& ctx, const YAML::Node& node, const std::s
                {"unescape_and_forward", EscapedSlashes::unescape_and_forward}});
 }
 
-// A relative path is relative to the config file's directory, as plugins are.
-std::string config_relative(const Context& ctx, const std::string& p) {
-  std::filesystem::path f(p);
-  if (f.is_relative() && !ctx.base_dir().empty()) f = std::filesystem::path(ctx.base_dir()) / f;
-  return f.lexically_normal().string();
-}
-
 ListenerTls parse_tls(Context& ctx, const YAML::Node& node, const std::string& key) {
   ListenerTls t;
   t.mark = ctx.mark(node);
@@ -60,7 +51,7 @@ ListenerTls parse_tls(Context& ctx, const YAML::Node& node, const std::string& k
       if (const YAML::Node* c = cm.require("ca")) {
         if (auto s = as_string(ctx, *c, cm.key_of("ca"))) {
           if (s->empty()) ctx.error(*c, cm.key_of("ca"), "must not be empty");
-          else v.ca = config_relative(ctx, *s);
+          else v.ca = ctx.resolve_path(*s);
         }
       }
       if (const YAML::Node* l = cm.find("match_sans")) {
@@ -96,7 +87,7 @@ ListenerTls parse_tls(Context& ctx, const YAML::Node& node, const std::string& k
       if (const YAML::Node* n = cm.require(name)) {
         if (auto s = as_string(ctx, *n, cm.key_of(name))) {
           if (s->empty()) ctx.error(*n, cm.key_of(name), "must not be empty");
-          else *out = config_relative(ctx, *s);
+          else *out = ctx.resolve_path(*s);
         }
       }
     }

@@ -31,6 +31,9 @@ class Context {
   // Directory of the config file ("" when it has none); relative paths in the
   // config are resolved against it.
   const std::string& base_dir() const { return base_dir_; }
+  // A path from the file: a relative one is relative to the config file's
+  // directory (plugins, certificates), then normalised.
+  std::string resolve_path(const std::string& p) const;
 
   Mark mark(const YAML::Node& node) const;
   void error(const YAML::Node& at, const std::string& key, std::string message);

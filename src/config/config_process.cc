@@ -119,9 +119,7 @@ void parse_go(Context& ctx, const YAML::Node& node, GoConfig& go) {
           ctx.error(item, index_key(key, i), "empty plugin path");
           continue;
         }
-        std::filesystem::path p(*path);
-        if (p.is_relative() && !ctx.base_dir().empty()) p = std::filesystem::path(ctx.base_dir()) / p;
-        go.plugins.push_back(p.lexically_normal().string());
+        go.plugins.push_back(ctx.resolve_path(*path));
       }
     }
   }

@@ -29,8 +29,8 @@ struct ListenerShared {
 };
 
 // What a listener does with each socket it accepts: the layers above decide
-// (Worker::set_acceptor; server/http_acceptor.h makes an HTTP/1 connection;
-// a TCP proxy session or a TLS handshake later). The socket is
+// (Worker::set_acceptor; server/http_acceptor.h makes an HTTP/1 connection,
+// with a TLS transport on a tls: listener; a TCP proxy session later). The socket is
 // non-blocking, TCP_NODELAY, and already counted (ListenerShared, the
 // listener's connections_total/active): the connection un-counts it when it
 // closes. Thread: the owning worker.

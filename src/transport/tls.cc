@@ -35,6 +35,15 @@ std::string openssl_error() {
   return buf;
 }
 
+// "FILE: reason" when f cannot be opened for reading, else empty: OpenSSL's
+// own message for a missing file is vague.
+std::string unreadable(const std::string& f) {
+  FILE* fp = std::fopen(f.c_str(), "r");
+  if (!fp) return f + ": " + std::strerror(errno);
+  std::fclose(fp);
+  return {};
+}
+
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -116,18 +125,7 @@ class TlsTransport final : public Transport {
     }
   }
 
-  std::string_view version() const override { return SSL_get_version(ssl_); }
-  std::string_view alpn() const override {
-    const unsigned char* p = nullptr;
-    unsigned n = 0;
-    SSL_get0_alpn_selected(ssl_, &p, &n);
-    return p ? std::string_view(reinterpret_cast<const char*>(p), n) : std::string_view();
-  }
   bool handshake_failed() const override { return handshake_failed_; }
-  std::string_view server_name() const override {
-    const char* s = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);
-    return s ? s : "";
-  }
 
  private:
   ssize_t fail(int e) {
@@ -244,11 +242,8 @@ std::unique_ptr<TlsServerContext> TlsServerContext::create(const config::Listene
     const config::TlsCertificate& c = tls.certificates[i];
     const std::string key = "tls.certificates[" + std::to_string(i) + "]";
     auto error = [&](std::string msg) { errors.push_back({c.mark, key, std::move(msg)}); };
-    // Readable at all? OpenSSL's own message for a missing file is vague.
-    for (const std::string* f : {&c.cert_chain, &c.private_key}) {
-      if (FILE* fp = std::fopen(f->c_str(), "r")) std::fclose(fp);
-      else error(*f + ": " + std::strerror(errno));
-    }
+    for (const std::string* f : {&c.cert_chain, &c.private_key})
+      if (std::string e = unreadable(*f); !e.empty()) error(std::move(e));
     if (errors.size() > before) continue;
     SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx) {
@@ -294,12 +289,8 @@ std::unique_ptr<TlsServerContext> TlsServerContext::create(const config::Listene
       STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(v.ca.c_str());
       if (!names || SSL_CTX_load_verify_locations(ctx, v.ca.c_str(), nullptr) != 1) {
         if (names) sk_X509_NAME_pop_free(names, X509_NAME_free);
-        if (FILE* fp = std::fopen(v.ca.c_str(), "r")) {
-          std::fclose(fp);
-          verror(v.ca + ": not a PEM CA bundle (no certificate in it)");
-        } else {
-          verror(v.ca + ": " + std::strerror(errno));
-        }
+        std::string e = unreadable(v.ca);
+        verror(e.empty() ? v.ca + ": not a PEM CA bundle (no certificate in it)" : std::move(e));
         break;  // said once, not per certificate
       }
       SSL_CTX_set_client_CA_list(ctx, names);  // the CAs the client is told to pick from

@@ -12,16 +12,16 @@
 
 #include <sys/types.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <string_view>
 
 namespace moe {
 
 class Transport {
  public:
   // read() and write() results other than a byte count.
-  static constexpr ssize_t kAgain = -11;  // nothing now: wait for the socket (see wants_write)
+  static constexpr ssize_t kAgain = -EAGAIN;  // nothing now: wait for the socket (see wants_write)
 
   virtual ~Transport() = default;
   // Plaintext from the socket into buf: > 0 bytes; kAgain; UV_EOF when the
@@ -41,11 +41,6 @@ class Transport {
   // Before the connection's FIN: tells the peer the stream ends here (TLS
   // close_notify), without blocking.
   virtual void shutdown(int fd) = 0;
-  // For the access log, stats and filters: "TLSv1.3", the negotiated ALPN
-  // protocol ("h2", "http/1.1", empty), the SNI the client sent.
-  virtual std::string_view version() const = 0;
-  virtual std::string_view alpn() const = 0;
-  virtual std::string_view server_name() const = 0;
   // The error that ended the connection ended its handshake (counted by
   // the codec that saw it: moe_downstream_tls_handshake_failures_total).
   virtual bool handshake_failed() const = 0;

@@ -362,15 +362,7 @@ func TestBodyOverLimitAfterEarlyResponse(t *testing.T) {
 			t.Parallel()
 			rec := newRawRecorder()
 			up := startUpstreamBody(t, "up", rec.handler(tc.upHead), false)
-			m := startMoe(t, yamlMain+`    http2: true
-    limits: {max_request_body: 1KiB}
-    routes:
-      - match: {prefix: /}
-        cluster: up
-clusters:
-  - name: up
-    endpoints: ["{{up}}"]
-`, "up", up.Addr)
+			m := startMoe(t, upYAML("    http2: true\n    limits: {max_request_body: 1KiB}\n"), "up", up.Addr)
 			var rest func()      // sends the rest of the body
 			var clientCut func() // checks the client's response was cut
 			if tc.reqHead != "" {

@@ -368,12 +368,11 @@ func TestTLSConfigErrors(t *testing.T) {
 			y = strings.ReplaceAll(y, "{{admin}}", "127.0.0.1:0")
 			y = strings.ReplaceAll(y, "{{tmp}}", dir)
 			os.WriteFile(file, []byte(y), 0o644)
-			// The certificate entry with the error: line of "- {cert_chain"
-			// in the file, counted from 1.
-			lines := strings.Split(y, "\n")
-			entry := 0
-			for i, l := range lines {
-				if strings.Contains(l, "cert_chain") && (c.want == "" || entry == 0 || strings.Contains(c.name, "name")) {
+			// The entry with the error is the last certificate of each
+			// case: its "- {cert_chain" line, counted from 1, and its index.
+			entry, index := 0, len(c.files)/2-1
+			for i, l := range strings.Split(y, "\n") {
+				if strings.Contains(l, "cert_chain") {
 					entry = i + 1
 				}
 			}
@@ -394,7 +393,7 @@ func TestTLSConfigErrors(t *testing.T) {
 				}
 				wantLoc := fmt.Sprintf("%s:%d:", file, entry)
 				if !strings.Contains(string(out), c.want) || !strings.Contains(string(out), wantLoc) ||
-					!strings.Contains(string(out), "listeners[0].tls.certificates[") {
+					!strings.Contains(string(out), fmt.Sprintf("listeners[0].tls.certificates[%d]", index)) {
 					t.Fatalf("%v: output %q, want %q at %s", args, out, c.want, wantLoc)
 				}
 			}
